@@ -1,0 +1,185 @@
+"""Helpers and reporting for the visible tests: ``pytest exercises``.
+
+* A stub that is not implemented yet fails with one short line ("softmax.py: softmax() is not
+  implemented yet — TODO: ..."); the other tests of that exercise are skipped until it is.
+* The run ends with your progress: how many of the 7 exercises pass their visible checks and which
+  one to do next.
+* The fixtures ``expect_close``, ``expect_shape`` and ``to_torch_multihead`` keep the tests short.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+EXERCISES = ("softmax", "attention", "masking", "self_attention", "multi_head", "encoder", "classifier")
+NOT_IMPLEMENTED = "is not implemented yet"
+
+_status: dict[str, dict] = {}
+
+
+def _exercise_of(item: pytest.Item) -> str | None:
+    name = Path(str(item.fspath)).stem
+    module = name.removeprefix("test_")
+    return module if name.startswith("test_") and module in EXERCISES else None
+
+
+def _not_implemented_message(excinfo) -> str | None:
+    """The stub's own "not implemented yet" message, prefixed with the file that raised it."""
+    if excinfo is None or not excinfo.errisinstance(NotImplementedError) or NOT_IMPLEMENTED not in str(excinfo.value):
+        return None
+    raising_file = Path(excinfo.traceback[-1].path).name
+    return f"{raising_file}: {excinfo.value}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.tbstyle == "auto":
+        config.option.tbstyle = "short"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the exercises in lesson order, not alphabetically."""
+    order = {module: index for index, module in enumerate(EXERCISES)}
+    items.sort(key=lambda item: order.get(_exercise_of(item), len(order)))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    exercise = _exercise_of(item)
+    if exercise is None or report.when not in ("setup", "call"):
+        return report
+    status = _status.setdefault(exercise, {"passed": 0, "failed": 0, "todo": None})
+    message = _not_implemented_message(call.excinfo)
+    if message is not None:
+        if status["todo"] is None:
+            status["todo"] = message
+            report.longrepr = message
+        else:
+            # One line per exercise is enough: the rest of its tests wait for the first TODO.
+            report.outcome = "skipped"
+            report.longrepr = (str(item.fspath), item.location[1] or 0, f"waiting for {status['todo']}")
+    if report.when == "call" or report.outcome != "passed":
+        key = "passed" if report.outcome == "passed" else "failed"
+        status[key] += 1
+    return report
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    ran = [module for module in EXERCISES if module in _status]
+    if not ran:
+        return
+    done = [module for module in ran if _status[module]["failed"] == 0]
+    write = terminalreporter.write_line
+    terminalreporter.section("Lesson 13 progress", sep="=")
+    write(f"{len(done)} of {len(EXERCISES)} exercises pass their visible checks" + (f": {', '.join(done)}" if done else ""))
+    pending = [module for module in ran if module not in done]
+    if pending:
+        module = pending[0]
+        number = EXERCISES.index(module) + 1
+        reason = _status[module]["todo"] or f"{_status[module]['failed']} visible check(s) fail — see above"
+        write(f"Next: exercise {number} — {reason}")
+    not_run = [module for module in EXERCISES if module not in _status]
+    if not_run:
+        write(f"Not run this time: {', '.join(not_run)}")
+    write("These are the visible checks. At grading, hidden checks test much more (shapes, dtypes, every mask,")
+    write("gradients, equivalence with PyTorch's modules, padding and causality, training).")
+
+
+# ---- comparison helpers for the tests -------------------------------------------------------------
+
+TOLERANCES = {  # (rtol, atol) by dtype: room for a correct computation done in another order
+    torch.float16: (1e-3, 1e-3),
+    torch.bfloat16: (1.6e-2, 1e-2),
+    torch.float32: (1e-5, 1e-6),
+    torch.float64: (1e-7, 1e-9),
+}
+
+
+def _as_tensor(value, what: str) -> torch.Tensor:
+    __tracebackhide__ = True
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    if not isinstance(value, torch.Tensor):
+        pytest.fail(f"{what}: expected an array/tensor, got {type(value).__name__}", pytrace=False)
+    return value.detach()
+
+
+def _shape(value) -> tuple:
+    return tuple(value.shape)
+
+
+@pytest.fixture
+def expect_shape():
+    """``expect_shape(got, shape, what)``: fail with "what: shape: expected (..), got (..)"."""
+
+    def check(got, shape, what: str) -> None:
+        __tracebackhide__ = True
+        if not hasattr(got, "shape"):
+            pytest.fail(f"{what}: expected an array/tensor, got {type(got).__name__}", pytrace=False)
+        if _shape(got) != tuple(shape):
+            pytest.fail(f"{what}: shape: expected {tuple(shape)}, got {_shape(got)}", pytrace=False)
+
+    return check
+
+
+@pytest.fixture
+def expect_close():
+    """``expect_close(got, expected, what, hint=None)``: shape, dtype, then values, first mismatch only."""
+
+    def check(got, expected, what: str, hint: str | None = None, rtol=None, atol=None) -> None:
+        __tracebackhide__ = True
+        got_t, expected_t = _as_tensor(got, what), _as_tensor(expected, what)
+        if got_t.shape != expected_t.shape:
+            pytest.fail(f"{what}: shape: expected {_shape(expected_t)}, got {_shape(got_t)}", pytrace=False)
+        if got_t.dtype != expected_t.dtype:
+            pytest.fail(f"{what}: dtype: expected {expected_t.dtype}, got {got_t.dtype}", pytrace=False)
+        default_rtol, default_atol = TOLERANCES.get(expected_t.dtype, (0.0, 0.0))
+        rtol = default_rtol if rtol is None else rtol
+        atol = default_atol if atol is None else atol
+        message = _mismatch(got_t, expected_t, rtol, atol)
+        if message:
+            pytest.fail(f"{what}: {message}" + (f"\n  hint: {hint}" if hint else ""), pytrace=False)
+
+    return check
+
+
+def _mismatch(got: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> str | None:
+    got64, expected64 = got.cpu().double(), expected.cpu().double()
+    both_nan = got64.isnan() & expected64.isnan()
+    same_inf = (got64 == expected64) & expected64.isinf()
+    excess = (got64 - expected64).abs() - (atol + rtol * expected64.abs())
+    excess = torch.where(excess.isnan(), torch.inf, excess)
+    excess = torch.where(both_nan | same_inf, -1.0, excess)
+    bad = excess > 0
+    if not bool(bad.any()):
+        return None
+    worst = np.unravel_index(int(excess.flatten().argmax()), tuple(expected.shape)) if expected.dim() else ()
+    index = list(int(i) for i in worst)
+    return (
+        f"{int(bad.sum())} of {expected.numel()} values differ; worst at {index}: "
+        f"expected {expected64[tuple(index)].item():.6g}, got {got64[tuple(index)].item():.6g} "
+        f"(allowed {atol:g} + {rtol:g} × |expected|)"
+    )
+
+
+@pytest.fixture
+def to_torch_multihead():
+    """``to_torch_multihead(mha, num_heads)``: an ``nn.MultiheadAttention`` with your module's weights."""
+
+    def convert(mha, num_heads: int) -> torch.nn.MultiheadAttention:
+        has_bias = mha.q_proj.bias is not None
+        embed_dim = mha.q_proj.in_features
+        reference = torch.nn.MultiheadAttention(embed_dim, num_heads, bias=has_bias, batch_first=True)
+        with torch.no_grad():
+            reference.in_proj_weight.copy_(torch.cat([mha.q_proj.weight, mha.k_proj.weight, mha.v_proj.weight]))
+            reference.out_proj.weight.copy_(mha.out_proj.weight)
+            if has_bias:
+                reference.in_proj_bias.copy_(torch.cat([mha.q_proj.bias, mha.k_proj.bias, mha.v_proj.bias]))
+                reference.out_proj.bias.copy_(mha.out_proj.bias)
+        return reference.to(mha.q_proj.weight.dtype)
+
+    return convert
