@@ -1,0 +1,53 @@
+"""The hidden checks, one module per exercise; each check is a function registered with ``@check``.
+
+A check's docstring (first line) is the title the learner sees; its order in the file is its order in
+the feedback; its points are what passing it earns. A check takes the ``Learner`` for its exercise,
+runs the learner's code through it, and raises ``CheckFailed`` (facts + hint) when a rule is broken.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from grader.compare import CheckFailed
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    title: str
+    points: float
+    run: Callable
+
+
+_REGISTRY: dict[str, list[Check]] = {}
+
+
+def check(points: float) -> Callable[[Callable], Callable]:
+    """Register the decorated ``check_<behaviour>`` function with ``points``; its docstring is its title."""
+
+    def register(function: Callable) -> Callable:
+        module = function.__module__.rsplit(".", 1)[-1]
+        title = (function.__doc__ or function.__name__).strip().splitlines()[0].rstrip(".")
+        _REGISTRY.setdefault(module, []).append(Check(function.__name__.removeprefix("check_"), title, points, function))
+        return function
+
+    return register
+
+
+def checks_for(module: str) -> list[Check]:
+    """The checks of exercise ``module``, in feedback order."""
+    importlib.import_module(f"grader.checks.{module}")
+    return list(_REGISTRY.get(module, []))
+
+
+@contextmanager
+def case(description: str) -> Iterator[None]:
+    """Add the input that shows a failure ("input: q (2, 3, 4) float32, seed 7") to any ``CheckFailed`` inside."""
+    try:
+        yield
+    except CheckFailed as failure:
+        raise CheckFailed(f"{failure.message}\n  input: {description}", failure.hint) from None

@@ -1,0 +1,138 @@
+"""Exercise 2 — scaled dot-product attention: shapes, values, gradients, dtypes, inputs untouched."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from grader.checks import case, check
+from grader.checks.inputs import FLOATS, qkv, randn, shape_text
+from grader.compare import Tolerance, expect_close, expect_dtype, expect_shape, expect_tuple, fail, is_close
+from solutions.attention import scaled_dot_product_attention as reference
+
+WHERE = "attention.scaled_dot_product_attention"
+SHAPES = [  # (batch, L_q, L_k, d_k, d_v): from the smallest up
+    ((), 1, 1, 2, 2),
+    ((), 3, 4, 8, 6),
+    ((2,), 4, 5, 8, 3),
+    ((2, 3), 2, 6, 4, 5),
+    ((3,), 5, 2, 16, 7),
+]
+
+
+def outputs(learner, q, k, v, **options):
+    call = learner.call("scaled_dot_product_attention", q, k, v, **options)
+    output, weights = expect_tuple(call.result, 2, f"{WHERE}: return value (output, weights)")
+    return call, output, weights
+
+
+def weights_hint(q, k, got_weights) -> str:
+    """A question aimed at the likeliest mistake, found by trying the usual wrong variants here."""
+    scores = q @ k.transpose(-2, -1)
+    variants = {
+        "Are you dividing by √d_k? The weights match no scaling at all.": torch.softmax(scores, -1),
+        "Are you dividing by √d_k or by d_k?": torch.softmax(scores / q.shape[-1], -1),
+        "Which axis holds the keys? The weights look normalised over the queries.": torch.softmax(scores / math.sqrt(q.shape[-1]), -2),
+    }
+    for hint, wrong in variants.items():
+        if is_close(got_weights, wrong):
+            return hint
+    return "weights = softmax(q kᵀ / √d_k) over the keys (the last axis)."
+
+
+@check(points=1)
+def check_returns_output_and_weights(learner):
+    """returns a pair (output, weights) of tensors"""
+    q, k, v = qkv(0)
+    with case(shape_text(q, k, v)):
+        outputs(learner, q, k, v)
+
+
+@check(points=2)
+def check_shapes_with_any_batch_dims(learner):
+    """shapes: output (..., L_q, d_v) and weights (..., L_q, L_k) for 0 to 2 batch dimensions"""
+    for seed, (batch, l_q, l_k, d_k, d_v) in enumerate(SHAPES):
+        q, k, v = qkv(seed, batch, l_q, l_k, d_k, d_v)
+        with case(shape_text(q, k, v)):
+            _, output, weights = outputs(learner, q, k, v)
+            expect_shape(weights, (*batch, l_q, l_k), f"{WHERE}: weights", "Do q kᵀ with k.transpose(-2, -1): .T and bmm break with other batch dims.")
+            expect_shape(output, (*batch, l_q, d_v), f"{WHERE}: output")
+
+
+@check(points=3)
+def check_weights_match_reference(learner):
+    """weights equal softmax(q kᵀ / √d_k) over the keys"""
+    for dtype in FLOATS:
+        for seed, (batch, l_q, l_k, d_k, d_v) in enumerate(SHAPES):
+            q, k, v = qkv(10 + seed, batch, l_q, l_k, d_k, d_v, dtype)
+            with case(shape_text(q, k, v) + f", seed {10 + seed}"):
+                _, _, weights = outputs(learner, q, k, v)
+                expect_close(weights, reference(q, k, v)[1], f"{WHERE}: weights", weights_hint(q, k, weights))
+
+
+@check(points=3)
+def check_output_matches_reference(learner):
+    """output equals weights @ v"""
+    for dtype in FLOATS:
+        for seed, (batch, l_q, l_k, d_k, d_v) in enumerate(SHAPES):
+            q, k, v = qkv(20 + seed, batch, l_q, l_k, d_k, d_v, dtype)
+            with case(shape_text(q, k, v) + f", seed {20 + seed}"):
+                _, output, _ = outputs(learner, q, k, v)
+                expect_close(output, reference(q, k, v)[0], f"{WHERE}: output", "output = weights @ v: are the weights right first?")
+
+
+@check(points=1)
+def check_weights_sum_to_one_over_keys(learner):
+    """each query's weights sum to one over the keys"""
+    q, k, v = qkv(30, (2,), 4, 7, 8, 3, torch.float64)
+    with case(shape_text(q, k, v)):
+        _, _, weights = outputs(learner, q, k, v)
+        expect_close(weights.sum(-1), torch.ones(2, 4, dtype=torch.float64), f"{WHERE}: weights summed over keys", "Which axis holds the keys?")
+
+
+@check(points=1)
+def check_matches_pytorch_scaled_dot_product_attention(learner):
+    """output agrees with torch.nn.functional.scaled_dot_product_attention"""
+    q, k, v = qkv(40, (2, 2), 3, 6, 8, 4, torch.float64)
+    with case(shape_text(q, k, v)):
+        _, output, _ = outputs(learner, q, k, v)
+        expect_close(output, torch.nn.functional.scaled_dot_product_attention(q, k, v), f"{WHERE} vs PyTorch: output")
+
+
+@check(points=2)
+def check_gradients_match_reference(learner):
+    """gradients with respect to q, k and v match the reference"""
+    for dtype in FLOATS:
+        q, k, v = qkv(50, (2,), 3, 4, 6, 5, dtype)
+        grad_output, grad_weights = randn(51, 2, 3, 5, dtype=dtype), randn(52, 2, 3, 4, dtype=dtype)
+        expected_inputs = [t.clone().requires_grad_(True) for t in (q, k, v)]
+        expected_output, expected_weights = reference(*expected_inputs)
+        expected = torch.autograd.grad((expected_output, expected_weights), expected_inputs, (grad_output, grad_weights))
+        with case(shape_text(q, k, v) + ", gradient of (output·g₁ + weights·g₂)"):
+            call, _, _ = outputs(learner, q, k, v, grad_wrt=(0, 1, 2), grad_outputs=[grad_output, grad_weights])
+            for name, got, want in zip("qkv", call.grads, expected):
+                if got is None:
+                    fail(f"{WHERE}: no gradient flows back to {name}", "Is anything detached, or computed outside autograd (NumPy, .item())?")
+                expect_close(got, want, f"{WHERE}: gradient of {name}", tolerance=Tolerance.for_dtype(dtype, scale=10))
+
+
+@check(points=1)
+def check_keeps_dtype(learner):
+    """results keep the input's dtype (float32, float64, bfloat16)"""
+    for dtype in (*FLOATS, torch.bfloat16):
+        q, k, v = qkv(60, (2,), 3, 4, 8, 8, dtype)
+        with case(shape_text(q, k, v)):
+            _, output, weights = outputs(learner, q, k, v)
+            expect_dtype(weights, dtype, f"{WHERE}: weights")
+            expect_dtype(output, dtype, f"{WHERE}: output")
+
+
+@check(points=1)
+def check_inputs_not_modified(learner):
+    """q, k and v are not modified in place"""
+    q, k, v = qkv(70, (2,), 3, 4, 8, 5)
+    with case(shape_text(q, k, v)):
+        call = learner.call("scaled_dot_product_attention", q, k, v)
+        for name, before, after in zip("qkv", (q, k, v), call.inputs_after):
+            expect_close(after, before, f"{WHERE}: input {name} modified in place", "Do you scale q with an in-place op such as q /= ...?")

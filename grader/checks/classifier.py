@@ -1,0 +1,136 @@
+"""Exercise 7 — AttentionClassifier and train_classifier: padding invariance, and learning a task that needs attention.
+
+The task: each sequence holds 3–8 real tokens of 4 features; the label is the sign of feature 1 of the
+token whose feature 0 is largest. The mean of the tokens says little about that one token (a mean
+pooling model stays near 60% on held-out data, see tests/test_classifier_task.py); one attention
+layer can find it (the reference reaches about 95% with the lesson's full-batch loop below).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from grader.checks import case, check
+from grader.checks.inputs import generator, randn
+from grader.compare import describe, expect_close, expect_shape, fail
+
+WHERE = "classifier.AttentionClassifier"
+TASK = {"input_dim": 4, "max_len": 8, "train_size": 256, "test_size": 512, "epochs": 100, "lr": 2e-2}
+MODEL = [TASK["input_dim"], 32, 4, 2]  # input_dim, embed_dim, num_heads, num_classes
+LEARNS_BEYOND_MEAN_POOLING, HIGH_ACCURACY = 0.80, 0.90
+
+
+def synthetic_task(seed: int, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(X, y, lengths)``: label = sign of feature 1 of the real token with the largest feature 0."""
+    g = generator(seed)
+    max_len = TASK["max_len"]
+    lengths = torch.randint(3, max_len + 1, (size,), generator=g)
+    x = torch.randn(size, max_len, TASK["input_dim"], generator=g)
+    real = torch.arange(max_len)[None, :] < lengths[:, None]
+    chosen = x[..., 0].masked_fill(~real, float("-inf")).argmax(dim=1)
+    y = (x[torch.arange(size), chosen, 1] > 0).long()
+    return x, y, lengths
+
+
+def logits(learner, calls: list[dict], seed: int = 0) -> list:
+    return learner.forward("AttentionClassifier", MODEL, calls=calls, seed=seed).result
+
+
+def trained(learner):
+    """One training run of the learner's model with the learner's loop, shared by the training checks."""
+    if "training" not in learner.cache:
+        x, y, lengths = synthetic_task(1000, TASK["train_size"])
+        x_test, y_test, lengths_test = synthetic_task(2000, TASK["test_size"])
+        payload = {"init": MODEL, "seed": 7, "X": x, "y": y, "lengths": lengths, "epochs": TASK["epochs"], "lr": TASK["lr"]}
+        payload.update({"X_test": x_test, "lengths_test": lengths_test})
+        learner.cache["training"] = (learner.train(payload), y_test)
+    return learner.cache["training"]
+
+
+def padded_copy(x: torch.Tensor, lengths: torch.Tensor, seed: int, scale: float = 100.0) -> torch.Tensor:
+    noisy = x.clone()
+    g = generator(seed)
+    for b, length in enumerate(lengths.tolist()):
+        noisy[b, length:] = scale * torch.randn(x.shape[1] - length, x.shape[2], generator=g)
+    return noisy
+
+
+@check(points=1)
+def check_logits_shape(learner):
+    """forward returns logits (B, num_classes)"""
+    x = randn(1, 3, 6, 4)
+    with case(f"AttentionClassifier{tuple(MODEL)}, x (3, 6, 4), lengths [6, 2, 4]"):
+        (got,) = logits(learner, [{"args": [x, torch.tensor([6, 2, 4])]}])
+        expect_shape(got, (3, 2), f"{WHERE}: logits", "Pool over the sequence axis to one vector per sequence, then the linear layer.")
+
+
+@check(points=2)
+def check_padded_positions_do_not_change_logits(learner):
+    """changing what the padded positions hold changes no logits"""
+    x, lengths = randn(2, 4, 7, 4), torch.tensor([7, 2, 5, 1])
+    with case("x (4, 7, 4), lengths [7, 2, 5, 1], padded positions set to 100 × noise"):
+        before, after = logits(learner, [{"args": [x, lengths]}, {"args": [padded_copy(x, lengths, 3), lengths]}])
+        expect_close(after, before, f"{WHERE}: logits after changing only padded positions", "Are padded keys masked, and does the mean skip padded positions?")
+
+
+@check(points=2)
+def check_amount_of_padding_does_not_change_logits(learner):
+    """a sequence gets the same logits however much padding its batch has"""
+    x, lengths = randn(4, 3, 4, 4), torch.tensor([4, 2, 3])
+    longer = torch.cat([x, randn(5, 3, 5, 4)], dim=1)  # the same sequences, padded to 9
+    with case("x (3, 4, 4) vs the same sequences padded to length 9, lengths [4, 2, 3]"):
+        short, long = logits(learner, [{"args": [x, lengths]}, {"args": [longer, lengths]}])
+        expect_close(long, short, f"{WHERE}: logits with 5 more padded positions", "Do you divide by the real length, or by the padded length?")
+
+
+@check(points=1)
+def check_no_lengths_means_every_position_is_real(learner):
+    """lengths=None gives the same logits as lengths all equal to L"""
+    x = randn(6, 2, 5, 4)
+    with case("x (2, 5, 4), lengths None vs [5, 5]"):
+        none, full = logits(learner, [{"args": [x]}, {"args": [x, torch.tensor([5, 5])]}])
+        expect_close(none, full, f"{WHERE}: logits with lengths=None")
+
+
+@check(points=1)
+def check_training_returns_one_float_loss_per_epoch(learner):
+    """train_classifier returns `epochs` finite Python floats, and the loss falls"""
+    call, _ = trained(learner)
+    losses, epochs = call.losses, TASK["epochs"]
+    with case(f"train_classifier(model, X (256, 8, 4), y, lengths, epochs={epochs}, lr={TASK['lr']})"):
+        if not isinstance(losses, list) or len(losses) != epochs:
+            fail(f"classifier.train_classifier: expected a list of {epochs} losses, got {describe(losses)}")
+        if not all(type(loss) is float and math.isfinite(loss) for loss in losses):
+            fail(f"classifier.train_classifier: expected finite Python floats, got {describe(losses[0])} first", "loss.item() gives a Python float.")
+        if not losses[-1] < 0.9 * losses[0]:
+            fail(
+                f"classifier.train_classifier: the loss did not fall: epoch 1 {losses[0]:.4f}, epoch {epochs} {losses[-1]:.4f}",
+                "Does each epoch zero the gradients, call backward and take an optimizer step?",
+            )
+
+
+def accuracy(learner) -> float:
+    call, y_test = trained(learner)
+    got = call.result
+    expect_shape(got, (TASK["test_size"], 2), f"{WHERE}: held-out logits")
+    return float((got.argmax(dim=1) == y_test).double().mean())
+
+
+@check(points=2)
+def check_learns_what_mean_pooling_cannot(learner):
+    """after training, held-out accuracy on the attention task is at least 80% (mean pooling alone stays near 60%)"""
+    with case(f"synthetic task, {TASK['train_size']} training and {TASK['test_size']} held-out sequences, epochs={TASK['epochs']}, lr={TASK['lr']}"):
+        got = accuracy(learner)
+        if got < LEARNS_BEYOND_MEAN_POOLING:
+            fail(f"{WHERE}: held-out accuracy: expected at least {LEARNS_BEYOND_MEAN_POOLING:.0%}, got {got:.1%}", "Is the attention output (not the embedding) what you pool?")
+
+
+@check(points=1)
+def check_reaches_high_accuracy(learner):
+    """after training, held-out accuracy is at least 90%"""
+    with case(f"synthetic task, epochs={TASK['epochs']}, lr={TASK['lr']}"):
+        got = accuracy(learner)
+        if got < HIGH_ACCURACY:
+            fail(f"{WHERE}: held-out accuracy: expected at least {HIGH_ACCURACY:.0%}, got {got:.1%}")

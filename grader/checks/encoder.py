@@ -1,0 +1,184 @@
+"""Exercise 6 — positional encoding, EncoderBlock and Encoder, against nn.TransformerEncoder(Layer)."""
+
+from __future__ import annotations
+
+import torch
+
+from grader import oracles
+from grader.checks import case, check
+from grader.checks.inputs import randn, random_mask
+from grader.checks.modules import expected_outputs, forward, reference_module
+from grader.compare import Tolerance, expect_close, expect_dtype, expect_finite, expect_shape, fail, is_close
+from solutions.encoder import Encoder, EncoderBlock
+from solutions.masking import causal_mask, padding_mask
+
+PE = "encoder.sinusoidal_positional_encoding"
+BLOCK, ENCODER = "encoder.EncoderBlock", "encoder.Encoder"
+NORM_HINT = "Post-norm: norm1(x + attention(x)); pre-norm: x + attention(norm1(x)). Where does each LayerNorm sit?"
+
+
+def formula(max_len: int, embed_dim: int) -> torch.Tensor:
+    """Vaswani et al. (2017), interleaved, written out column by column in float64."""
+    table = torch.zeros(max_len, embed_dim, dtype=torch.float64)
+    for column in range(embed_dim):
+        rate = 10000.0 ** ((column - column % 2) / embed_dim)
+        angles = torch.arange(max_len, dtype=torch.float64) / rate
+        table[:, column] = torch.sin(angles) if column % 2 == 0 else torch.cos(angles)
+    return table
+
+
+def pe_hint(got: torch.Tensor, max_len: int, embed_dim: int) -> str:
+    half = torch.zeros(max_len, embed_dim, dtype=torch.float64)
+    angles = torch.arange(max_len, dtype=torch.float64)[:, None] / 10000.0 ** (torch.arange(0, embed_dim, 2) / embed_dim)
+    half[:, : angles.shape[1]] = torch.sin(angles)
+    half[:, angles.shape[1] :] = torch.cos(angles)[:, : embed_dim - angles.shape[1]]
+    if is_close(got.double(), half, Tolerance(1e-5, 1e-5)):
+        return "The SPEC interleaves: sine in even columns, cosine in odd ones, not sines first and cosines after."
+    return "Column 2i and 2i+1 share the rate 10000^(2i / embed_dim): is the exponent 2i / embed_dim?"
+
+
+@check(points=3)
+def check_positional_encoding_values(learner):
+    """sinusoidal_positional_encoding matches the formula (interleaved sin/cos; an odd embed_dim ends with sin)"""
+    for max_len, embed_dim in ((1, 2), (4, 6), (50, 16), (7, 5)):
+        with case(f"sinusoidal_positional_encoding({max_len}, {embed_dim})"):
+            got = learner.call("sinusoidal_positional_encoding", max_len, embed_dim).result
+            expect_shape(got, (max_len, embed_dim), PE)
+            expect_dtype(got, torch.float32, PE)
+            expect_close(got, formula(max_len, embed_dim).float(), PE, pe_hint(got, max_len, embed_dim), tolerance=Tolerance(1e-5, 1e-5))
+
+
+@check(points=1)
+def check_positional_encoding_large_positions(learner):
+    """stays accurate at large positions (max_len 10000; float32 rounding allowed)"""
+    with case("sinusoidal_positional_encoding(10000, 32)"):
+        got = learner.call("sinusoidal_positional_encoding", 10000, 32).result
+        expect_shape(got, (10000, 32), PE)
+        # float32 angles of positions near 1e4 are off by up to ~1e-3 rad: a correct float32 computation must pass.
+        expect_close(got, formula(10000, 32).float(), PE, pe_hint(got, 10000, 32), tolerance=Tolerance(0.0, 5e-3))
+
+
+@check(points=1)
+def check_block_has_the_spec_attributes(learner):
+    """EncoderBlock has self_attn, linear1 (E→F), linear2 (F→E), norm1 and norm2"""
+    with case("EncoderBlock(8, 2, 16)"):
+        modules = learner.structure("EncoderBlock", [8, 2, 16])["modules"]
+        expected = {"self_attn": None, "linear1": (8, 16), "linear2": (16, 8), "norm1": "LayerNorm", "norm2": "LayerNorm"}
+        for name, shape in expected.items():
+            found = modules.get(name)
+            if found is None:
+                fail(f"{BLOCK}(8, 2, 16): has no attribute .{name}")
+            if isinstance(shape, tuple) and (found["type"], found.get("in_features"), found.get("out_features")) != ("Linear", *shape):
+                fail(f"{BLOCK}(8, 2, 16).{name}: expected Linear{shape}, got {found['type']}({found.get('in_features')}, {found.get('out_features')})")
+            if shape == "LayerNorm" and found["type"] != "LayerNorm":
+                fail(f"{BLOCK}(8, 2, 16).{name}: expected nn.LayerNorm, got {found['type']}")
+
+
+def block_case(learner, norm_first: bool, seed: int):
+    reference = reference_module(EncoderBlock, 8, 2, 16, norm_first=norm_first, seed=seed)
+    oracle = oracles.encoder_layer(reference, 2, 16, norm_first)
+    x = randn(seed + 1, 3, 5, 8)
+    for text, mask in (("no", None), ("causal (5, 5)", causal_mask(5)), ("padding (3, 1, 5)", padding_mask([5, 3, 4]))):
+        with case(f"EncoderBlock(8, 2, 16, norm_first={norm_first}) in eval mode, x (3, 5, 8), {text} mask"):
+            expected = oracle(x, src_mask=oracles.to_torch_mask(mask, 3, 2, 5)).detach()
+            got = forward(learner, "EncoderBlock", [8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}).result[0]
+            expect_close(got, expected, f"{BLOCK} vs nn.TransformerEncoderLayer: output", NORM_HINT, tolerance=Tolerance.for_dtype(torch.float32, 5))
+
+
+@check(points=3)
+def check_post_norm_block_matches_transformer_encoder_layer(learner):
+    """post-norm block (eval) equals nn.TransformerEncoderLayer with the same weights"""
+    block_case(learner, norm_first=False, seed=10)
+
+
+@check(points=3)
+def check_pre_norm_block_matches_transformer_encoder_layer(learner):
+    """pre-norm block (eval) equals nn.TransformerEncoderLayer(norm_first=True) with the same weights"""
+    block_case(learner, norm_first=True, seed=20)
+
+
+@check(points=1)
+def check_encoder_layers_have_their_own_weights(learner):
+    """Encoder(3, ...) holds 3 blocks in .layers, each with its own parameters"""
+    with case("Encoder(3, 8, 2, 16)"):
+        params = learner.structure("Encoder", [3, 8, 2, 16])["params"]
+        for index in range(3):
+            if f"layers.{index}.linear1.weight" not in params:
+                fail(f"{ENCODER}(3, ...): no parameter layers.{index}.linear1.weight", "Does each block get its own module, or is one block repeated?")
+        if "layers.3.linear1.weight" in params:
+            fail(f"{ENCODER}(3, ...): has more than 3 layers")
+
+
+@check(points=3)
+def check_encoder_matches_transformer_encoder(learner):
+    """Encoder (eval, post- and pre-norm with its final norm) equals nn.TransformerEncoder with the same weights"""
+    for norm_first in (False, True):
+        reference = reference_module(Encoder, 3, 8, 2, 16, norm_first=norm_first, seed=30 + norm_first)
+        oracle = oracles.encoder(reference, 2, 16, norm_first)
+        x = randn(40, 2, 6, 8)
+        mask = padding_mask([6, 4])
+        with case(f"Encoder(3, 8, 2, 16, norm_first={norm_first}) in eval mode, x (2, 6, 8), padding mask"):
+            expected = oracle(x, mask=oracles.to_torch_mask(mask, 2, 2, 6)).detach()
+            got = forward(learner, "Encoder", [3, 8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}).result[0]
+            hint = "Pre-norm stacks end with one more LayerNorm (.norm)." if norm_first else "Every block in order, each with the mask."
+            expect_close(got, expected, f"{ENCODER} vs nn.TransformerEncoder: output", hint, tolerance=Tolerance.for_dtype(torch.float32, 10))
+
+
+@check(points=1)
+def check_dropout_only_in_training_mode(learner):
+    """dropout is active in training mode and off in eval mode"""
+    reference = reference_module(EncoderBlock, 8, 2, 32, dropout=0.5, seed=50)
+    x = randn(51, 2, 5, 8)
+    calls = [{"args": [x, None]}, {"args": [x, None]}]
+    with case("EncoderBlock(8, 2, 32, dropout=0.5), the same x twice"):
+        first, second = forward(learner, "EncoderBlock", [8, 2, 32], reference, calls, init_kwargs={"dropout": 0.5}, train=True).result
+        if is_close(first, second):
+            fail(f"{BLOCK}: in training mode two calls on the same input gave the same output", "Is dropout (nn.Dropout) applied in the block?")
+        first, second = forward(learner, "EncoderBlock", [8, 2, 32], reference, calls, init_kwargs={"dropout": 0.5}).result
+        expect_close(second, first, f"{BLOCK}: eval mode, second call vs first", "Is dropout switched off by model.eval()? nn.Dropout is; F.dropout needs training=self.training.")
+        expect_close(first, reference(x).detach(), f"{BLOCK}: eval-mode output")
+
+
+@check(points=1)
+def check_fully_masked_rows_stay_finite(learner):
+    """a fully masked query gives finite outputs in both norm placements"""
+    mask = torch.ones(2, 4, 4, dtype=torch.bool)
+    mask[1, 3] = False
+    for norm_first in (False, True):
+        reference = reference_module(EncoderBlock, 8, 2, 16, norm_first=norm_first, seed=60)
+        x = randn(61, 2, 4, 8)
+        with case(f"EncoderBlock(8, 2, 16, norm_first={norm_first}), mask (2, 4, 4) with query 3 of batch 1 fully masked"):
+            got = forward(learner, "EncoderBlock", [8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}).result[0]
+            expect_finite(got, f"{BLOCK}: output")
+            expect_close(got, reference(x, mask).detach(), f"{BLOCK}: output", tolerance=Tolerance.for_dtype(torch.float32, 5))
+
+
+@check(points=2)
+def check_gradients_match_reference(learner):
+    """gradients with respect to the input and every weight match the reference (float64, eval mode)"""
+    for norm_first in (False, True):
+        reference = reference_module(Encoder, 2, 8, 2, 16, norm_first=norm_first, seed=70, dtype=torch.float64)
+        x, grad = randn(71, 2, 4, 8, dtype=torch.float64), randn(72, 2, 4, 8, dtype=torch.float64)
+        calls = [{"args": [x, causal_mask(4)], "grad_wrt": [0], "grad_output": grad}]
+        _, grads, params = expected_outputs(reference, calls, grad_params=True)
+        with case(f"Encoder(2, 8, 2, 16, norm_first={norm_first}) float64, x (2, 4, 8), causal mask"):
+            call = forward(learner, "Encoder", [2, 8, 2, 16], reference, calls, init_kwargs={"norm_first": norm_first}, grad_params=True)
+            expect_close(call.grads[0][0], grads[0][0], f"{ENCODER}: gradient of x", tolerance=Tolerance.for_dtype(torch.float64, 100))
+            for name, want in params.items():
+                got = call.param_grads.get(name)
+                if got is None:
+                    fail(f"{ENCODER}: no gradient reaches {name}")
+                expect_close(got, want, f"{ENCODER}: gradient of {name}", tolerance=Tolerance.for_dtype(torch.float64, 100))
+
+
+@check(points=1)
+def check_keeps_dtype_and_input(learner):
+    """a float64 encoder keeps float64, and the input is not modified in place"""
+    reference = reference_module(Encoder, 2, 4, 2, 8, seed=80, dtype=torch.float64)
+    x = randn(81, 2, 3, 4, dtype=torch.float64)
+    with case("Encoder(2, 4, 2, 8) float64, x (2, 3, 4)"):
+        call = forward(learner, "Encoder", [2, 4, 2, 8], reference, [{"args": [x, random_mask(82, 3, 3)]}])
+        expect_close(call.result[0], reference(x, random_mask(82, 3, 3)).detach(), f"{ENCODER}: output")
+        expect_close(call.inputs_after[0][0], x, f"{ENCODER}: input x modified in place")
+
+

@@ -1,0 +1,220 @@
+"""Exercise 3 — causal and padding masks, and attention under a mask (fully masked rows included)."""
+
+from __future__ import annotations
+
+import torch
+
+from grader.checks import case, check
+from grader.checks.inputs import FLOATS, mask_text, qkv, randn, random_mask, shape_text
+from grader.compare import Tolerance, expect_close, expect_equal, expect_finite, expect_shape, expect_tuple, fail, is_close
+from solutions.masking import causal_mask as reference_causal
+from solutions.masking import masked_attention as reference
+from solutions.masking import padding_mask as reference_padding
+
+WHERE = "masking.masked_attention"
+ZERO_ROWS_HINT = "What does softmax do with a row that is all -inf? Such a query should get all-zero weights."
+
+
+def attend(learner, q, k, v, mask, **options):
+    call = learner.call("masked_attention", q, k, v, mask, **options)
+    output, weights = expect_tuple(call.result, 2, f"{WHERE}: return value (output, weights)")
+    return call, output, weights
+
+
+def mask_hint(q, k, mask, got_weights) -> str:
+    """A question aimed at the likeliest masking mistake, found by trying the usual wrong variants."""
+    scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    try:
+        allowed = torch.broadcast_to(mask != 0, scores.shape)
+    except RuntimeError:
+        return "Masked keys get -inf before the softmax; nonzero mask entries mean 'may attend'."
+    variants = {
+        "Is the mask inverted? True (nonzero) means 'may attend'.": reference(q, k, k, ~allowed)[1],
+        "Is the mask applied before the softmax? Zeroing weights afterwards leaves rows that do not sum to one.": torch.softmax(scores, -1) * allowed,
+        "Masked scores filled with 0 still get weight: which value makes exp() give exactly 0?": torch.softmax(scores.masked_fill(~allowed, 0.0), -1),
+        "A fully masked row filled with a large negative number gets uniform weights: should it not get zeros?": torch.softmax(scores.masked_fill(~allowed, -1e9), -1),
+    }
+    for hint, wrong in variants.items():
+        if is_close(got_weights, wrong.to(got_weights.dtype)):
+            return hint
+    return "Masked keys get -inf before the softmax; nonzero mask entries mean 'may attend'."
+
+
+@check(points=2)
+def check_causal_mask_values(learner):
+    """causal_mask(size) is a bool (size, size) tensor, True where key ≤ query"""
+    for size in (1, 2, 5):
+        with case(f"causal_mask({size})"):
+            got = learner.call("causal_mask", size).result
+            expect_equal(got, reference_causal(size), f"masking.causal_mask({size})", "Which triangle: may query i see key j > i?")
+
+
+@check(points=2)
+def check_padding_mask_values(learner):
+    """padding_mask(lengths, max_len) is a bool (B, 1, max_len) tensor, True at real tokens"""
+    cases = [([3], None), ([2, 3], None), (torch.tensor([4, 1, 3]), None), ([2, 0, 1], 4), (torch.tensor([1, 1]), 3)]
+    for lengths, max_len in cases:
+        text = f"padding_mask({lengths!r}, max_len={max_len})"
+        with case(text):
+            got = learner.call("padding_mask", lengths, max_len=max_len).result
+            expect_equal(got, reference_padding(lengths, max_len=max_len), f"masking.{text}", "Shape (B, 1, max_len): True where position < length.")
+
+
+@check(points=1)
+def check_padding_mask_rejects_short_max_len(learner):
+    """padding_mask raises ValueError when max_len is shorter than a length"""
+    with case("padding_mask([2, 5], max_len=4)"):
+        raised = learner.raises("padding_mask", [2, 5], max_len=4)
+        if raised != "ValueError":
+            fail(f"masking.padding_mask([2, 5], max_len=4): expected ValueError, got {raised or 'no exception'}")
+
+
+@check(points=1)
+def check_no_mask_equals_plain_attention(learner):
+    """mask=None gives plain scaled dot-product attention"""
+    for dtype in FLOATS:
+        q, k, v = qkv(100, (2,), 3, 5, 4, 6, dtype)
+        with case(shape_text(q, k, v) + ", mask=None"):
+            _, output, weights = attend(learner, q, k, v, None)
+            expected_output, expected_weights = reference(q, k, v)
+            expect_close(weights, expected_weights, f"{WHERE}(mask=None): weights")
+            expect_close(output, expected_output, f"{WHERE}(mask=None): output")
+
+
+@check(points=2)
+def check_masked_keys_get_zero_weight(learner):
+    """masked keys get weight exactly 0"""
+    q, k, v = qkv(110, (2,), 4, 4, 8, 3)
+    for mask in (reference_causal(4), random_mask(111, 2, 4, 4)):
+        with case(shape_text(q, k, v) + ", " + mask_text(mask)):
+            _, _, weights = attend(learner, q, k, v, mask)
+            expect_shape(weights, (2, 4, 4), f"{WHERE}: weights")
+            leaked = (weights != 0) & ~mask.expand_as(weights)
+            if bool(leaked.any()):
+                b, i, j = (int(x) for x in torch.nonzero(leaked)[0])
+                fail(
+                    f"{WHERE}: masked key got weight: query {i} of batch {b} gives key {j} weight {weights[b, i, j].item():.4g}, expected 0",
+                    mask_hint(q, k, mask, weights),
+                )
+
+
+MASK_FORMS = [  # (description, batch, L_q, L_k, mask builder)
+    ("bool (L_q, L_k)", (2,), 4, 5, lambda s: random_mask(s, 4, 5)),
+    ("int (B, 1, L_k)", (2,), 3, 5, lambda s: random_mask(s, 2, 1, 5).long()),
+    ("float 0/1 (B, L_q, L_k)", (2,), 4, 3, lambda s: random_mask(s, 2, 4, 3).double()),
+    ("bool (L_k,)", (3,), 2, 6, lambda s: random_mask(s, 6)),
+    ("bool (1, 1, L_k), 2 batch dims", (2, 3), 4, 4, lambda s: random_mask(s, 1, 1, 4)),
+    ("uint8 causal (L, L), no batch", (), 5, 5, lambda s: reference_causal(5).to(torch.uint8)),
+    ("bool (B, H, L_q, L_k), 2 batch dims", (2, 2), 3, 4, lambda s: random_mask(s, 2, 2, 3, 4)),
+]
+
+
+@check(points=3)
+def check_matches_reference_for_every_mask_form(learner):
+    """bool, int and float 0/1 masks of any broadcastable shape give the reference's weights and output"""
+    for dtype in FLOATS:
+        for seed, (form, batch, l_q, l_k, build) in enumerate(MASK_FORMS):
+            q, k, v = qkv(120 + seed, batch, l_q, l_k, 8, 5, dtype)
+            mask = build(130 + seed)
+            with case(shape_text(q, k, v) + f", mask {form}, seed {120 + seed}"):
+                _, output, weights = attend(learner, q, k, v, mask)
+                expected_output, expected_weights = reference(q, k, v, mask)
+                expect_close(weights, expected_weights, f"{WHERE}: weights", mask_hint(q, k, mask, weights))
+                expect_close(output, expected_output, f"{WHERE}: output")
+
+
+@check(points=1)
+def check_matches_pytorch_with_masks(learner):
+    """output agrees with torch.nn.functional.scaled_dot_product_attention given the same boolean mask"""
+    q, k, v = qkv(140, (2,), 5, 5, 8, 4, torch.float64)
+    for mask in (reference_causal(5), reference_padding([5, 3], max_len=5)):
+        with case(shape_text(q, k, v) + ", " + mask_text(mask)):
+            _, output, _ = attend(learner, q, k, v, mask)
+            expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            expect_close(output, expected, f"{WHERE} vs PyTorch: output")
+
+
+def fully_masked_case(seed: int, dtype):
+    q, k, v = qkv(seed, (2,), 4, 5, 8, 3, dtype)
+    mask = random_mask(seed + 1, 2, 4, 5)
+    mask[0, 2] = False  # query 2 of batch 0 sees nothing
+    mask[1, 0] = False
+    return q, k, v, mask
+
+
+@check(points=3)
+def check_fully_masked_row_gives_zero_weights_and_output(learner):
+    """a query whose keys are all masked gets all-zero weights and an all-zero output, never nan"""
+    for dtype in FLOATS:
+        q, k, v, mask = fully_masked_case(150, dtype)
+        with case(shape_text(q, k, v) + ", mask bool (2, 4, 5) with query 2 of batch 0 and query 0 of batch 1 fully masked"):
+            _, output, weights = attend(learner, q, k, v, mask)
+            expect_finite(weights, f"{WHERE}: fully masked query row: weights", ZERO_ROWS_HINT)
+            expect_finite(output, f"{WHERE}: fully masked query row: output", ZERO_ROWS_HINT)
+            expected_output, expected_weights = reference(q, k, v, mask)
+            expect_close(weights, expected_weights, f"{WHERE}: weights", "Are weights zero (not uniform) for a query that sees no key?")
+            expect_close(output, expected_output, f"{WHERE}: output")
+    q, k, v = qkv(151, (), 3, 3, 4, 4)
+    mask = torch.zeros(3, 3, dtype=torch.bool)
+    with case("every key masked for every query, mask bool (3, 3) all False"):
+        _, output, weights = attend(learner, q, k, v, mask)
+        expect_close(weights, torch.zeros(3, 3), f"{WHERE}: all-masked weights", ZERO_ROWS_HINT)
+        expect_close(output, torch.zeros(3, 4), f"{WHERE}: all-masked output", ZERO_ROWS_HINT)
+
+
+@check(points=2)
+def check_fully_masked_row_has_finite_gradients(learner):
+    """gradients stay finite (and match the reference) when a row is fully masked"""
+    for dtype in FLOATS:
+        q, k, v, mask = fully_masked_case(160, dtype)
+        grads = [randn(161, 2, 4, 3, dtype=dtype), randn(162, 2, 4, 5, dtype=dtype)]
+        inputs = [t.clone().requires_grad_(True) for t in (q, k, v)]
+        expected = torch.autograd.grad(reference(*inputs, mask), inputs, grads)
+        with case(shape_text(q, k, v) + ", mask (2, 4, 5) with fully masked rows, gradient of (output·g₁ + weights·g₂)"):
+            call, _, _ = attend(learner, q, k, v, mask, grad_wrt=(0, 1, 2), grad_outputs=grads)
+            for name, got, want in zip("qkv", call.grads, expected):
+                if got is None:
+                    fail(f"{WHERE}: no gradient flows back to {name}", "Is anything detached or computed outside autograd?")
+                expect_finite(got, f"{WHERE}: gradient of {name}", "A nan made in the forward pass comes back in the backward pass even after you replace it.")
+                expect_close(got, want, f"{WHERE}: gradient of {name}", tolerance=Tolerance.for_dtype(dtype, scale=10))
+
+
+@check(points=1)
+def check_gradients_match_reference(learner):
+    """gradients with respect to q, k and v match the reference under a causal mask (float64)"""
+    q, k, v = qkv(170, (2,), 4, 4, 6, 5, torch.float64)
+    mask = reference_causal(4)
+    grads = [randn(171, 2, 4, 5, dtype=torch.float64), randn(172, 2, 4, 4, dtype=torch.float64)]
+    inputs = [t.clone().requires_grad_(True) for t in (q, k, v)]
+    expected = torch.autograd.grad(reference(*inputs, mask), inputs, grads)
+    with case(shape_text(q, k, v) + ", causal mask"):
+        call, _, _ = attend(learner, q, k, v, mask, grad_wrt=(0, 1, 2), grad_outputs=grads)
+        for name, got, want in zip("qkv", call.grads, expected):
+            if got is None:
+                fail(f"{WHERE}: no gradient flows back to {name}")
+            expect_close(got, want, f"{WHERE}: gradient of {name}")
+
+
+@check(points=1)
+def check_inputs_and_mask_not_modified(learner):
+    """q, k, v and the mask are not modified in place"""
+    q, k, v, mask = fully_masked_case(180, torch.float32)
+    int_mask = mask.long()
+    with case(shape_text(q, k, v) + ", mask int64 (2, 4, 5)"):
+        call = learner.call("masked_attention", q, k, v, int_mask)
+        for name, before, after in zip(("q", "k", "v", "mask"), (q, k, v, int_mask), call.inputs_after):
+            expect_equal(after, before, f"{WHERE}: input {name} modified in place", "Do you use an in-place op (masked_fill_, /=) on an input?")
+
+
+@check(points=1)
+def check_causality_by_perturbation(learner):
+    """under a causal mask, changing later keys and values never changes earlier outputs"""
+    q, k, v = qkv(190, (2,), 6, 6, 4, 4, torch.float64)
+    k2, v2 = k.clone(), v.clone()
+    k2[:, 3:] += 5.0
+    v2[:, 3:] -= 5.0
+    mask = reference_causal(6)
+    with case(shape_text(q, k, v) + ", causal mask, keys and values 3-5 changed"):
+        _, before, _ = attend(learner, q, k, v, mask)
+        _, after, _ = attend(learner, q, k2, v2, mask)
+        expect_close(after[:, :3], before[:, :3], f"{WHERE}: outputs of queries 0-2 after changing keys 3-5", "May query i attend to key j > i?")

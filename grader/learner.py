@@ -1,0 +1,142 @@
+"""The submission's code for one exercise, as the checks see it: every call runs in the sandbox.
+
+Checks never touch learner objects. They send plain tensors, get plain tensors back (decoded from the
+wire format in this process) and compare them here. A call that raises, crashes, runs out of memory
+or time becomes ``LearnerError`` with the sentence the learner reads; after a crash or a timeout the
+next call gets a fresh sandbox, so one endless loop costs only the check that hit it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from grader.results import ERROR, NOT_IMPLEMENTED, TIMEOUT
+
+FATAL_KINDS = ("timeout", "memory", "crash", "exit", "protocol")
+
+
+class LearnerError(Exception):
+    """The learner's code did not return: ``status`` is error / not_implemented / timeout."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class Call:
+    """What one call gave back: its result, the gradients asked for, and the inputs as they are afterwards."""
+
+    result: object
+    grads: list = field(default_factory=list)
+    param_grads: dict = field(default_factory=dict)
+    inputs_after: list = field(default_factory=list)
+    losses: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+
+class Learner:
+    """One exercise's view of a submission. ``open_session()`` gives a fresh sandbox session."""
+
+    def __init__(self, module: str, open_session: Callable[[], object]):
+        self.module = module
+        self._open_session = open_session
+        self._session = None
+        self.forbidden: set[str] = set()
+        self.warnings: list[str] = []
+        self.output: list[str] = []
+        self.cache: dict = {}  # results several checks share, e.g. one training run
+
+    def call(self, function: str, *args, grad_wrt: tuple[int, ...] = (), grad_outputs=None, **kwargs) -> Call:
+        """``module.function(*args, **kwargs)``; with ``grad_wrt``, also d(Σ outputs·grad_outputs)/d args."""
+        payload = {
+            "module": self.module,
+            "function": function,
+            "args": list(args),
+            "kwargs": kwargs,
+            "grad_wrt": list(grad_wrt),
+            "grad_outputs": grad_outputs,
+        }
+        return self._call("call", payload)
+
+    def forward(
+        self,
+        cls: str,
+        init: tuple | list = (),
+        *,
+        init_kwargs: dict | None = None,
+        state: dict | None = None,
+        train: bool = False,
+        dtype: torch.dtype | None = None,
+        calls: list[dict] | None = None,
+        grad_params: bool = False,
+        seed: int = 0,
+    ) -> Call:
+        """Build ``module.cls(*init, **init_kwargs)``, load ``state``, then run each of ``calls``.
+
+        Each call is ``{"args": [...], "kwargs": {...}, "grad_wrt": [...], "grad_output": tensor}``.
+        ``result`` is the list of outputs; ``grads`` the list of input-gradient lists; ``param_grads``
+        maps parameter names to their gradient after the last call (when ``grad_params``).
+        """
+        payload = {
+            "module": self.module,
+            "cls": cls,
+            "init": list(init),
+            "init_kwargs": init_kwargs or {},
+            "state": state,
+            "train": train,
+            "dtype": None if dtype is None else str(dtype).removeprefix("torch."),
+            "calls": calls or [],
+            "grad_params": grad_params,
+            "seed": seed,
+        }
+        return self._call("forward", payload)
+
+    def structure(self, cls: str, init: tuple | list = (), init_kwargs: dict | None = None) -> dict:
+        """Parameter names and shapes, and each direct submodule's type and sizes, of ``module.cls(*init)``."""
+        payload = {"module": self.module, "cls": cls, "init": list(init), "init_kwargs": init_kwargs or {}}
+        return self._call("structure", payload).result
+
+    def raises(self, function: str, *args, **kwargs) -> str | None:
+        """The name of the exception ``module.function(*args, **kwargs)`` raises, or ``None``."""
+        payload = {"module": self.module, "function": function, "args": list(args), "kwargs": kwargs}
+        return self._call("raises", payload).result
+
+    def train(self, payload: dict) -> Call:
+        """Build the classifier, train it with the learner's ``train_classifier``, predict held-out data."""
+        return self._call("train", {"module": self.module, **payload})
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def _call(self, task: str, payload: dict) -> Call:
+        if self._session is None:
+            self._session = self._open_session()
+        outcome = self._session.call(task, payload)
+        if outcome.output:
+            self.output.append(outcome.output)
+        if not outcome.ok:
+            error = outcome.error
+            if error.kind in FATAL_KINDS:
+                self.close()
+            status = {"not_implemented": NOT_IMPLEMENTED, "timeout": TIMEOUT}.get(error.kind, ERROR)
+            raise LearnerError(status, error.describe())
+        value = outcome.value
+        if not isinstance(value, dict) or "result" not in value:
+            raise LearnerError(ERROR, "the sandbox returned a malformed reply")
+        self.forbidden.update(str(name) for name in value.get("forbidden", []))
+        self.warnings.extend(str(warning) for warning in value.get("warnings", []))
+        return Call(
+            result=value["result"],
+            grads=value.get("grads") or [],
+            param_grads=value.get("param_grads") or {},
+            inputs_after=value.get("inputs_after") or [],
+            losses=value.get("losses") or [],
+            extra={key: item for key, item in value.items() if key not in ("result", "grads", "param_grads", "inputs_after")},
+        )

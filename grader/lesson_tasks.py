@@ -1,0 +1,221 @@
+"""The tasks the lesson's checks ask the sandbox to run: call, forward, structure, raises, train.
+
+They run in the child, on the learner's code, and send back plain values only. Each also records
+any use of the built-ins the SPEC forbids, at two levels: PyTorch functions (a ``TorchFunctionMode``
+sees ``F.scaled_dot_product_attention`` however it was reached) and ATen operators (a
+``TorchDispatchMode`` sees ``aten._scaled_dot_product_*`` even when called through ``torch.ops``),
+plus any forbidden ``nn`` module inside a learner's model.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+FORBIDDEN_FUNCTIONS = {
+    F.scaled_dot_product_attention: "torch.nn.functional.scaled_dot_product_attention",
+    F.multi_head_attention_forward: "torch.nn.functional.multi_head_attention_forward",
+}
+for _name in ("_native_multi_head_attention", "_transformer_encoder_layer_fwd"):
+    if hasattr(torch, _name):
+        FORBIDDEN_FUNCTIONS[getattr(torch, _name)] = f"torch.{_name}"
+FORBIDDEN_OPERATOR_PARTS = ("scaled_dot_product", "multi_head_attention", "transformer_encoder_layer", "flash_attention", "efficient_attention")
+FORBIDDEN_MODULES = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)
+
+
+class _FunctionRecorder(TorchFunctionMode):
+    def __init__(self, found: set[str]):
+        super().__init__()
+        self.found = found
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        try:
+            name = FORBIDDEN_FUNCTIONS.get(func)
+        except TypeError:  # an unhashable callable cannot be one of ours
+            name = None
+        if name:
+            self.found.add(name)
+        return func(*args, **(kwargs or {}))
+
+
+class _OperatorRecorder(TorchDispatchMode):
+    def __init__(self, found: set[str]):
+        super().__init__()
+        self.found = found
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = str(func)
+        if any(part in name for part in FORBIDDEN_OPERATOR_PARTS):
+            self.found.add(f"aten operator {name}")
+        return func(*args, **(kwargs or {}))
+
+
+class Recorder:
+    """Run learner code under both recorders; ``found`` lists the forbidden built-ins it reached."""
+
+    def __init__(self):
+        self.found: set[str] = set()
+
+    def __enter__(self):
+        self._modes = [_FunctionRecorder(self.found), _OperatorRecorder(self.found)]
+        for mode in self._modes:
+            mode.__enter__()
+        return self
+
+    def __exit__(self, *exc_info):
+        for mode in reversed(self._modes):
+            mode.__exit__(*exc_info)
+
+    def inspect(self, model: nn.Module) -> None:
+        for name, module in model.named_modules():
+            if isinstance(module, FORBIDDEN_MODULES):
+                self.found.add(f"nn.{type(module).__name__} (at .{name or 'self'})")
+
+
+def plain(value):
+    """Detached tensors, lists for lists, the rest unchanged: what the wire format will then check."""
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    if isinstance(value, (list, tuple)):
+        converted = [plain(item) for item in value]
+        return tuple(converted) if isinstance(value, tuple) else converted
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    return value
+
+
+def _tensors(value) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [tensor for item in value for tensor in _tensors(item)]
+    return []
+
+
+def call(package, payload: dict) -> dict:
+    """``module.function(*args, **kwargs)``; with ``grad_wrt``, gradients of Σ outputs·grad_outputs."""
+    function = package.attribute(payload["module"], payload["function"])
+    args = list(payload.get("args", []))
+    wrt = list(payload.get("grad_wrt") or [])
+    for index in wrt:
+        args[index].requires_grad_(True)
+    recorder = Recorder()
+    with recorder:
+        result = function(*args, **payload.get("kwargs", {}))
+    grads: list = []
+    if wrt:
+        outputs = _tensors(result)
+        grad_outputs = payload.get("grad_outputs") or [torch.ones_like(t) for t in outputs]
+        pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if isinstance(o, torch.Tensor) and o.requires_grad]
+        if pairs:
+            with recorder:
+                found = torch.autograd.grad([o for o, _ in pairs], [args[i] for i in wrt], [g for _, g in pairs], allow_unused=True)
+            grads = [None if g is None else g.detach() for g in found]
+        else:
+            grads = [None] * len(wrt)
+    return {"result": plain(result), "grads": grads, "inputs_after": plain(args), "forbidden": sorted(recorder.found)}
+
+
+def _build(package, payload: dict) -> nn.Module:
+    cls = package.attribute(payload["module"], payload["cls"])
+    torch.manual_seed(int(payload.get("seed", 0)))
+    model = cls(*payload.get("init", []), **payload.get("init_kwargs", {}))
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{payload['cls']}(...) gave a {type(model).__name__}, not an nn.Module")
+    if payload.get("dtype"):
+        model = model.to(getattr(torch, payload["dtype"]))
+    return model
+
+
+def forward(package, payload: dict) -> dict:
+    """Build the module, load the given weights, then run each call (with gradients where asked)."""
+    model = _build(package, payload)
+    missing, unexpected = [], []
+    if payload.get("state") is not None:
+        report = model.load_state_dict(payload["state"], strict=False)
+        missing, unexpected = list(report.missing_keys), list(report.unexpected_keys)
+    model.train(bool(payload.get("train")))
+    recorder = Recorder()
+    recorder.inspect(model)
+    outputs, grads, inputs_after = [], [], []
+    for spec in payload.get("calls", []):
+        args = list(spec.get("args", []))
+        wrt = list(spec.get("grad_wrt") or [])
+        for index in wrt:
+            args[index].requires_grad_(True)
+        with recorder:
+            output = model(*args, **spec.get("kwargs", {}))
+            if spec.get("grad_output") is not None:
+                output.backward(spec["grad_output"])
+        grads.append([None if args[i].grad is None else args[i].grad.detach() for i in wrt])
+        outputs.append(plain(output))
+        inputs_after.append(plain(args))
+    param_grads = {}
+    if payload.get("grad_params"):
+        param_grads = {name: p.grad.detach() for name, p in model.named_parameters() if p.grad is not None}
+    return {
+        "result": outputs,
+        "grads": grads,
+        "param_grads": param_grads,
+        "inputs_after": inputs_after,
+        "missing": missing,
+        "unexpected": unexpected,
+        "forbidden": sorted(recorder.found),
+    }
+
+
+def _describe_module(module: nn.Module) -> dict:
+    kind = "Linear" if isinstance(module, nn.Linear) else "LayerNorm" if isinstance(module, nn.LayerNorm) else type(module).__name__
+    described = {"type": kind}
+    if isinstance(module, nn.Linear):
+        described.update(in_features=module.in_features, out_features=module.out_features, bias=module.bias is not None)
+    return described
+
+
+def structure(package, payload: dict) -> dict:
+    """The module's direct children (type and sizes) and its parameter names and shapes."""
+    model = _build(package, payload)
+    recorder = Recorder()
+    recorder.inspect(model)
+    return {
+        "result": {
+            "modules": {name: _describe_module(child) for name, child in model.named_children()},
+            "params": {name: list(p.shape) for name, p in model.named_parameters()},
+        },
+        "forbidden": sorted(recorder.found),
+    }
+
+
+def raises(package, payload: dict) -> dict:
+    """The built-in exception class (``ValueError``) that the call raises, or ``None``."""
+    function = package.attribute(payload["module"], payload["function"])
+    try:
+        function(*payload.get("args", []), **payload.get("kwargs", {}))
+    except Exception as error:  # noqa: BLE001 - which exception is exactly what is asked
+        builtin = next(c.__name__ for c in type(error).__mro__ if getattr(builtins, c.__name__, None) is c)
+        return {"result": builtin}
+    return {"result": None}
+
+
+def train(package, payload: dict) -> dict:
+    """Build the classifier, train it with the learner's ``train_classifier``, then predict held-out data."""
+    cls = package.attribute(payload["module"], "AttentionClassifier")
+    train_classifier = package.attribute(payload["module"], "train_classifier")
+    torch.manual_seed(int(payload.get("seed", 0)))
+    model = cls(*payload["init"])
+    recorder = Recorder()
+    recorder.inspect(model)
+    with recorder:
+        losses = train_classifier(model, payload["X"], payload["y"], payload.get("lengths"), epochs=payload["epochs"], lr=payload["lr"])
+        model.eval()
+        with torch.no_grad():
+            logits = model(payload["X_test"], payload.get("lengths_test"))
+    return {"result": plain(logits), "losses": plain(losses), "forbidden": sorted(recorder.found)}
+
+
+LESSON_TASKS = {"call": call, "forward": forward, "structure": structure, "raises": raises, "train": train}

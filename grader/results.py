@@ -1,0 +1,69 @@
+"""The grading model: plain dataclasses for what a check, an exercise and a submission earned."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+PASSED, FAILED, NOT_IMPLEMENTED, ERROR, TIMEOUT, SKIPPED = "passed", "failed", "not_implemented", "error", "timeout", "skipped"
+
+
+@dataclass
+class CheckResult:
+    """One named check of one exercise.
+
+    name: the check's function name without ``check_`` (stable, for gradebooks).
+    title: the sentence the learner sees ("fully masked rows give zero weights").
+    status: passed | failed | not_implemented | error (the code raised or crashed) | timeout | skipped.
+    message: the facts of a failure (empty when passed). hint: a question pointing at the idea.
+    score / max_score: points earned / available. elapsed_s: wall time of the check.
+    """
+
+    name: str
+    title: str
+    status: str
+    score: float
+    max_score: float
+    message: str = ""
+    hint: str = ""
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class ExerciseResult:
+    """One exercise: its checks, in feedback order, and notes (stand-ins used, warnings, forbidden built-ins)."""
+
+    module: str
+    number: int
+    max_score: float
+    checks: list[CheckResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return round(sum(check.score for check in self.checks), 6)
+
+
+@dataclass
+class SubmissionResult:
+    """One learner's submission: every exercise, in lesson order, and notes about loading it."""
+
+    submission: str
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return round(sum(exercise.score for exercise in self.exercises), 6)
+
+    @property
+    def max_score(self) -> float:
+        return sum(exercise.max_score for exercise in self.exercises)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["total"], data["max_score"] = self.total, self.max_score
+        for exercise, source in zip(data["exercises"], self.exercises):
+            exercise["score"] = source.score
+        return data
