@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
 from grader import stubs
+from grader.submission import UsageError
 
 EXIT_OK = 0
 EXIT_FAILED_CHECK = 1  # a --check found something to fix (stale stubs)
@@ -42,6 +45,27 @@ def make_stubs(*, solutions: Path, exercises: Path, check: bool) -> int:
     return EXIT_OK
 
 
+def grade(*, path: Path, out: Path, jobs: int, call_timeout: float, exercise_timeout: float, memory_mb: int) -> int:
+    """Grade PATH (one submission or a class) into OUT; grading that ran is a success whatever the scores."""
+    from grader.grading import Settings
+    from grader.grading import grade as grade_path
+
+    settings = Settings(call_timeout_s=call_timeout, exercise_timeout_s=exercise_timeout, memory_mb=memory_mb)
+    started = time.monotonic()
+    try:
+        results = grade_path(path, out=out, jobs=jobs, settings=settings)
+    except UsageError as error:
+        print(f"grader grade: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    mean = sum(r.total for r in results) / len(results) if results else 0.0
+    print(
+        f"graded {len(results)} submission(s) in {time.monotonic() - started:.1f} s, mean {mean:.1f}/100; "
+        f"wrote {out / 'grades.csv'}, {out / 'results.json'} and {out / 'feedback'}/",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m grader",
@@ -50,6 +74,43 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXIT_CODES_HELP,
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
+    grade_parser = verbs.add_parser(
+        "grade",
+        help="grade one submission or a whole class",
+        description=(
+            "Grade PATH: one submission (a folder holding softmax.py ... classifier.py directly or under "
+            "exercises/, or a .zip of one) or a folder of submissions (each entry, folder or .zip, is one "
+            "learner, named by the entry). Every exercise runs in its own sandboxed process; the hidden "
+            "checks compare its results here. Writes OUT/grades.csv, OUT/results.json and OUT/feedback/<name>.md."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  python -m grader grade solutions --out /tmp/ref        # 100/100\n"
+        "  python -m grader grade exercises --out /tmp/stubs      # 0/100\n"
+        "  python -m grader grade submissions/ --out grades --jobs 2\n\n" + EXIT_CODES_HELP,
+    )
+    grade_parser.add_argument("path", type=Path, metavar="PATH", help="a submission folder or .zip, or a folder of them")
+    grade_parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the gradebook and feedback go")
+    grade_parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: %(default)s, the CPU count)"
+    )
+    grade_parser.add_argument(
+        "--call-timeout",
+        type=float,
+        default=20.0,
+        metavar="S",
+        help="seconds one call of the learner's code may take (default: %(default)s)",
+    )
+    grade_parser.add_argument(
+        "--exercise-timeout",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="seconds all checks of one exercise may take (default: %(default)s)",
+    )
+    grade_parser.add_argument(
+        "--memory-mb", type=int, default=2048, metavar="MB", help="memory a sandboxed exercise may add (default: %(default)s)"
+    )
+
     stub_parser = verbs.add_parser(
         "stubs",
         help="regenerate the learner stubs in exercises/ from solutions/",
@@ -78,6 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb is None:
         parser.print_help()
         return EXIT_USAGE
+    if args.verb == "grade":
+        return grade(
+            path=args.path,
+            out=args.out,
+            jobs=args.jobs,
+            call_timeout=args.call_timeout,
+            exercise_timeout=args.exercise_timeout,
+            memory_mb=args.memory_mb,
+        )
     if args.verb == "stubs":
         return make_stubs(solutions=args.solutions, exercises=args.exercises, check=args.check)
     parser.error(f"unknown verb {args.verb}")

@@ -125,8 +125,9 @@ class Learner:
             error = outcome.error
             if error.kind in FATAL_KINDS:
                 self.close()
-            status = {"not_implemented": NOT_IMPLEMENTED, "timeout": TIMEOUT}.get(error.kind, ERROR)
-            raise LearnerError(status, error.describe())
+            status = {"not_implemented": NOT_IMPLEMENTED, "missing": NOT_IMPLEMENTED, "timeout": TIMEOUT}.get(error.kind, ERROR)
+            stub_message = error.kind == "not_implemented" and "is not implemented yet" in (error.message or "")
+            raise LearnerError(status, error.message if stub_message else error.describe())
         value = outcome.value
         if not isinstance(value, dict) or "result" not in value:
             raise LearnerError(ERROR, "the sandbox returned a malformed reply")

@@ -24,7 +24,13 @@ FORBIDDEN_FUNCTIONS = {
 for _name in ("_native_multi_head_attention", "_transformer_encoder_layer_fwd"):
     if hasattr(torch, _name):
         FORBIDDEN_FUNCTIONS[getattr(torch, _name)] = f"torch.{_name}"
-FORBIDDEN_OPERATOR_PARTS = ("scaled_dot_product", "multi_head_attention", "transformer_encoder_layer", "flash_attention", "efficient_attention")
+FORBIDDEN_OPERATOR_PARTS = (
+    "scaled_dot_product",
+    "multi_head_attention",
+    "transformer_encoder_layer",
+    "flash_attention",
+    "efficient_attention",
+)
 FORBIDDEN_MODULES = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)
 
 
@@ -114,7 +120,9 @@ def call(package, payload: dict) -> dict:
         pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if isinstance(o, torch.Tensor) and o.requires_grad]
         if pairs:
             with recorder:
-                found = torch.autograd.grad([o for o, _ in pairs], [args[i] for i in wrt], [g for _, g in pairs], allow_unused=True)
+                found = torch.autograd.grad(
+                    [o for o, _ in pairs], [args[i] for i in wrt], [g for _, g in pairs], allow_unused=True
+                )
             grads = [None if g is None else g.detach() for g in found]
         else:
             grads = [None] * len(wrt)
@@ -170,7 +178,9 @@ def forward(package, payload: dict) -> dict:
 
 
 def _describe_module(module: nn.Module) -> dict:
-    kind = "Linear" if isinstance(module, nn.Linear) else "LayerNorm" if isinstance(module, nn.LayerNorm) else type(module).__name__
+    kind = (
+        "Linear" if isinstance(module, nn.Linear) else "LayerNorm" if isinstance(module, nn.LayerNorm) else type(module).__name__
+    )
     described = {"type": kind}
     if isinstance(module, nn.Linear):
         described.update(in_features=module.in_features, out_features=module.out_features, bias=module.bias is not None)
@@ -211,7 +221,9 @@ def train(package, payload: dict) -> dict:
     recorder = Recorder()
     recorder.inspect(model)
     with recorder:
-        losses = train_classifier(model, payload["X"], payload["y"], payload.get("lengths"), epochs=payload["epochs"], lr=payload["lr"])
+        losses = train_classifier(
+            model, payload["X"], payload["y"], payload.get("lengths"), epochs=payload["epochs"], lr=payload["lr"]
+        )
         model.eval()
         with torch.no_grad():
             logits = model(payload["X_test"], payload.get("lengths_test"))

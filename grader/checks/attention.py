@@ -33,7 +33,9 @@ def weights_hint(q, k, got_weights) -> str:
     variants = {
         "Are you dividing by √d_k? The weights match no scaling at all.": torch.softmax(scores, -1),
         "Are you dividing by √d_k or by d_k?": torch.softmax(scores / q.shape[-1], -1),
-        "Which axis holds the keys? The weights look normalised over the queries.": torch.softmax(scores / math.sqrt(q.shape[-1]), -2),
+        "Which axis holds the keys? The weights look normalised over the queries.": torch.softmax(
+            scores / math.sqrt(q.shape[-1]), -2
+        ),
     }
     for hint, wrong in variants.items():
         if is_close(got_weights, wrong):
@@ -56,7 +58,12 @@ def check_shapes_with_any_batch_dims(learner):
         q, k, v = qkv(seed, batch, l_q, l_k, d_k, d_v)
         with case(shape_text(q, k, v)):
             _, output, weights = outputs(learner, q, k, v)
-            expect_shape(weights, (*batch, l_q, l_k), f"{WHERE}: weights", "Do q kᵀ with k.transpose(-2, -1): .T and bmm break with other batch dims.")
+            expect_shape(
+                weights,
+                (*batch, l_q, l_k),
+                f"{WHERE}: weights",
+                "Do q kᵀ with k.transpose(-2, -1): .T and bmm break with other batch dims.",
+            )
             expect_shape(output, (*batch, l_q, d_v), f"{WHERE}: output")
 
 
@@ -79,7 +86,9 @@ def check_output_matches_reference(learner):
             q, k, v = qkv(20 + seed, batch, l_q, l_k, d_k, d_v, dtype)
             with case(shape_text(q, k, v) + f", seed {20 + seed}"):
                 _, output, _ = outputs(learner, q, k, v)
-                expect_close(output, reference(q, k, v)[0], f"{WHERE}: output", "output = weights @ v: are the weights right first?")
+                expect_close(
+                    output, reference(q, k, v)[0], f"{WHERE}: output", "output = weights @ v: are the weights right first?"
+                )
 
 
 @check(points=1)
@@ -88,7 +97,12 @@ def check_weights_sum_to_one_over_keys(learner):
     q, k, v = qkv(30, (2,), 4, 7, 8, 3, torch.float64)
     with case(shape_text(q, k, v)):
         _, _, weights = outputs(learner, q, k, v)
-        expect_close(weights.sum(-1), torch.ones(2, 4, dtype=torch.float64), f"{WHERE}: weights summed over keys", "Which axis holds the keys?")
+        expect_close(
+            weights.sum(-1),
+            torch.ones(2, 4, dtype=torch.float64),
+            f"{WHERE}: weights summed over keys",
+            "Which axis holds the keys?",
+        )
 
 
 @check(points=1)
@@ -113,7 +127,10 @@ def check_gradients_match_reference(learner):
             call, _, _ = outputs(learner, q, k, v, grad_wrt=(0, 1, 2), grad_outputs=[grad_output, grad_weights])
             for name, got, want in zip("qkv", call.grads, expected):
                 if got is None:
-                    fail(f"{WHERE}: no gradient flows back to {name}", "Is anything detached, or computed outside autograd (NumPy, .item())?")
+                    fail(
+                        f"{WHERE}: no gradient flows back to {name}",
+                        "Is anything detached, or computed outside autograd (NumPy, .item())?",
+                    )
                 expect_close(got, want, f"{WHERE}: gradient of {name}", tolerance=Tolerance.for_dtype(dtype, scale=10))
 
 
@@ -135,4 +152,6 @@ def check_inputs_not_modified(learner):
     with case(shape_text(q, k, v)):
         call = learner.call("scaled_dot_product_attention", q, k, v)
         for name, before, after in zip("qkv", (q, k, v), call.inputs_after):
-            expect_close(after, before, f"{WHERE}: input {name} modified in place", "Do you scale q with an in-place op such as q /= ...?")
+            expect_close(
+                after, before, f"{WHERE}: input {name} modified in place", "Do you scale q with an in-place op such as q /= ...?"
+            )

@@ -63,7 +63,9 @@ def check_logits_shape(learner):
     x = randn(1, 3, 6, 4)
     with case(f"AttentionClassifier{tuple(MODEL)}, x (3, 6, 4), lengths [6, 2, 4]"):
         (got,) = logits(learner, [{"args": [x, torch.tensor([6, 2, 4])]}])
-        expect_shape(got, (3, 2), f"{WHERE}: logits", "Pool over the sequence axis to one vector per sequence, then the linear layer.")
+        expect_shape(
+            got, (3, 2), f"{WHERE}: logits", "Pool over the sequence axis to one vector per sequence, then the linear layer."
+        )
 
 
 @check(points=2)
@@ -72,7 +74,12 @@ def check_padded_positions_do_not_change_logits(learner):
     x, lengths = randn(2, 4, 7, 4), torch.tensor([7, 2, 5, 1])
     with case("x (4, 7, 4), lengths [7, 2, 5, 1], padded positions set to 100 × noise"):
         before, after = logits(learner, [{"args": [x, lengths]}, {"args": [padded_copy(x, lengths, 3), lengths]}])
-        expect_close(after, before, f"{WHERE}: logits after changing only padded positions", "Are padded keys masked, and does the mean skip padded positions?")
+        expect_close(
+            after,
+            before,
+            f"{WHERE}: logits after changing only padded positions",
+            "Are padded keys masked, and does the mean skip padded positions?",
+        )
 
 
 @check(points=2)
@@ -82,7 +89,12 @@ def check_amount_of_padding_does_not_change_logits(learner):
     longer = torch.cat([x, randn(5, 3, 5, 4)], dim=1)  # the same sequences, padded to 9
     with case("x (3, 4, 4) vs the same sequences padded to length 9, lengths [4, 2, 3]"):
         short, long = logits(learner, [{"args": [x, lengths]}, {"args": [longer, lengths]}])
-        expect_close(long, short, f"{WHERE}: logits with 5 more padded positions", "Do you divide by the real length, or by the padded length?")
+        expect_close(
+            long,
+            short,
+            f"{WHERE}: logits with 5 more padded positions",
+            "Do you divide by the real length, or by the padded length?",
+        )
 
 
 @check(points=1)
@@ -103,7 +115,10 @@ def check_training_returns_one_float_loss_per_epoch(learner):
         if not isinstance(losses, list) or len(losses) != epochs:
             fail(f"classifier.train_classifier: expected a list of {epochs} losses, got {describe(losses)}")
         if not all(type(loss) is float and math.isfinite(loss) for loss in losses):
-            fail(f"classifier.train_classifier: expected finite Python floats, got {describe(losses[0])} first", "loss.item() gives a Python float.")
+            fail(
+                f"classifier.train_classifier: expected finite Python floats, got {describe(losses[0])} first",
+                "loss.item() gives a Python float.",
+            )
         if not losses[-1] < 0.9 * losses[0]:
             fail(
                 f"classifier.train_classifier: the loss did not fall: epoch 1 {losses[0]:.4f}, epoch {epochs} {losses[-1]:.4f}",
@@ -121,10 +136,15 @@ def accuracy(learner) -> float:
 @check(points=2)
 def check_learns_what_mean_pooling_cannot(learner):
     """after training, held-out accuracy on the attention task is at least 80% (mean pooling alone stays near 60%)"""
-    with case(f"synthetic task, {TASK['train_size']} training and {TASK['test_size']} held-out sequences, epochs={TASK['epochs']}, lr={TASK['lr']}"):
+    with case(
+        f"synthetic task, {TASK['train_size']} training and {TASK['test_size']} held-out sequences, epochs={TASK['epochs']}, lr={TASK['lr']}"
+    ):
         got = accuracy(learner)
         if got < LEARNS_BEYOND_MEAN_POOLING:
-            fail(f"{WHERE}: held-out accuracy: expected at least {LEARNS_BEYOND_MEAN_POOLING:.0%}, got {got:.1%}", "Is the attention output (not the embedding) what you pool?")
+            fail(
+                f"{WHERE}: held-out accuracy: expected at least {LEARNS_BEYOND_MEAN_POOLING:.0%}, got {got:.1%}",
+                "Is the attention output (not the embedding) what you pool?",
+            )
 
 
 @check(points=1)

@@ -45,7 +45,9 @@ def check_positional_encoding_values(learner):
             got = learner.call("sinusoidal_positional_encoding", max_len, embed_dim).result
             expect_shape(got, (max_len, embed_dim), PE)
             expect_dtype(got, torch.float32, PE)
-            expect_close(got, formula(max_len, embed_dim).float(), PE, pe_hint(got, max_len, embed_dim), tolerance=Tolerance(1e-5, 1e-5))
+            expect_close(
+                got, formula(max_len, embed_dim).float(), PE, pe_hint(got, max_len, embed_dim), tolerance=Tolerance(1e-5, 1e-5)
+            )
 
 
 @check(points=1)
@@ -68,8 +70,13 @@ def check_block_has_the_spec_attributes(learner):
             found = modules.get(name)
             if found is None:
                 fail(f"{BLOCK}(8, 2, 16): has no attribute .{name}")
-            if isinstance(shape, tuple) and (found["type"], found.get("in_features"), found.get("out_features")) != ("Linear", *shape):
-                fail(f"{BLOCK}(8, 2, 16).{name}: expected Linear{shape}, got {found['type']}({found.get('in_features')}, {found.get('out_features')})")
+            if isinstance(shape, tuple) and (found["type"], found.get("in_features"), found.get("out_features")) != (
+                "Linear",
+                *shape,
+            ):
+                fail(
+                    f"{BLOCK}(8, 2, 16).{name}: expected Linear{shape}, got {found['type']}({found.get('in_features')}, {found.get('out_features')})"
+                )
             if shape == "LayerNorm" and found["type"] != "LayerNorm":
                 fail(f"{BLOCK}(8, 2, 16).{name}: expected nn.LayerNorm, got {found['type']}")
 
@@ -81,8 +88,16 @@ def block_case(learner, norm_first: bool, seed: int):
     for text, mask in (("no", None), ("causal (5, 5)", causal_mask(5)), ("padding (3, 1, 5)", padding_mask([5, 3, 4]))):
         with case(f"EncoderBlock(8, 2, 16, norm_first={norm_first}) in eval mode, x (3, 5, 8), {text} mask"):
             expected = oracle(x, src_mask=oracles.to_torch_mask(mask, 3, 2, 5)).detach()
-            got = forward(learner, "EncoderBlock", [8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}).result[0]
-            expect_close(got, expected, f"{BLOCK} vs nn.TransformerEncoderLayer: output", NORM_HINT, tolerance=Tolerance.for_dtype(torch.float32, 5))
+            got = forward(
+                learner, "EncoderBlock", [8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}
+            ).result[0]
+            expect_close(
+                got,
+                expected,
+                f"{BLOCK} vs nn.TransformerEncoderLayer: output",
+                NORM_HINT,
+                tolerance=Tolerance.for_dtype(torch.float32, 5),
+            )
 
 
 @check(points=3)
@@ -104,7 +119,10 @@ def check_encoder_layers_have_their_own_weights(learner):
         params = learner.structure("Encoder", [3, 8, 2, 16])["params"]
         for index in range(3):
             if f"layers.{index}.linear1.weight" not in params:
-                fail(f"{ENCODER}(3, ...): no parameter layers.{index}.linear1.weight", "Does each block get its own module, or is one block repeated?")
+                fail(
+                    f"{ENCODER}(3, ...): no parameter layers.{index}.linear1.weight",
+                    "Does each block get its own module, or is one block repeated?",
+                )
         if "layers.3.linear1.weight" in params:
             fail(f"{ENCODER}(3, ...): has more than 3 layers")
 
@@ -119,9 +137,21 @@ def check_encoder_matches_transformer_encoder(learner):
         mask = padding_mask([6, 4])
         with case(f"Encoder(3, 8, 2, 16, norm_first={norm_first}) in eval mode, x (2, 6, 8), padding mask"):
             expected = oracle(x, mask=oracles.to_torch_mask(mask, 2, 2, 6)).detach()
-            got = forward(learner, "Encoder", [3, 8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}).result[0]
-            hint = "Pre-norm stacks end with one more LayerNorm (.norm)." if norm_first else "Every block in order, each with the mask."
-            expect_close(got, expected, f"{ENCODER} vs nn.TransformerEncoder: output", hint, tolerance=Tolerance.for_dtype(torch.float32, 10))
+            got = forward(
+                learner, "Encoder", [3, 8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}
+            ).result[0]
+            hint = (
+                "Pre-norm stacks end with one more LayerNorm (.norm)."
+                if norm_first
+                else "Every block in order, each with the mask."
+            )
+            expect_close(
+                got,
+                expected,
+                f"{ENCODER} vs nn.TransformerEncoder: output",
+                hint,
+                tolerance=Tolerance.for_dtype(torch.float32, 10),
+            )
 
 
 @check(points=1)
@@ -131,11 +161,21 @@ def check_dropout_only_in_training_mode(learner):
     x = randn(51, 2, 5, 8)
     calls = [{"args": [x, None]}, {"args": [x, None]}]
     with case("EncoderBlock(8, 2, 32, dropout=0.5), the same x twice"):
-        first, second = forward(learner, "EncoderBlock", [8, 2, 32], reference, calls, init_kwargs={"dropout": 0.5}, train=True).result
+        first, second = forward(
+            learner, "EncoderBlock", [8, 2, 32], reference, calls, init_kwargs={"dropout": 0.5}, train=True
+        ).result
         if is_close(first, second):
-            fail(f"{BLOCK}: in training mode two calls on the same input gave the same output", "Is dropout (nn.Dropout) applied in the block?")
+            fail(
+                f"{BLOCK}: in training mode two calls on the same input gave the same output",
+                "Is dropout (nn.Dropout) applied in the block?",
+            )
         first, second = forward(learner, "EncoderBlock", [8, 2, 32], reference, calls, init_kwargs={"dropout": 0.5}).result
-        expect_close(second, first, f"{BLOCK}: eval mode, second call vs first", "Is dropout switched off by model.eval()? nn.Dropout is; F.dropout needs training=self.training.")
+        expect_close(
+            second,
+            first,
+            f"{BLOCK}: eval mode, second call vs first",
+            "Is dropout switched off by model.eval()? nn.Dropout is; F.dropout needs training=self.training.",
+        )
         expect_close(first, reference(x).detach(), f"{BLOCK}: eval-mode output")
 
 
@@ -148,7 +188,9 @@ def check_fully_masked_rows_stay_finite(learner):
         reference = reference_module(EncoderBlock, 8, 2, 16, norm_first=norm_first, seed=60)
         x = randn(61, 2, 4, 8)
         with case(f"EncoderBlock(8, 2, 16, norm_first={norm_first}), mask (2, 4, 4) with query 3 of batch 1 fully masked"):
-            got = forward(learner, "EncoderBlock", [8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}).result[0]
+            got = forward(
+                learner, "EncoderBlock", [8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}
+            ).result[0]
             expect_finite(got, f"{BLOCK}: output")
             expect_close(got, reference(x, mask).detach(), f"{BLOCK}: output", tolerance=Tolerance.for_dtype(torch.float32, 5))
 
@@ -162,8 +204,12 @@ def check_gradients_match_reference(learner):
         calls = [{"args": [x, causal_mask(4)], "grad_wrt": [0], "grad_output": grad}]
         _, grads, params = expected_outputs(reference, calls, grad_params=True)
         with case(f"Encoder(2, 8, 2, 16, norm_first={norm_first}) float64, x (2, 4, 8), causal mask"):
-            call = forward(learner, "Encoder", [2, 8, 2, 16], reference, calls, init_kwargs={"norm_first": norm_first}, grad_params=True)
-            expect_close(call.grads[0][0], grads[0][0], f"{ENCODER}: gradient of x", tolerance=Tolerance.for_dtype(torch.float64, 100))
+            call = forward(
+                learner, "Encoder", [2, 8, 2, 16], reference, calls, init_kwargs={"norm_first": norm_first}, grad_params=True
+            )
+            expect_close(
+                call.grads[0][0], grads[0][0], f"{ENCODER}: gradient of x", tolerance=Tolerance.for_dtype(torch.float64, 100)
+            )
             for name, want in params.items():
                 got = call.param_grads.get(name)
                 if got is None:
@@ -180,5 +226,3 @@ def check_keeps_dtype_and_input(learner):
         call = forward(learner, "Encoder", [2, 4, 2, 8], reference, [{"args": [x, random_mask(82, 3, 3)]}])
         expect_close(call.result[0], reference(x, random_mask(82, 3, 3)).detach(), f"{ENCODER}: output")
         expect_close(call.inputs_after[0][0], x, f"{ENCODER}: input x modified in place")
-
-

@@ -30,9 +30,16 @@ def mask_hint(q, k, mask, got_weights) -> str:
         return "Masked keys get -inf before the softmax; nonzero mask entries mean 'may attend'."
     variants = {
         "Is the mask inverted? True (nonzero) means 'may attend'.": reference(q, k, k, ~allowed)[1],
-        "Is the mask applied before the softmax? Zeroing weights afterwards leaves rows that do not sum to one.": torch.softmax(scores, -1) * allowed,
-        "Masked scores filled with 0 still get weight: which value makes exp() give exactly 0?": torch.softmax(scores.masked_fill(~allowed, 0.0), -1),
-        "A fully masked row filled with a large negative number gets uniform weights: should it not get zeros?": torch.softmax(scores.masked_fill(~allowed, -1e9), -1),
+        "Is the mask applied before the softmax? Zeroing weights afterwards leaves rows that do not sum to one.": torch.softmax(
+            scores, -1
+        )
+        * allowed,
+        "Masked scores filled with 0 still get weight: which value makes exp() give exactly 0?": torch.softmax(
+            scores.masked_fill(~allowed, 0.0), -1
+        ),
+        "A fully masked row filled with a large negative number gets uniform weights: should it not get zeros?": torch.softmax(
+            scores.masked_fill(~allowed, -1e9), -1
+        ),
     }
     for hint, wrong in variants.items():
         if is_close(got_weights, wrong.to(got_weights.dtype)):
@@ -46,7 +53,9 @@ def check_causal_mask_values(learner):
     for size in (1, 2, 5):
         with case(f"causal_mask({size})"):
             got = learner.call("causal_mask", size).result
-            expect_equal(got, reference_causal(size), f"masking.causal_mask({size})", "Which triangle: may query i see key j > i?")
+            expect_equal(
+                got, reference_causal(size), f"masking.causal_mask({size})", "Which triangle: may query i see key j > i?"
+            )
 
 
 @check(points=2)
@@ -57,7 +66,12 @@ def check_padding_mask_values(learner):
         text = f"padding_mask({lengths!r}, max_len={max_len})"
         with case(text):
             got = learner.call("padding_mask", lengths, max_len=max_len).result
-            expect_equal(got, reference_padding(lengths, max_len=max_len), f"masking.{text}", "Shape (B, 1, max_len): True where position < length.")
+            expect_equal(
+                got,
+                reference_padding(lengths, max_len=max_len),
+                f"masking.{text}",
+                "Shape (B, 1, max_len): True where position < length.",
+            )
 
 
 @check(points=1)
@@ -152,7 +166,9 @@ def check_fully_masked_row_gives_zero_weights_and_output(learner):
             expect_finite(weights, f"{WHERE}: fully masked query row: weights", ZERO_ROWS_HINT)
             expect_finite(output, f"{WHERE}: fully masked query row: output", ZERO_ROWS_HINT)
             expected_output, expected_weights = reference(q, k, v, mask)
-            expect_close(weights, expected_weights, f"{WHERE}: weights", "Are weights zero (not uniform) for a query that sees no key?")
+            expect_close(
+                weights, expected_weights, f"{WHERE}: weights", "Are weights zero (not uniform) for a query that sees no key?"
+            )
             expect_close(output, expected_output, f"{WHERE}: output")
     q, k, v = qkv(151, (), 3, 3, 4, 4)
     mask = torch.zeros(3, 3, dtype=torch.bool)
@@ -175,7 +191,11 @@ def check_fully_masked_row_has_finite_gradients(learner):
             for name, got, want in zip("qkv", call.grads, expected):
                 if got is None:
                     fail(f"{WHERE}: no gradient flows back to {name}", "Is anything detached or computed outside autograd?")
-                expect_finite(got, f"{WHERE}: gradient of {name}", "A nan made in the forward pass comes back in the backward pass even after you replace it.")
+                expect_finite(
+                    got,
+                    f"{WHERE}: gradient of {name}",
+                    "A nan made in the forward pass comes back in the backward pass even after you replace it.",
+                )
                 expect_close(got, want, f"{WHERE}: gradient of {name}", tolerance=Tolerance.for_dtype(dtype, scale=10))
 
 
@@ -203,7 +223,12 @@ def check_inputs_and_mask_not_modified(learner):
     with case(shape_text(q, k, v) + ", mask int64 (2, 4, 5)"):
         call = learner.call("masked_attention", q, k, v, int_mask)
         for name, before, after in zip(("q", "k", "v", "mask"), (q, k, v, int_mask), call.inputs_after):
-            expect_equal(after, before, f"{WHERE}: input {name} modified in place", "Do you use an in-place op (masked_fill_, /=) on an input?")
+            expect_equal(
+                after,
+                before,
+                f"{WHERE}: input {name} modified in place",
+                "Do you use an in-place op (masked_fill_, /=) on an input?",
+            )
 
 
 @check(points=1)
@@ -217,4 +242,9 @@ def check_causality_by_perturbation(learner):
     with case(shape_text(q, k, v) + ", causal mask, keys and values 3-5 changed"):
         _, before, _ = attend(learner, q, k, v, mask)
         _, after, _ = attend(learner, q, k2, v2, mask)
-        expect_close(after[:, :3], before[:, :3], f"{WHERE}: outputs of queries 0-2 after changing keys 3-5", "May query i attend to key j > i?")
+        expect_close(
+            after[:, :3],
+            before[:, :3],
+            f"{WHERE}: outputs of queries 0-2 after changing keys 3-5",
+            "May query i attend to key j > i?",
+        )

@@ -18,7 +18,9 @@ def reference_module(cls, *init, seed: int, dtype: torch.dtype = torch.float32, 
     with torch.no_grad():
         for name, parameter in module.named_parameters():
             if name.endswith("bias") or isinstance(_owner(module, name), nn.LayerNorm):
-                parameter.copy_(torch.randn(parameter.shape, generator=g, dtype=torch.float64).mul(0.3).add(_ln_center(module, name)))
+                parameter.copy_(
+                    torch.randn(parameter.shape, generator=g, dtype=torch.float64).mul(0.3).add(_ln_center(module, name))
+                )
     return module.eval()
 
 
@@ -26,11 +28,21 @@ def state_of(module: nn.Module) -> dict[str, torch.Tensor]:
     return {name: value.detach().clone() for name, value in module.state_dict().items()}
 
 
-def forward(learner, cls: str, init, reference: nn.Module, calls: list[dict], *, init_kwargs=None, train=False, grad_params=False, seed=0):
+def forward(
+    learner, cls: str, init, reference: nn.Module, calls: list[dict], *, init_kwargs=None, train=False, grad_params=False, seed=0
+):
     """Run ``calls`` on the learner's ``cls(*init)`` holding ``reference``'s weights; fail on unknown names."""
     dtype = next(reference.parameters()).dtype
     call = learner.forward(
-        cls, init, init_kwargs=init_kwargs, state=state_of(reference), train=train, dtype=dtype, calls=calls, grad_params=grad_params, seed=seed
+        cls,
+        init,
+        init_kwargs=init_kwargs,
+        state=state_of(reference),
+        train=train,
+        dtype=dtype,
+        calls=calls,
+        grad_params=grad_params,
+        seed=seed,
     )
     unexpected = call.extra.get("unexpected") or []
     if unexpected:

@@ -45,7 +45,10 @@ def check_rejects_heads_that_do_not_divide_embed_dim(learner):
     with case("MultiHeadAttention(embed_dim=10, num_heads=3)"):
         raised = learner.raises("MultiHeadAttention", 10, 3)
         if raised != "ValueError":
-            fail(f"{WHERE}(10, 3): expected ValueError, got {raised or 'no exception'}", "What must be true of embed_dim and num_heads?")
+            fail(
+                f"{WHERE}(10, 3): expected ValueError, got {raised or 'no exception'}",
+                "What must be true of embed_dim and num_heads?",
+            )
 
 
 @check(points=1)
@@ -59,7 +62,9 @@ def check_has_four_projections(learner):
                 if found is None or found["type"] != "Linear":
                     fail(f"{WHERE}(8, 2).{name}: expected an nn.Linear, got {found['type'] if found else 'nothing'}")
                 if (found["in_features"], found["out_features"], found["bias"]) != (8, 8, bias):
-                    fail(f"{WHERE}(8, 2, bias={bias}).{name}: expected Linear(8, 8, bias={bias}), got Linear({found['in_features']}, {found['out_features']}, bias={found['bias']})")
+                    fail(
+                        f"{WHERE}(8, 2, bias={bias}).{name}: expected Linear(8, 8, bias={bias}), got Linear({found['in_features']}, {found['out_features']}, bias={found['bias']})"
+                    )
 
 
 @check(points=1)
@@ -82,7 +87,9 @@ def check_matches_nn_multihead_attention(learner):
             with case(f"MultiHeadAttention({embed_dim}, {num_heads}, bias={bias}), x (3, 5, {embed_dim}), {text} mask"):
                 expected, _ = oracle(x, x, x, attn_mask=oracles.to_torch_mask(mask, 3, num_heads, 5), need_weights=False)
                 got = run(learner, reference, [embed_dim, num_heads], x, mask, init_kwargs={"bias": bias})
-                expect_close(got, expected.detach(), f"{WHERE} vs nn.MultiheadAttention: output", heads_hint(reference, x, mask, got))
+                expect_close(
+                    got, expected.detach(), f"{WHERE} vs nn.MultiheadAttention: output", heads_hint(reference, x, mask, got)
+                )
 
 
 @check(points=2)
@@ -90,7 +97,12 @@ def check_matches_reference_in_float64(learner):
     """in float64, equals the reference for every mask form"""
     reference = reference_module(MultiHeadAttention, 12, 3, seed=40, dtype=torch.float64)
     x = randn(41, 2, 6, 12, dtype=torch.float64)
-    for text, mask in (("none", None), ("causal (6, 6)", causal_mask(6)), ("random (2, 6, 6)", random_mask(42, 2, 6, 6)), ("padding (2, 1, 6)", padding_mask([6, 3]))):
+    for text, mask in (
+        ("none", None),
+        ("causal (6, 6)", causal_mask(6)),
+        ("random (2, 6, 6)", random_mask(42, 2, 6, 6)),
+        ("padding (2, 1, 6)", padding_mask([6, 3])),
+    ):
         with case(f"MultiHeadAttention(12, 3) float64, x (2, 6, 12), mask {text}"):
             got = run(learner, reference, [12, 3], x, mask)
             expect_close(got, reference(x, mask).detach(), f"{WHERE}: output", heads_hint(reference, x, mask, got))
@@ -106,7 +118,12 @@ def check_mask_applies_to_every_head(learner):
     with case("MultiHeadAttention(8, 4), x (2, 4, 8), random mask (2, 4, 4)"):
         expected, _ = oracle(x, x, x, attn_mask=oracles.to_torch_mask(mask, 2, 4, 4), need_weights=False)
         got = run(learner, reference, [8, 4], x, mask)
-        expect_close(got, expected.detach(), f"{WHERE} vs nn.MultiheadAttention: output", "A (B, L, L) mask needs a head axis to broadcast over (B, H, L, L).")
+        expect_close(
+            got,
+            expected.detach(),
+            f"{WHERE} vs nn.MultiheadAttention: output",
+            "A (B, L, L) mask needs a head axis to broadcast over (B, H, L, L).",
+        )
 
 
 @check(points=1)
@@ -164,4 +181,9 @@ def check_causality_by_perturbation(learner):
     calls = [{"args": [x, causal_mask(6)]}, {"args": [changed, causal_mask(6)]}]
     with case("x (2, 6, 8) float64, causal mask, positions 4-5 changed"):
         before, after = forward(learner, "MultiHeadAttention", [8, 2], reference, calls).result
-        expect_close(after[:, :4], before[:, :4], f"{WHERE}: outputs at positions 0-3 after changing positions 4-5", "Does every head get the mask?")
+        expect_close(
+            after[:, :4],
+            before[:, :4],
+            f"{WHERE}: outputs at positions 0-3 after changing positions 4-5",
+            "Does every head get the mask?",
+        )

@@ -46,7 +46,12 @@ def check_output_shape(learner):
     for shape in ((1, 1, 8), (3, 5, 8)):
         x = randn(2, *shape)
         with case(f"x {shape}"):
-            expect_shape(run(learner, reference, x, None), shape, f"{WHERE}: output", "forward returns only the attention output, not (output, weights).")
+            expect_shape(
+                run(learner, reference, x, None),
+                shape,
+                f"{WHERE}: output",
+                "forward returns only the attention output, not (output, weights).",
+            )
 
 
 @check(points=2)
@@ -56,7 +61,12 @@ def check_matches_reference_without_mask(learner):
         reference = reference_module(SelfAttention, 8, seed=3, dtype=dtype)
         x = randn(4, 3, 5, 8, dtype=dtype)
         with case(f"x (3, 5, 8) {str(dtype)[6:]}, no mask"):
-            expect_close(run(learner, reference, x, None), reference(x).detach(), f"{WHERE}: output", "Queries, keys and values each through their own projection?")
+            expect_close(
+                run(learner, reference, x, None),
+                reference(x).detach(),
+                f"{WHERE}: output",
+                "Queries, keys and values each through their own projection?",
+            )
 
 
 @check(points=2)
@@ -67,7 +77,12 @@ def check_matches_reference_with_masks(learner):
     for text, build in MASKS[1:]:
         mask = build()
         with case(f"x (3, 5, 8), {text} mask"):
-            expect_close(run(learner, reference, x, mask), reference(x, mask).detach(), f"{WHERE}: output with {text} mask", "Is the mask passed on to the attention?")
+            expect_close(
+                run(learner, reference, x, mask),
+                reference(x, mask).detach(),
+                f"{WHERE}: output with {text} mask",
+                "Is the mask passed on to the attention?",
+            )
 
 
 @check(points=1)

@@ -66,7 +66,9 @@ def check_slices_sum_to_one(learner):
         with case(f"x {shape} float64, axis={axis}, seed {200 + seed}"):
             got = run(learner, x, axis)
             sums = torch.from_numpy(np.asarray(np.asarray(got, dtype=np.float64).sum(axis=axis)))
-            expect_close(sums, torch.ones_like(sums), f"{WHERE}: sums along axis {axis}", "Do you divide by the sum over the same axis?")
+            expect_close(
+                sums, torch.ones_like(sums), f"{WHERE}: sums along axis {axis}", "Do you divide by the sum over the same axis?"
+            )
 
 
 @check(points=2)
@@ -109,7 +111,10 @@ def check_all_minus_inf_slice_gives_zeros(learner):
 @check(points=1)
 def check_input_not_modified(learner):
     """the input array is not modified in place"""
-    for x, text in [(random_input((3, 4), np.float64, 300), "x (3, 4) float64"), (np.array([[1e4, 3.0, -np.inf]]), "x = [[1e4, 3, -inf]]")]:
+    for x, text in [
+        (random_input((3, 4), np.float64, 300), "x (3, 4) float64"),
+        (np.array([[1e4, 3.0, -np.inf]]), "x = [[1e4, 3, -inf]]"),
+    ]:
         with case(text):
             call = learner.call("softmax", x.copy(), axis=-1)
             after = np.asarray(call.inputs_after[0])

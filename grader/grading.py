@@ -1,0 +1,184 @@
+"""Grading: every check of every exercise of every submission, each exercise in its own sandbox.
+
+The decisions happen here, in the grader's process: the learner's code only ever runs inside a
+``Runner`` session and sends back plain tensors. Exercises 4–7 run with the reference standing in
+for the earlier exercises they import, so a mistake costs points only where it is made.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.checks import Check, checks_for
+from grader.compare import CheckFailed
+from grader.contract import EXERCISES, Exercise
+from grader.forbidden import forbidden_uses
+from grader.learner import Learner, LearnerError
+from grader.report import truncate_output, write_reports
+from grader.results import ERROR, FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, CheckResult, ExerciseResult, SubmissionResult
+from grader.runner import Limits, Runner, SubmissionError
+from grader.submission import Submission, discover
+
+SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+STANDIN_FROM = 4  # SPEC/issue: exercises 4–7 are graded with the reference standing in for earlier ones
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How much each exercise may use. ``training_timeout_s`` is the call limit for the classifier's training."""
+
+    call_timeout_s: float = 20.0
+    exercise_timeout_s: float = 120.0
+    training_timeout_s: float = 120.0
+    memory_mb: int = 2048
+
+    def limits_for(self, exercise: Exercise) -> Limits:
+        if exercise.module == "classifier":
+            return Limits(
+                call_timeout_s=self.training_timeout_s,
+                session_timeout_s=self.exercise_timeout_s + self.training_timeout_s,
+                memory_mb=self.memory_mb,
+            )
+        return Limits(call_timeout_s=self.call_timeout_s, session_timeout_s=self.exercise_timeout_s, memory_mb=self.memory_mb)
+
+
+def grade(
+    path: Path, *, out: Path, jobs: int = 1, settings: Settings = Settings(), log: Callable[[str], None] | None = None
+) -> list[SubmissionResult]:
+    """Grade the submission or class at ``path`` and write the reports under ``out``."""
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    with tempfile.TemporaryDirectory(prefix="grader-unpacked-") as unpacked, Runner() as runner:
+        submissions = discover(Path(path), Path(unpacked))
+        forbidden = [Path(path).resolve(), Path(out).resolve()]
+        done = 0
+
+        def one(submission: Submission) -> SubmissionResult:
+            nonlocal done
+            result = grade_submission(submission, runner, settings, forbidden_paths=forbidden)
+            done += 1
+            log(
+                f"[{done}/{len(submissions)}] {result.submission}: {result.total:g}/{result.max_score:g} ({result.elapsed_s:.1f} s)"
+            )
+            return result
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            results = list(pool.map(one, submissions))
+    write_reports(results, Path(out))
+    return results
+
+
+def grade_submission(
+    submission: Submission, runner: Runner, settings: Settings = Settings(), forbidden_paths=()
+) -> SubmissionResult:
+    started = time.monotonic()
+    result = SubmissionResult(submission.name, notes=[f"{submission.source.name} {problem}" for problem in submission.problems])
+    for exercise in EXERCISES:
+        result.exercises.append(grade_exercise(submission, exercise, runner, settings, forbidden_paths))
+    result.elapsed_s = round(time.monotonic() - started, 3)
+    return result
+
+
+def grade_exercise(
+    submission: Submission, exercise: Exercise, runner: Runner, settings: Settings, forbidden_paths=()
+) -> ExerciseResult:
+    started = time.monotonic()
+    result = ExerciseResult(exercise.module, exercise.number, exercise.points)
+    checks = checks_for(exercise.module)
+    if not submission.has_module(exercise.filename):
+        missing = f"{exercise.filename} is missing from the submission"
+        result.checks = [CheckResult(c.name, c.title, NOT_IMPLEMENTED, 0, c.points, missing) for c in checks]
+        return result
+    source_uses = forbidden_uses(_read(submission.folder / exercise.filename), exercise.filename)
+    limits = settings.limits_for(exercise)
+    standins = _standins(exercise)
+
+    def open_session():
+        return runner.open_session(submission.folder, standins=standins, limits=limits, forbidden_paths=forbidden_paths)
+
+    learner = Learner(exercise.module, open_session)
+    try:
+        for check in checks:
+            if time.monotonic() - started > limits.session_timeout_s:
+                result.checks.append(
+                    CheckResult(
+                        check.name,
+                        check.title,
+                        SKIPPED,
+                        0,
+                        check.points,
+                        f"not run: {exercise.filename} used up its {limits.session_timeout_s:g} s",
+                    )
+                )
+                continue
+            result.checks.append(run_check(check, learner, exercise))
+    finally:
+        learner.close()
+    _withhold_for_forbidden_builtins(result, sorted(learner.forbidden), source_uses)
+    if standins:
+        result.notes.append(
+            f"Graded with the reference standing in for {', '.join(f'{m}.py' for m in standins)} (yours are graded in their own exercises)."
+        )
+    for warning in dict.fromkeys(learner.warnings):
+        result.notes.append(f"PyTorch warned (a note, not a failure): {warning}")
+    printed = "".join(learner.output)
+    if printed.strip():
+        result.notes.append("Your code printed: " + truncate_output(printed).replace("\n", " ⏎ "))
+    result.elapsed_s = round(time.monotonic() - started, 3)
+    return result
+
+
+def run_check(check: Check, learner: Learner, exercise: Exercise) -> CheckResult:
+    """Run one check; whatever happens, it becomes a ``CheckResult`` (never an exception)."""
+    started = time.monotonic()
+    status, message, hint = PASSED, "", ""
+    try:
+        check.run(learner)
+    except CheckFailed as failure:
+        status, message, hint = FAILED, failure.message, failure.hint or ""
+    except LearnerError as error:
+        status, message = error.status, f"{exercise.filename}: {error.message}"
+    except SubmissionError as error:
+        status, message = ERROR, f"{exercise.filename}: the submission could not be prepared: {error}"
+    except Exception as error:  # noqa: BLE001 - an odd result must cost this check only
+        status, message = (
+            FAILED,
+            f"{exercise.module}: the result could not be checked ({type(error).__name__}: {error}); is it the shape and type the SPEC asks for?",
+        )
+    score = check.points if status == PASSED else 0
+    return CheckResult(check.name, check.title, status, score, check.points, message, hint, round(time.monotonic() - started, 3))
+
+
+def _withhold_for_forbidden_builtins(result: ExerciseResult, runtime: list[str], source: list[str]) -> None:
+    """SPEC "No built-in attention": an exercise that calls one earns nothing, and says which and where."""
+    uses = source + [f"at run time: {use}" for use in runtime]
+    if not uses:
+        return
+    reason = f"uses a built-in the SPEC forbids for this exercise: {'; '.join(uses[:5])}"
+    result.notes.append(f"Points withheld: {reason}.")
+    for check in result.checks:
+        if check.status == PASSED:
+            check.status, check.score, check.message = FAILED, 0, f"{result.module}: {reason}"
+            check.hint = "Write the attention yourself (matmul, softmax, masking): PyTorch's built-ins are the grader's oracles."
+
+
+def _standins(exercise: Exercise) -> dict[str, dict]:
+    if exercise.number < STANDIN_FROM:
+        return {}
+    return {
+        earlier.module: {"source": (SOLUTIONS / earlier.filename).read_text(encoding="utf-8"), "names": list(earlier.names)}
+        for earlier in EXERCISES
+        if earlier.number < exercise.number
+    }
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
