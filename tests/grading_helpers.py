@@ -1,0 +1,60 @@
+"""Grading fixture submissions in the tests: a fixture folder holds only the module(s) it changes.
+
+``overlay(folder, tmp)`` lays the fixture's files over a copy of the reference, so each fixture shows
+one fault (or one unusual-but-correct way) and nothing else. ``grade_exercises`` grades chosen
+exercises of many submissions through one sandbox ``Runner``, two at a time.
+"""
+
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from grader.contract import EXERCISES, exercise
+from grader.grading import Settings, grade_exercise
+from grader.results import ExerciseResult
+from grader.runner import Runner
+from grader.submission import from_folder
+
+REPO = Path(__file__).resolve().parent.parent
+SOLUTIONS = REPO / "solutions"
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+MODULE_FILES = {e.filename for e in EXERCISES}
+
+
+def overlay(fixture: Path, target: Path) -> Path:
+    """A full submission in ``target``: the reference with ``fixture``'s files laid over it."""
+    target.mkdir(parents=True, exist_ok=True)
+    for source in SOLUTIONS.glob("*.py"):
+        shutil.copy(source, target / source.name)
+    for source in fixture.iterdir():
+        if source.is_file() and source.suffix == ".py":
+            shutil.copy(source, target / source.name)
+    return target
+
+
+def changed_modules(fixture: Path) -> list[str]:
+    """The exercise modules the fixture replaces, in lesson order."""
+    names = {path.name for path in fixture.glob("*.py")}
+    return [e.module for e in EXERCISES if e.filename in names]
+
+
+def grade_exercises(jobs: list[tuple[str, Path, list[str]]], settings: Settings = Settings(), workers: int = 2) -> dict[str, dict[str, ExerciseResult]]:
+    """``{name: {module: ExerciseResult}}`` for each ``(name, submission folder, modules)`` job."""
+    results: dict[str, dict[str, ExerciseResult]] = {}
+    with Runner() as runner:
+
+        def run(job):
+            name, folder, modules = job
+            submission = from_folder(folder)
+            return name, {m: grade_exercise(submission, exercise(m), runner, settings) for m in modules}
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for name, graded in pool.map(run, jobs):
+                results[name] = graded
+    return results
+
+
+def failed_checks(result: ExerciseResult) -> list[str]:
+    return [check.name for check in result.checks if check.status != "passed"]
