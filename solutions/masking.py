@@ -75,7 +75,9 @@ def padding_mask(lengths: torch.Tensor | list[int], max_len: int | None = None) 
     """
     # TODO: compare every position 0..max_len-1 with each sequence's length.
     ### BEGIN SOLUTION
-    lengths = torch.as_tensor(lengths)
+    # An empty list would become a float tensor; no lengths is a valid (empty) batch.
+    empty = isinstance(lengths, (list, tuple)) and not lengths
+    lengths = torch.zeros(0, dtype=torch.long) if empty else torch.as_tensor(lengths)
     if lengths.dtype == torch.bool or lengths.is_floating_point() or lengths.is_complex():
         raise TypeError(f"padding_mask: lengths must hold integers, got dtype {lengths.dtype}")
     if lengths.dim() != 1:

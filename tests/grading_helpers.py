@@ -40,7 +40,9 @@ def changed_modules(fixture: Path) -> list[str]:
     return [e.module for e in EXERCISES if e.filename in names]
 
 
-def grade_exercises(jobs: list[tuple[str, Path, list[str]]], settings: Settings = Settings(), workers: int = 2) -> dict[str, dict[str, ExerciseResult]]:
+def grade_exercises(
+    jobs: list[tuple[str, Path, list[str]]], settings: Settings = Settings(), workers: int = 2
+) -> dict[str, dict[str, ExerciseResult]]:
     """``{name: {module: ExerciseResult}}`` for each ``(name, submission folder, modules)`` job."""
     results: dict[str, dict[str, ExerciseResult]] = {}
     with Runner() as runner:

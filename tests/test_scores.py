@@ -15,7 +15,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 def grade(path: Path, out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "grader", "grade", str(path), "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "grader", "grade", str(path), "--out", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 
@@ -48,7 +52,12 @@ class TestReference:
     def test_every_check_passes_and_nothing_is_withheld(self, reference_run):
         _, out = reference_run
         (submission,) = json.loads((out / "results.json").read_text())["submissions"]
-        failing = [(e["module"], c["name"], c["message"]) for e in submission["exercises"] for c in e["checks"] if c["status"] != "passed"]
+        failing = [
+            (e["module"], c["name"], c["message"])
+            for e in submission["exercises"]
+            for c in e["checks"]
+            if c["status"] != "passed"
+        ]
         assert failing == []
         assert not any("withheld" in note for e in submission["exercises"] for note in e["notes"])
 

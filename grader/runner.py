@@ -1,0 +1,632 @@
+"""Run a learner's code in a sandbox and get plain data back: the grader's side.
+
+The learner's code never runs in this process. A ``Runner`` starts one fork server (the zygote,
+``grader/child.py``) per grading run; each ``Session`` is a fresh fork of it, confined to a
+scratch copy of one submission. Requests and replies travel as ``grader.wire`` messages, never
+pickle, and every wait has a deadline, so nothing the learner's code does can hang or fool the
+grader: it can only make its own calls fail.
+
+    with Runner() as runner, runner.open_session(folder, limits=Limits(call_timeout_s=10)) as session:
+        result = session.call("call_function", {"module": "softmax", "function": "softmax", "args": [x]})
+        result.value["result"] if result.ok else result.error.describe()
+"""
+
+import os
+import select
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import wire
+from .confine import Protection
+
+HARNESS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = HARNESS_DIR.parent
+INSTRUCTOR_FOLDERS = ("grader", "solutions", "tests")
+SKIPPED_FILES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "__init__.py"}
+MAX_SUBMISSION_BYTES = 5 * 2**20
+SANDBOX_ID_BASE = 2_000_000_000  # one unused uid per live session, so RLIMIT_NPROC counts only its processes
+ZYGOTE_START_TIMEOUT_S = 120
+SANDBOX_START_TIMEOUT_S = 30
+STATUS_TIMEOUT_S = 2
+KILL_TIMEOUT_S = 10
+MESSAGE_CHARS = 2000
+
+# Imports nothing but the harness, as the package "sandbox_harness": grader/__init__.py may import
+# the checks, and whatever the zygote holds in memory the learner's code can read.
+ZYGOTE_BOOTSTRAP = """\
+import sys, types
+harness = types.ModuleType("sandbox_harness")
+harness.__path__ = [sys.argv[1]]
+sys.modules["sandbox_harness"] = harness
+from sandbox_harness.child import serve_zygote
+serve_zygote(int(sys.argv[2]))
+"""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one session may use.
+
+    call_timeout_s: wall-clock seconds for one call (the first also imports the learner's modules).
+    session_timeout_s: wall-clock seconds for all calls of a session together; also the CPU-time
+        limit of each of its processes.
+    memory_mb: address space each process may add to what the zygote had already mapped.
+    max_processes: processes and threads the session may have at once (RLIMIT_NPROC counts both).
+    output_bytes: how much of what a call prints is kept; the rest is counted, not stored.
+    file_size_mb: the largest file the learner's code may write in its scratch folder.
+    """
+
+    call_timeout_s: float = 30
+    session_timeout_s: float = 180
+    memory_mb: int = 2048
+    max_processes: int = 64
+    output_bytes: int = 2000
+    file_size_mb: int = 64
+
+
+@dataclass
+class ChildError:
+    """Why a call returned no value.
+
+    kind: "exception" | "not_implemented" | "missing" (no such module or name) | "timeout" |
+        "memory" | "crash" (killed by a signal) | "exit" (the process ended) | "protocol" (its
+        reply could not be read or its result could not be sent).
+    exc_type, file, line: the exception's class name and the innermost line of the learner's
+        files it passed through (file relative to the submission), when there was an exception.
+    message: the exception's text for "exception", else the sentence for the learner.
+    """
+
+    kind: str
+    message: str = ""
+    exc_type: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+    def describe(self) -> str:
+        """One sentence for the learner: what happened and where."""
+        where = f" at {self.file} line {self.line}" if self.file and self.line is not None else ""
+        if self.kind == "exception":
+            return f"your code raised {self.exc_type}{where}: {self.message}"
+        if self.kind == "not_implemented":
+            return f"not implemented yet (NotImplementedError{where})"
+        if self.kind == "memory":
+            return f"{self.message}{where}"
+        return self.message
+
+
+@dataclass
+class CallResult:
+    """What one call gave: ``value`` if ``ok``, else ``error``; ``output`` is what it printed."""
+
+    ok: bool
+    value: object = None
+    error: ChildError | None = None
+    output: str = ""
+    elapsed_s: float = 0.0
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (not the learner's code): the zygote died, a stand-in is broken."""
+
+
+class SubmissionError(ValueError):
+    """The submission folder cannot be copied into a sandbox (too large, unreadable)."""
+
+
+class Runner:
+    """Owns the zygote and the sessions forked from it. Use as a context manager.
+
+    workdir: where the scratch folders go (a fresh folder inside it; default: the system's temp folder).
+    """
+
+    def __init__(self, workdir: Path | None = None):
+        self._workdir = Path(tempfile.mkdtemp(prefix="grader-sandbox-", dir=workdir))
+        self._workdir.chmod(0o711)  # sandbox users must traverse it to reach their scratch folder
+        self._lock = threading.Lock()
+        self._zygote: _Zygote | None = None
+        self._sessions: dict[int, Session] = {}
+        self._last_isolation: dict[str, str] | None = None
+
+    def __enter__(self) -> "Runner":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def open_session(
+        self, submission_dir: Path, *, standins: dict | None = None, limits: Limits = Limits(), forbidden_paths=()
+    ) -> "Session":
+        """Fork a confined process for one submission, ready for ``Session.call``.
+
+        standins: ``{module: {"source": str, "names": [str]}}`` in module order; each listed name in
+            the learner's module is replaced by the stand-in's (the whole module if it fails to import).
+        forbidden_paths: more paths the learner's code must not read (say, the class folder); the
+            repository's grader/, solutions/ and tests/ and ``submission_dir`` itself always are.
+        """
+        with self._lock:
+            slot = next(i for i in range(len(self._sessions) + 1) if i not in self._sessions)
+            self._sessions[slot] = None  # reserve the slot, and with it a uid
+        try:
+            scratch = self._make_scratch(Path(submission_dir), slot)
+            config = {
+                "scratch": str(scratch),
+                "standins": dict(standins or {}),
+                "forbidden": [str(p) for p in _forbidden(Path(submission_dir), forbidden_paths)],
+                "uid": SANDBOX_ID_BASE + slot,
+                "gid": SANDBOX_ID_BASE + slot,
+                "limits": {
+                    "memory_mb": limits.memory_mb,
+                    "file_size_mb": limits.file_size_mb,
+                    "max_processes": limits.max_processes,
+                    "cpu_s": int(limits.session_timeout_s) + 1,
+                },
+            }
+            session = Session(self._fork_session(), scratch, limits, on_close=lambda: self._release(slot))
+        except BaseException:
+            self._release(slot)
+            raise
+        with self._lock:
+            self._sessions[slot] = session
+        try:
+            session._start(config)
+        except BaseException:
+            session.close()
+            raise
+        self._last_isolation = session.isolation
+        return session
+
+    def isolation_report(self) -> dict[str, str]:
+        """Each protection and whether it is active here, as seen by the last session (or a probe)."""
+        if self._last_isolation is None:
+            empty = Path(tempfile.mkdtemp(dir=self._workdir))
+            self.open_session(empty).close()
+            empty.rmdir()
+        zygote = self._zygote
+        return {"fork server": f"active (zygote pid {zygote.pid}, {zygote.threads} thread(s) at fork)", **self._last_isolation}
+
+    def close(self) -> None:
+        """End every session and the zygote, and remove the scratch folders."""
+        for session in list(self._sessions.values()):
+            if session is not None:
+                session.close()
+        with self._lock:
+            if self._zygote is not None:
+                self._zygote.close()
+                self._zygote = None
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+    def _fork_session(self) -> "_Channels":
+        channels = _Channels()
+        with self._lock:
+            for attempt in range(2):
+                if self._zygote is None or not self._zygote.alive():
+                    self._zygote = _Zygote(self._workdir)
+                try:
+                    self._zygote.fork(channels.child_fds)
+                    break
+                except OSError:
+                    if attempt:
+                        channels.close()
+                        raise SandboxError("the sandbox's fork server stopped responding") from None
+                    self._zygote.close()
+                    self._zygote = None
+        channels.close_child_ends()
+        return channels
+
+    def _make_scratch(self, submission_dir: Path, slot: int) -> Path:
+        scratch = Path(tempfile.mkdtemp(prefix=f"session-{slot}-", dir=self._workdir))
+        try:
+            _copy_modules(submission_dir, scratch)
+            if os.geteuid() == 0:
+                os.chown(scratch, SANDBOX_ID_BASE + slot, SANDBOX_ID_BASE + slot)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        return scratch
+
+    def _release(self, slot: int) -> None:
+        with self._lock:
+            self._sessions.pop(slot, None)
+
+
+class Session:
+    """One confined process holding one submission. Calls are serialised; use as a context manager."""
+
+    def __init__(self, channels: "_Channels", scratch: Path, limits: Limits, on_close):
+        self._channels = channels
+        self._scratch = scratch
+        self._limits = limits
+        self._on_close = on_close
+        self._lock = threading.Lock()
+        channels.output.limit = limits.output_bytes
+        self._failure: ChildError | None = None
+        self._closed = False
+        self._pidfd: int | None = None
+        self._process_group = 0
+        self._deadline = time.monotonic() + limits.session_timeout_s
+        self.pid: int | None = None
+        self.isolation: dict[str, str] = {}
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def call(self, task: str, payload: dict) -> CallResult:
+        """Run ``task`` on ``payload`` in the sandbox; never raises for anything the learner's code did."""
+        request = wire.pack_frame(wire.TAG_CALL, {"task": task, "payload": payload})
+        with self._lock:
+            started = time.monotonic()
+            if self._failure is None:
+                value, error = self._exchange(request, started)
+            else:
+                value, error = None, self._failure
+            output = self._channels.output.take()
+        return CallResult(error is None, value, error, output, time.monotonic() - started)
+
+    def close(self) -> None:
+        """Kill every process of the session and remove its scratch folder. Safe to call twice."""
+        self._kill()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._failure = self._failure or ChildError("exit", "the session was closed by the grader")
+            self._await_supervisor()
+            self._channels.close()
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+            shutil.rmtree(self._scratch, ignore_errors=True)
+        self._on_close()
+
+    def _start(self, config: dict) -> None:
+        deadline = time.monotonic() + SANDBOX_START_TIMEOUT_S
+        try:
+            self._channels.channel.send(wire.pack_frame(wire.TAG_SETUP, config), deadline)
+            _, hello = self._channels.status.receive({wire.TAG_INIT}, deadline)
+            self.pid = int(hello["pid"])
+            self._pidfd = _open_pidfd(self.pid)
+            self._process_group = os.getpgid(self.pid)
+            tag, body = self._channels.channel.receive({wire.TAG_READY, wire.TAG_BROKEN}, deadline)
+            if tag == wire.TAG_BROKEN:
+                raise SandboxError(f"a stand-in failed to load in the sandbox:\n{body.get('traceback')}")
+            report = {name: str(Protection(active is True, str(detail)[:300])) for name, (active, detail) in body.items()}
+        except (_Timeout, _Closed, wire.WireError, KeyError, TypeError, ValueError, AttributeError, OSError) as error:
+            ended = self._why_it_ended().describe() if isinstance(error, _Closed) else type(error).__name__
+            output = self._channels.output.take()
+            raise SandboxError(f"the sandbox did not start ({ended}); it printed:\n{output}") from None
+        self.isolation = report
+
+    def _exchange(self, request: bytes, started: float) -> tuple[object, ChildError | None]:
+        call_deadline = started + self._limits.call_timeout_s
+        deadline = min(call_deadline, self._deadline)
+        limit_s = self._limits.call_timeout_s if deadline == call_deadline else self._limits.session_timeout_s
+        try:
+            self._channels.channel.send(request, deadline)
+            tag, body = self._channels.channel.receive({wire.TAG_VALUE, wire.TAG_FAIL}, deadline)
+        except _Timeout:
+            return None, self._fail(ChildError("timeout", f"did not finish in {_seconds(limit_s)} s — an endless loop?"))
+        except _Closed:
+            return None, self._fail(self._why_it_ended())
+        except wire.WireError as error:
+            detail = str(error)[:100]
+            return None, self._fail(ChildError("protocol", f"sent the grader a reply it cannot read ({detail})"))
+        if tag == wire.TAG_VALUE:
+            return body, None
+        return None, _error_from_record(body, self._limits)
+
+    def _fail(self, error: ChildError) -> ChildError:
+        self._failure = error
+        self._kill()
+        return error
+
+    def _why_it_ended(self) -> ChildError:
+        try:
+            _, body = self._channels.status.receive({wire.TAG_EXIT}, time.monotonic() + STATUS_TIMEOUT_S)
+            status = int(body["wait_status"])
+        except (_Timeout, _Closed, wire.WireError, KeyError, TypeError, ValueError):
+            return ChildError("protocol", "closed its connection to the grader before returning a result")
+        if os.WIFSIGNALED(status):
+            return _signal_error(os.WTERMSIG(status), self._limits)
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
+        return ChildError("exit", f"the process exited with status {code} before returning a result")
+
+    def _await_supervisor(self) -> None:
+        """Wait until the supervisor has reaped the init: by then its PID namespace is empty, zombies included."""
+        deadline = time.monotonic() + KILL_TIMEOUT_S
+        try:
+            while True:
+                self._channels.status.receive({wire.TAG_INIT, wire.TAG_EXIT}, deadline)
+        except (_Timeout, _Closed, wire.WireError):
+            pass
+
+    def _kill(self) -> None:
+        """SIGKILL the session's init; the kernel then kills everything in its PID namespace."""
+        if self.pid is None or self._closed:
+            return
+        try:
+            if self._pidfd is not None:
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            else:
+                os.kill(self.pid, signal.SIGKILL)
+            if not self.isolation.get("pid namespace", "").startswith("active"):
+                os.killpg(self._process_group, signal.SIGKILL)  # the best we can do without a namespace
+        except OSError:
+            pass
+
+
+# --- channels -----------------------------------------------------------------------------------
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Closed(Exception):
+    pass
+
+
+class _FrameSocket:
+    """One end of a socket, read and written frame by frame, each wait bounded by a deadline."""
+
+    def __init__(self, sock: socket.socket, output: "_Output | None" = None):
+        self.sock = sock
+        self.output = output
+        self.buffer = bytearray()
+
+    def send(self, data: bytes, deadline: float) -> None:
+        self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        try:
+            self.sock.sendall(data)
+        except TimeoutError:
+            raise _Timeout from None
+        except OSError:
+            raise _Closed from None
+
+    def receive(self, tags: set[bytes], deadline: float) -> tuple[bytes, object]:
+        """The next frame, decoded; WireError if it is malformed or not one of ``tags``."""
+        while True:
+            frame = self._buffered_frame(tags)
+            if frame is not None:
+                return frame
+            self._wait_for_bytes(deadline)
+
+    def _buffered_frame(self, tags: set[bytes]):
+        if len(self.buffer) < wire.FRAME.size:
+            return None
+        tag, length = wire.FRAME.unpack_from(self.buffer)
+        if tag not in tags or length > wire.MAX_MESSAGE_BYTES:
+            raise wire.WireError(f"unexpected frame {tag!r} of {length} bytes")
+        end = wire.FRAME.size + length
+        if len(self.buffer) < end:
+            return None
+        message = bytes(self.buffer[wire.FRAME.size : end])
+        del self.buffer[:end]
+        return tag, wire.decode(message)
+
+    def _wait_for_bytes(self, deadline: float) -> None:
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
+        if self.output is not None and not self.output.finished:
+            poller.register(self.output.fd, select.POLLIN)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _Timeout
+            ready = {fd for fd, _ in poller.poll(remaining * 1000)}
+            if self.output is not None and self.output.fd in ready and not self.output.drain():
+                poller.unregister(self.output.fd)
+            if self.sock.fileno() in ready:
+                break
+        self.sock.settimeout(0)
+        try:
+            chunk = self.sock.recv(1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            raise _Closed from None
+        if not chunk:
+            raise _Closed
+        self.buffer += chunk
+
+
+class _Output:
+    """The read end of a session's stdout/stderr pipe: keeps the first ``limit`` bytes of each call."""
+
+    def __init__(self, fd: int):
+        os.set_blocking(fd, False)
+        self.fd = fd
+        self.limit = 0
+        self.kept = bytearray()
+        self.dropped = 0
+        self.finished = False
+
+    def drain(self) -> bool:
+        """Read what is waiting, up to 4 MB so that endless printing cannot starve the deadline
+        checks; False once every writer has gone."""
+        for _ in range(64):
+            if self.finished:
+                return False
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return True
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self.finished = True
+                return False
+            room = max(self.limit - len(self.kept), 0)
+            self.kept += chunk[:room]
+            self.dropped += len(chunk) - min(room, len(chunk))
+        return True
+
+    def take(self) -> str:
+        self.drain()
+        text = self.kept.decode("utf-8", errors="replace")
+        if self.dropped:
+            text += f"\n[... {self.dropped} more bytes of output not shown]"
+        self.kept, self.dropped = bytearray(), 0
+        return text
+
+
+class _Channels:
+    """The grader's ends of a session's channel, supervisor socket and output pipe (and, until
+    they are handed to the zygote, the sandbox's ends)."""
+
+    def __init__(self):
+        channel, child_channel = socket.socketpair()
+        status, child_status = socket.socketpair()
+        output_read, output_write = os.pipe()
+        self.output = _Output(output_read)
+        self.channel = _FrameSocket(channel, self.output)
+        self.status = _FrameSocket(status)
+        self.child_fds = [child_channel.detach(), child_status.detach(), output_write]
+
+    def close_child_ends(self) -> None:
+        for fd in self.child_fds:
+            os.close(fd)
+        self.child_fds = []
+
+    def close(self) -> None:
+        self.close_child_ends()
+        self.output.finished = True  # its descriptor number may be reused at once
+        self.channel.sock.close()
+        self.status.sock.close()
+        os.close(self.output.fd)
+
+
+class _Zygote:
+    """The fork server: a clean interpreter that has imported torch and the harness, nothing else."""
+
+    def __init__(self, workdir: Path):
+        control, child_end = socket.socketpair()
+        started = time.monotonic()
+        environment = {
+            "PATH": os.defpath,
+            "HOME": str(workdir),
+            "LANG": "C.UTF-8",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", "-B", "-c", ZYGOTE_BOOTSTRAP, str(HARNESS_DIR), str(child_end.fileno())],
+            pass_fds=[child_end.fileno()],
+            env=environment,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        child_end.close()
+        self._control = control
+        try:
+            _, hello = _FrameSocket(control).receive({wire.TAG_ZYGOTE}, started + ZYGOTE_START_TIMEOUT_S)
+        except (_Timeout, _Closed, wire.WireError) as error:
+            self.close()
+            raise SandboxError(f"the sandbox's fork server did not start ({type(error).__name__})") from None
+        self.pid = self._process.pid
+        self.threads = hello["threads"]
+        self.start_s = time.monotonic() - started
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def fork(self, fds: list[int]) -> None:
+        self._control.settimeout(5)
+        socket.send_fds(self._control, [b"S"], fds)
+
+    def close(self) -> None:
+        self._control.close()
+        self._process.kill()
+        self._process.wait()
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _copy_modules(source: Path, scratch: Path) -> None:
+    """Copy the top-level ``*.py`` regular files a learner may submit, never following a link."""
+    total = 0
+    for entry in sorted(os.scandir(source), key=lambda e: e.name):
+        name = entry.name
+        if (
+            not name.endswith(".py")
+            or not name[:-3].isidentifier()
+            or name in SKIPPED_FILES
+            or name.startswith("test_")
+            or not entry.is_file(follow_symlinks=False)
+        ):
+            continue
+        fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as file:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            data = file.read(MAX_SUBMISSION_BYTES + 1 - total)
+        total += len(data)
+        if total > MAX_SUBMISSION_BYTES:
+            raise SubmissionError(f"{source} holds more than {MAX_SUBMISSION_BYTES // 2**20} MB of Python files")
+        (scratch / name).write_bytes(data)
+        (scratch / name).chmod(0o644)  # readable by the sandbox uid whatever the grader's umask
+
+
+def _forbidden(submission_dir: Path, extra) -> list[Path]:
+    folders = [REPO_ROOT / name for name in INSTRUCTOR_FOLDERS] + [HARNESS_DIR, submission_dir, *map(Path, extra)]
+    return sorted({Path(os.path.realpath(folder)) for folder in folders})
+
+
+def _open_pidfd(pid: int) -> int | None:
+    """A handle on the init that stays valid if its pid is reused (Linux >= 5.3), else None."""
+    if not hasattr(os, "pidfd_open") or not hasattr(signal, "pidfd_send_signal"):
+        return None
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
+
+
+def _error_from_record(record, limits: Limits) -> ChildError:
+    """Turn the sandbox's error record (untrusted data) into a ChildError, checking every field."""
+    if type(record) is not dict:
+        return ChildError("protocol", "sent an error report the grader cannot read")
+
+    def text(key: str) -> str:
+        value = record.get(key)
+        return value[:MESSAGE_CHARS] if type(value) is str else ""
+
+    kind = record.get("kind")
+    if kind in ("missing", "protocol"):
+        return ChildError(kind, text("message"))
+    if kind != "exception":
+        return ChildError("protocol", "sent an error report the grader cannot read")
+    file = text("file") or None
+    line = record["line"] if type(record.get("line")) is int else None
+    if record.get("not_implemented") is True:
+        return ChildError("not_implemented", text("message"), "NotImplementedError", file, line)
+    if record.get("memory") is True:
+        return ChildError("memory", f"ran out of memory (limit {limits.memory_mb} MB)", text("type"), file, line)
+    return ChildError("exception", text("message"), text("type") or "an exception", file, line)
+
+
+def _signal_error(number: int, limits: Limits) -> ChildError:
+    if number == signal.SIGXCPU:
+        cpu_s = int(limits.session_timeout_s) + 1
+        return ChildError("timeout", f"used more than {cpu_s} s of CPU time — an endless loop?")
+    try:
+        name = signal.Signals(number).name
+    except ValueError:
+        name = f"number {number}"
+    return ChildError("crash", f"crashed with signal {name}")
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}"

@@ -1,0 +1,683 @@
+"""Does the sandbox keep grades honest when a submission is hostile?
+
+Each fixture submission is a few lines written into tmp_path; each test asks one question about
+what a learner's code can and cannot do, and what the grader then reports.
+"""
+
+import json
+import math
+import os
+import pickle
+import socket
+import struct
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grader import confine, runner, wire
+from grader.runner import Limits, Runner
+
+REPO = Path(runner.__file__).resolve().parents[1]
+SMALL = Limits(call_timeout_s=5, session_timeout_s=20, memory_mb=512, max_processes=16)
+
+
+def _namespaces_work() -> bool:
+    pid = os.fork()
+    if pid == 0:
+        flags = confine.CLONE_NEWPID | confine.CLONE_NEWNET | (0 if os.geteuid() == 0 else confine.CLONE_NEWUSER)
+        os._exit(0 if confine.unshare(flags).active else 1)
+    return os.waitpid(pid, 0)[1] == 0
+
+
+NAMESPACES = confine.IS_LINUX and _namespaces_work()
+LANDLOCK = confine.landlock_abi() > 0
+needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason="needs Linux PID and network namespaces (unshare refused)")
+needs_landlock = pytest.mark.skipif(not LANDLOCK, reason="needs Landlock (Linux >= 5.13 with Landlock enabled)")
+needs_linux = pytest.mark.skipif(not confine.IS_LINUX, reason="RLIMIT_AS is enforced only on Linux")
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="only root can drop to a sandbox uid")
+
+
+@pytest.fixture(scope="module")
+def sandbox_runner():
+    with Runner() as shared:
+        yield shared
+
+
+@pytest.fixture
+def open_submission(sandbox_runner, tmp_path):
+    """Write modules into a fresh folder and open a session on it; closed after the test."""
+    opened = []
+
+    def open_(modules: dict[str, str], limits: Limits = SMALL, **options):
+        folder = tmp_path / f"submission{len(opened)}"
+        folder.mkdir()
+        for name, source in modules.items():
+            (folder / f"{name}.py").write_text(textwrap.dedent(source))
+        session = sandbox_runner.open_session(folder, limits=limits, **options)
+        opened.append(session)
+        return session
+
+    yield open_
+    for session in opened:
+        session.close()
+
+
+def call(session, target: str, *args, **kwargs):
+    module, function = target.split(".")
+    return session.call("call_function", {"module": module, "function": function, "args": list(args), "kwargs": kwargs})
+
+
+def namespace_members(pid_namespace: str) -> list[int]:
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/ns/pid") == pid_namespace:
+                    members.append(int(entry))
+            except OSError:
+                pass
+    return members
+
+
+class TestRoundTrip:
+    @pytest.mark.parametrize(
+        "tensor",
+        [
+            torch.randn(3, 4),
+            torch.randn(2, 3, dtype=torch.float64),
+            torch.randn(4, 2).to(torch.bfloat16),
+            torch.tensor([True, False, True]),
+            torch.tensor(2.5),
+            torch.randn(4, 6)[:, ::2].t(),
+        ],
+        ids=["float32", "float64", "bfloat16", "bool", "0-d", "non-contiguous"],
+    )
+    def test_tensors_go_in_and_come_back_exactly(self, open_submission, tensor):
+        session = open_submission({"ops": "def twice(x):\n    return [x, x.clone()]\n"})
+        result = call(session, "ops.twice", tensor)
+        assert result.ok, result.error
+        for returned in result.value["result"]:
+            assert type(returned) is torch.Tensor and returned.dtype == tensor.dtype
+            assert torch.equal(returned, tensor)
+
+    def test_keyword_arguments_and_plain_values_round_trip(self, open_submission):
+        session = open_submission({"ops": "def pack(a, *, b):\n    return {'a': a, 'b': b, 't': (a, None)}\n"})
+        result = call(session, "ops.pack", 1.5, b=["x", float("inf")])
+        assert result.value == {"result": {"a": 1.5, "b": ["x", math.inf], "t": (1.5, None)}}
+
+    def test_state_lasts_between_calls_of_one_session(self, open_submission):
+        session = open_submission({"ops": "seen = []\ndef add(x):\n    seen.append(x)\n    return len(seen)\n"})
+        assert [call(session, "ops.add", i).value["result"] for i in range(3)] == [1, 2, 3]
+
+
+class TestErrors:
+    def test_not_implemented_is_reported_with_file_and_line(self, open_submission):
+        session = open_submission({"masking": "def masked_attention(q):\n    # TODO\n    raise NotImplementedError\n"})
+        error = call(session, "masking.masked_attention", 1).error
+        assert (error.kind, error.file, error.line) == ("not_implemented", "masking.py", 3)
+        assert error.describe() == "not implemented yet (NotImplementedError at masking.py line 3)"
+
+    def test_exception_names_the_learners_innermost_line(self, open_submission):
+        session = open_submission(
+            {
+                "masking": """\
+            import torch
+            def helper(x):
+                return x @ torch.ones(5, 5)
+            def masked_attention(x):
+                return helper(x)
+            """
+            }
+        )
+        error = call(session, "masking.masked_attention", torch.ones(2, 3)).error
+        assert (error.kind, error.exc_type, error.file, error.line) == ("exception", "RuntimeError", "masking.py", 3)
+        assert error.describe().startswith("your code raised RuntimeError at masking.py line 3: ")
+
+    def test_syntax_error_points_at_the_broken_line(self, open_submission):
+        session = open_submission({"softmax": "def softmax(x):\n    return (x\n"})
+        error = call(session, "softmax.softmax", 1).error
+        assert (error.exc_type, error.file, error.line) == ("SyntaxError", "softmax.py", 2)
+
+    def test_missing_module_or_function_is_named(self, open_submission):
+        session = open_submission({"softmax": "def softmax(x):\n    return x\n"})
+        assert call(session, "masking.masked_attention").error.describe() == "masking.py is missing from the submission"
+        assert call(session, "softmax.nothing").error.describe() == "softmax.py defines no nothing"
+
+    def test_os_exit_mid_call_is_reported_as_exit(self, open_submission):
+        session = open_submission({"ops": "import os\ndef leave():\n    os._exit(0)\n"})
+        error = call(session, "ops.leave").error
+        assert error.kind == "exit"
+        assert error.describe() == "the process exited with status 0 before returning a result"
+
+    def test_segfault_is_reported_as_a_crash(self, open_submission):
+        session = open_submission({"ops": "import ctypes\ndef crash():\n    return ctypes.string_at(0)\n"})
+        error = call(session, "ops.crash").error
+        assert (error.kind, error.describe()) == ("crash", "crashed with signal SIGSEGV")
+
+
+class TestTimeLimits:
+    def test_endless_loop_times_out_within_two_seconds_of_the_limit(self, open_submission):
+        session = open_submission({"ops": "def spin():\n    while True:\n        pass\n"}, limits=Limits(call_timeout_s=1))
+        result = call(session, "ops.spin")
+        assert result.error.kind == "timeout" and result.elapsed_s < 1 + 2
+        assert result.error.describe() == "did not finish in 1 s — an endless loop?"
+
+    def test_endless_printing_still_times_out(self, open_submission):
+        session = open_submission(
+            {"ops": "def shout():\n    while True:\n        print('x' * 10_000)\n"}, limits=Limits(call_timeout_s=1)
+        )
+        result = call(session, "ops.shout")
+        assert result.error.kind == "timeout" and result.elapsed_s < 1 + 2
+        assert result.output.startswith("x" * SMALL.output_bytes)
+
+    def test_after_a_timeout_later_calls_fail_at_once_with_the_same_error(self, open_submission):
+        session = open_submission({"ops": "def spin():\n    while True:\n        pass\n"}, limits=Limits(call_timeout_s=1))
+        first = call(session, "ops.spin")
+        again = call(session, "ops.spin")
+        assert again.error == first.error and again.elapsed_s < 0.5
+
+    def test_endless_loop_at_import_times_out_the_first_call(self, open_submission):
+        session = open_submission({"ops": "while True:\n    pass\ndef f():\n    return 1\n"}, limits=Limits(call_timeout_s=1))
+        assert call(session, "ops.f").error.kind == "timeout"
+
+    def test_the_session_limit_bounds_all_calls_together(self, open_submission):
+        session = open_submission(
+            {"ops": "import time\ndef nap():\n    time.sleep(0.6)\n"}, limits=Limits(call_timeout_s=5, session_timeout_s=1)
+        )
+        results = [call(session, "ops.nap") for _ in range(2)]
+        assert results[0].ok and results[1].error.describe() == "did not finish in 1 s — an endless loop?"
+
+
+@needs_linux
+class TestMemoryLimit:
+    @pytest.mark.parametrize("allocation", ["torch.empty(20 * 2**30, dtype=torch.uint8)", "bytearray(20 * 2**30)"])
+    def test_allocating_20_gb_is_reported_as_out_of_memory(self, open_submission, allocation):
+        session = open_submission({"ops": f"import torch\ndef hog():\n    return len({allocation})\n"})
+        error = call(session, "ops.hog").error
+        assert error.kind == "memory" and error.file == "ops.py"
+        assert error.describe() == "ran out of memory (limit 512 MB) at ops.py line 3"
+
+    def test_allocations_within_the_budget_succeed(self, open_submission):
+        session = open_submission({"ops": "import torch\ndef fill():\n    return torch.ones(75 * 2**20).numel()\n"})
+        assert call(session, "ops.fill").value == {"result": 75 * 2**20}  # 300 MB of float32
+
+    def test_the_session_still_answers_after_running_out_of_memory(self, open_submission):
+        session = open_submission({"ops": "def hog():\n    return bytearray(20 * 2**30)\ndef ok():\n    return 1\n"})
+        call(session, "ops.hog")
+        assert call(session, "ops.ok").value == {"result": 1}
+
+
+@needs_namespaces
+class TestProcessCleanup:
+    def test_fork_bomb_is_bounded_and_nothing_survives_close(self, open_submission):
+        session = open_submission(
+            {
+                "ops": """\
+            import os, time
+            def bomb():
+                while True:
+                    try:
+                        os.fork()
+                    except OSError:
+                        time.sleep(0.05)
+            """
+            },
+            limits=Limits(call_timeout_s=2, max_processes=8, memory_mb=512),
+        )
+        namespace = os.readlink(f"/proc/{session.pid}/ns/pid")
+        assert call(session, "ops.bomb").error.kind == "timeout"
+        session.close()
+        assert namespace_members(namespace) == []
+
+    def test_setsid_double_fork_orphan_dies_with_the_session(self, open_submission):
+        session = open_submission(
+            {
+                "ops": """\
+            import os, time
+            def orphan():
+                if os.fork() == 0:
+                    os.setsid()
+                    if os.fork() == 0:
+                        time.sleep(1000)
+                    os._exit(0)
+                time.sleep(0.2)
+                return "left behind"
+            """
+            }
+        )
+        namespace = os.readlink(f"/proc/{session.pid}/ns/pid")
+        assert call(session, "ops.orphan").ok
+        assert len(namespace_members(namespace)) >= 2  # the init and the sleeping orphan, at least
+        session.close()
+        assert namespace_members(namespace) == []
+
+    def test_the_learner_sees_only_its_own_processes(self, open_submission):
+        session = open_submission({"ops": "import os\ndef me():\n    return os.getpid()\n"})
+        assert call(session, "ops.me").value == {"result": 1}
+
+
+class TestFilesystem:
+    READER = """\
+        def read(path):
+            try:
+                with open(path, "rb") as file:
+                    return f"read {len(file.read())} bytes"
+            except OSError as error:
+                return type(error).__name__
+        def write(path):
+            try:
+                with open(path, "w") as file:
+                    file.write("x")
+                return "written"
+            except OSError as error:
+                return type(error).__name__
+        """
+
+    @needs_landlock
+    def test_instructor_files_cannot_be_read(self, open_submission):
+        session = open_submission({"files": self.READER})
+        for path in [REPO / "grader" / "runner.py", REPO / "solutions" / "__init__.py", Path(__file__), REPO / "pyproject.toml"]:
+            assert path.exists()
+            assert call(session, "files.read", str(path)).value["result"] == "PermissionError", path
+
+    @needs_landlock
+    def test_the_original_submission_folder_cannot_be_read(self, open_submission, tmp_path):
+        session = open_submission({"files": self.READER})
+        assert call(session, "files.read", str(tmp_path / "submission0" / "files.py")).value["result"] == "PermissionError"
+        assert call(session, "files.read", "files.py").value["result"].startswith("read ")
+
+    @needs_landlock
+    def test_writing_outside_the_scratch_folder_fails(self, open_submission, tmp_path):
+        session = open_submission({"files": self.READER})
+        for path in [tmp_path / "escaped.txt", "/tmp/escaped.txt", "../escaped.txt"]:
+            assert call(session, "files.write", str(path)).value["result"] == "PermissionError", path
+        assert not (tmp_path / "escaped.txt").exists() and not Path("/tmp/escaped.txt").exists()
+        assert call(session, "files.write", "notes.txt").value["result"] == "written"
+
+    def test_only_top_level_python_modules_are_copied(self, sandbox_runner, tmp_path):
+        folder = tmp_path / "submission"
+        (folder / "nested").mkdir(parents=True)
+        for name in ["softmax.py", "conftest.py", "__init__.py", "test_softmax.py", "sitecustomize.py", "notes.txt"]:
+            (folder / name).write_text("import os\ndef listing():\n    return sorted(os.listdir('.'))\n")
+        (folder / "linked.py").symlink_to(REPO / "grader" / "runner.py")
+        with sandbox_runner.open_session(folder, limits=SMALL) as session:
+            assert call(session, "softmax.listing").value["result"] == ["softmax.py"]
+
+    def test_lazily_imported_standard_library_modules_still_load(self, open_submission):
+        session = open_submission({"ops": "def load():\n    import cProfile, json\n    return json.dumps([1])\n"})
+        assert call(session, "ops.load").value == {"result": "[1]"}
+
+    def test_a_folder_holding_forbidden_paths_is_granted_entry_by_entry(self, tmp_path):
+        for name in ["grader", "solutions", "torch", "numpy"]:
+            (tmp_path / "site" / name).mkdir(parents=True)
+        granted = confine.grant_excluding([tmp_path / "site"], [tmp_path / "site" / "grader", tmp_path / "site" / "solutions"])
+        assert granted == [tmp_path / "site" / "numpy", tmp_path / "site" / "torch"]
+
+
+@needs_namespaces
+class TestNetwork:
+    def test_connecting_to_localhost_fails(self, open_submission):
+        with socket.create_server(("127.0.0.1", 0)) as server:
+            port = server.getsockname()[1]
+            session = open_submission(
+                {
+                    "net": """\
+                import socket
+                def connect(port):
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                        return "connected"
+                    except OSError as error:
+                        return type(error).__name__
+                """
+                }
+            )
+            assert call(session, "net.connect", port).value["result"] != "connected"
+
+
+class TestOutputCapture:
+    def test_prints_come_back_with_their_call(self, open_submission):
+        session = open_submission({"ops": "import sys\ndef talk(word):\n    print(word)\n    print('!', file=sys.stderr)\n"})
+        assert [call(session, "ops.talk", word).output for word in ("one", "two")] == ["one\n!\n", "two\n!\n"]
+
+    def test_ten_megabytes_of_output_are_cut_to_the_bound(self, open_submission):
+        session = open_submission({"ops": "def shout():\n    print('x' * 10_000_000)\n    return 'done'\n"})
+        result = call(session, "ops.shout")
+        assert result.value == {"result": "done"}
+        kept, note = result.output.split("\n", 1)
+        assert kept == "x" * SMALL.output_bytes and note == "[... 9998001 more bytes of output not shown]"
+
+    def test_garbage_written_to_every_descriptor_fails_at_most_that_call(self, sandbox_runner, open_submission):
+        session = open_submission(
+            {
+                "ops": """\
+            import os
+            def scribble():
+                for fd in range(256):
+                    try:
+                        os.write(fd, b"GARBAGE" + bytes(range(256)) * 16)
+                    except OSError:
+                        pass
+                return "done"
+            """
+            }
+        )
+        result = call(session, "ops.scribble")
+        assert result.ok or result.error.kind == "protocol"
+        fresh = open_submission({"ops": "def ok():\n    return 1\n"})
+        assert call(fresh, "ops.ok").value == {"result": 1}
+
+
+class TestHostileReturnValues:
+    def test_a_tensor_subclass_is_refused_with_a_clear_message(self, open_submission):
+        session = open_submission(
+            {
+                "ops": """\
+            import torch
+            class MyTensor(torch.Tensor):
+                pass
+            def sneaky():
+                return torch.ones(2).as_subclass(MyTensor)
+            """
+            }
+        )
+        error = call(session, "ops.sneaky").error
+        assert error.kind == "protocol"
+        assert error.describe() == "returned a MyTensor (a torch.Tensor subclass) at result; return a plain torch.Tensor"
+
+    def test_an_object_with_a_malicious_reduce_is_never_unpickled(self, open_submission, tmp_path):
+        marker = tmp_path / "pwned"
+        session = open_submission(
+            {
+                "ops": """\
+            class Evil:
+                def __init__(self, path):
+                    self.path = path
+                def __reduce__(self):
+                    return (open, (self.path, "w"))
+            def evil(path):
+                return {"weights": Evil(path)}
+            """
+            }
+        )
+        error = call(session, "ops.evil", str(marker)).error
+        assert "returned an Evil at result['weights']" in error.describe()
+        assert not marker.exists()
+
+    def test_monkeypatching_torch_stays_inside_its_session(self, open_submission):
+        patcher = open_submission(
+            {"ops": "import torch\ndef patch():\n    torch.add = lambda *a, **k: 42\n    return torch.add(1, 2)\n"}
+        )
+        assert call(patcher, "ops.patch").value == {"result": 42}
+        honest = open_submission({"ops": "import torch\ndef add():\n    return torch.add(torch.tensor(1), 2)\n"})
+        assert call(honest, "ops.add").value["result"] == torch.tensor(3)
+        assert torch.add(1, 2) == 3
+
+    def test_the_sandbox_holds_no_instructor_modules(self, open_submission):
+        session = open_submission({"ops": "import sys\ndef modules():\n    return sorted(sys.modules)\n"})
+        loaded = call(session, "ops.modules").value["result"]
+        assert not [m for m in loaded if m.split(".")[0] in ("grader", "solutions", "tests")]
+        harness = [m for m in loaded if m.startswith("sandbox_harness.")]
+        assert "sandbox_harness.child" in harness
+        assert not [m for m in harness if m.split(".")[1] in ("checks", "compare", "oracles", "contract", "runner")]
+
+
+class TestStandins:
+    STANDINS = {
+        "softmax": {"source": "def softmax(x):\n    return 'stand-in softmax'\n", "names": ["softmax"]},
+        "masking": {
+            "source": "from .softmax import softmax\ndef masked_attention(x):\n    return softmax(x)\n",
+            "names": ["masked_attention"],
+        },
+    }
+
+    def test_later_modules_import_the_stand_ins(self, open_submission):
+        session = open_submission(
+            {
+                "softmax": "def softmax(x):\n    return 'learner softmax'\ndef helper():\n    return 'learner helper'\n",
+                "masking": "raise ImportError('broken on purpose')\n",
+                "multi_head": "from .masking import masked_attention\nfrom .softmax import helper\n"
+                "def forward(x):\n    return [masked_attention(x), helper()]\n",
+            },
+            standins=self.STANDINS,
+        )
+        assert call(session, "multi_head.forward", 1).value == {"result": ["stand-in softmax", "learner helper"]}
+
+    def test_stand_ins_have_no_source_file_to_read(self, open_submission):
+        session = open_submission(
+            {"multi_head": "from . import masking\ndef where():\n    return getattr(masking, '__file__', None)\n"},
+            standins=self.STANDINS,
+        )
+        assert call(session, "multi_head.where").value == {"result": None}
+
+    def test_a_broken_stand_in_is_the_graders_error(self, sandbox_runner, tmp_path):
+        with pytest.raises(runner.SandboxError, match="stand-in failed"):
+            sandbox_runner.open_session(tmp_path, standins={"softmax": {"source": "1/0", "names": []}})
+
+
+class TestConcurrency:
+    def test_two_sessions_in_two_threads_do_not_interfere(self, open_submission):
+        sessions = [open_submission({"ops": f"import time\ndef who():\n    time.sleep(0.3)\n    return {i}\n"}) for i in range(2)]
+        answers = {}
+        threads = [threading.Thread(target=lambda i=i: answers.update({i: call(sessions[i], "ops.who").value})) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert answers == {0: {"result": 0}, 1: {"result": 1}}
+
+
+@needs_namespaces
+@needs_landlock
+@needs_root
+class TestIsolationReport:
+    def test_every_protection_is_active_here(self, sandbox_runner):
+        report = sandbox_runner.isolation_report()
+        for name in [
+            "fork server",
+            "pid namespace",
+            "network namespace",
+            "landlock",
+            "rlimits",
+            "privileges",
+            "parent death signal",
+        ]:
+            assert report[name].startswith("active"), (name, report[name])
+
+
+# --- the codec ----------------------------------------------------------------------------------
+
+
+def same(a, b) -> bool:
+    """Equal, with the same types all the way down, NaN equal to NaN and -0.0 distinct from 0.0."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    return a == b
+
+
+PLAIN = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=4).map(tuple)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+SHAPES = [(), (0,), (3,), (2, 3), (3, 0, 2), (1, 2, 1, 2)]
+
+
+def raw_message(header, buffers: bytes = b"") -> bytes:
+    text = header if isinstance(header, str) else json.dumps(header)
+    encoded = text.encode()
+    return wire.MAGIC + wire.HEADER_LENGTH.pack(len(encoded)) + encoded + buffers
+
+
+def tensor_node(dtype="float32", shape=(2,), buffer=0, kind="tensor") -> dict:
+    return {"type": kind, "dtype": dtype, "shape": list(shape), "buffer": buffer}
+
+
+class TestWire:
+    @settings(max_examples=200, deadline=None)
+    @given(PLAIN)
+    def test_plain_values_round_trip(self, value):
+        assert same(wire.decode(wire.encode(value)), value)
+
+    @pytest.mark.parametrize("dtype", list(wire.TORCH_DTYPES.values()), ids=str)
+    @pytest.mark.parametrize("shape", SHAPES, ids=str)
+    def test_tensors_round_trip_as_fresh_writable_tensors(self, dtype, shape):
+        tensor = (torch.randn(shape) * 50).to(dtype)
+        decoded = wire.decode(wire.encode(tensor))
+        assert type(decoded) is torch.Tensor and decoded.dtype == dtype and decoded.shape == tensor.shape
+        assert torch.equal(decoded, tensor)
+        assert decoded.untyped_storage().nbytes() == tensor.numel() * tensor.element_size()
+        decoded.zero_()
+
+    @pytest.mark.parametrize(
+        "tensor",
+        [
+            torch.randn(4, 6)[:, 1::2],
+            torch.randn(3, 4).t(),
+            torch.randn(2, 3).expand(4, 2, 3),
+            torch.randn(3, requires_grad=True) * 2,
+            torch.nn.Parameter(torch.randn(2)),
+            torch.tensor([1 + 2j]).conj(),
+        ],
+        ids=["strided", "transposed", "expanded", "requires-grad", "parameter", "conjugate"],
+    )
+    def test_views_and_autograd_tensors_arrive_as_plain_values(self, tensor):
+        decoded = wire.decode(wire.encode(tensor))
+        assert type(decoded) is torch.Tensor and not decoded.requires_grad
+        assert torch.equal(decoded, tensor.detach().resolve_conj())
+
+    @pytest.mark.parametrize("dtype", list(wire.NUMPY_DTYPES), ids=str)
+    @pytest.mark.parametrize("shape", SHAPES, ids=str)
+    def test_numpy_arrays_round_trip(self, dtype, shape):
+        array = np.asarray(np.random.default_rng(0).normal(size=shape) * 50).astype(dtype)
+        decoded = wire.decode(wire.encode(array))
+        assert type(decoded) is np.ndarray and decoded.dtype == array.dtype and decoded.flags.writeable
+        np.testing.assert_array_equal(decoded, array)
+
+    def test_big_endian_strided_arrays_and_numpy_scalars_round_trip(self):
+        array = np.arange(12, dtype=">i4").reshape(3, 4)[:, ::2]
+        np.testing.assert_array_equal(wire.decode(wire.encode(array)), array)
+        scalar = wire.decode(wire.encode(np.float32(1.5)))
+        assert type(scalar) is np.float32 and scalar == 1.5
+
+    @pytest.mark.parametrize(
+        "value, message",
+        [
+            (
+                torch.ones(2).as_subclass(type("MyTensor", (torch.Tensor,), {})),
+                "returned a MyTensor (a torch.Tensor subclass); return a plain torch.Tensor",
+            ),
+            (type("Evil", (), {"__reduce__": lambda self: (print, ("hi",))})(), "returned an Evil; return only"),
+            ({1: "a"}, "returned a dict with a int key; use str keys"),
+            ([0, {"k": object()}], "returned an object at [1]['k']"),
+            (torch.ones(2, 2).to_sparse(), "returned a sparse_coo tensor; return a dense tensor"),
+            (torch.empty(2, device="meta"), "returned a meta tensor; return a dense tensor"),
+            (np.array(["text"]), "returned a numpy ndarray of dtype <U4, which cannot be sent"),
+            (torch.ones(2, dtype=torch.uint16), "returned a tensor of dtype torch.uint16, which cannot be sent"),
+        ],
+        ids=["subclass", "reduce", "int-key", "object", "sparse", "meta", "numpy-str", "uint16"],
+    )
+    def test_encode_refuses_anything_else_and_says_what(self, value, message):
+        with pytest.raises(wire.WireError) as refusal:
+            wire.encode(value)
+        assert message in str(refusal.value)
+
+    @pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")
+    def test_encode_refuses_nested_tensors_and_cycles(self):
+        nested = torch.nested.nested_tensor([torch.ones(2), torch.ones(3)])
+        with pytest.raises(wire.WireError, match="nested tensor"):
+            wire.encode(nested)
+        cycle = []
+        cycle.append(cycle)
+        with pytest.raises(wire.WireError, match="nested more than 32 levels"):
+            wire.encode(cycle)
+
+    def test_decode_rejects_every_truncation(self):
+        message = wire.encode({"x": torch.arange(6.0), "y": [1, "two"]})
+        for cut in range(len(message)):
+            with pytest.raises(wire.WireError):
+                wire.decode(message[:cut])
+
+    @pytest.mark.parametrize(
+        "data",
+        [
+            b"",
+            b"\x80\x04\x95" + pickle.dumps({"a": 1})[3:],
+            raw_message("not json"),
+            raw_message("[1, 2]"),
+            raw_message('{"root": NaN, "buffers": []}'),
+            raw_message('{"root": 1, "root": 2, "buffers": []}'),
+            raw_message({"root": {"type": "pickle", "data": "gASV"}, "buffers": []}),
+            raw_message({"root": tensor_node(dtype="object"), "buffers": [8]}, bytes(8)),
+            raw_message({"root": tensor_node(dtype="torch.float32"), "buffers": [8]}, bytes(8)),
+            raw_message({"root": tensor_node(shape=(3,)), "buffers": [8]}, bytes(8)),
+            raw_message({"root": tensor_node(shape=(-1,)), "buffers": [8]}, bytes(8)),
+            raw_message({"root": tensor_node(shape=(True, 2)), "buffers": [8]}, bytes(8)),
+            raw_message({"root": tensor_node(buffer=1), "buffers": [8]}, bytes(8)),
+            raw_message({"root": [tensor_node(), tensor_node()], "buffers": [8]}, bytes(8)),
+            raw_message({"root": {"type": "list", "items": [tensor_node(), tensor_node()]}, "buffers": [8]}, bytes(8)),
+            raw_message({"root": None, "buffers": [8]}, bytes(8)),
+            raw_message({"root": None, "buffers": [4]}, bytes(8)),
+            raw_message({"root": tensor_node(kind="numpy_scalar", shape=(2,)), "buffers": [8]}, bytes(8)),
+            raw_message({"root": None, "buffers": []}).replace(wire.MAGIC, b"\x93NOTWIRE"),
+            wire.MAGIC + struct.pack("<I", 2**31) + b"{}",
+        ],
+        ids=[
+            "empty",
+            "pickle",
+            "not-json",
+            "json-list",
+            "nan-constant",
+            "duplicate-key",
+            "unknown-node",
+            "object-dtype",
+            "foreign-dtype",
+            "short-buffer",
+            "negative-dim",
+            "bool-dim",
+            "missing-buffer",
+            "raw-json-list",
+            "shared-buffer",
+            "unused-buffer",
+            "padded",
+            "scalar-shape",
+            "bad-magic",
+            "huge-header",
+        ],
+    )
+    def test_decode_rejects_malformed_messages(self, data):
+        with pytest.raises(wire.WireError):
+            wire.decode(data)
+
+    def test_decode_rejects_nesting_deeper_than_32(self):
+        node = None
+        for _ in range(33):
+            node = {"type": "list", "items": [node]}
+        with pytest.raises(wire.WireError, match="deeper than 32"):
+            wire.decode(raw_message({"root": node, "buffers": []}))
+        assert wire.decode(raw_message({"root": node["items"][0], "buffers": []})) is not None
+
+    def test_decode_rejects_oversized_messages(self):
+        message = wire.encode(torch.zeros(1000))
+        with pytest.raises(wire.WireError, match="exceeds the limit"):
+            wire.decode(message, max_bytes=len(message) - 1)
+
+    def test_decode_survives_pathologically_deep_json(self):
+        with pytest.raises(wire.WireError):
+            wire.decode(raw_message('{"root": ' + "[" * 100_000 + "]" * 100_000 + ', "buffers": []}'))
