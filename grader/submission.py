@@ -49,7 +49,9 @@ def discover(path: Path, scratch: Path) -> list[Submission]:
         if path.suffix.lower() != ".zip":
             raise UsageError(f"PATH {path} is a file but not a .zip: expected a folder or a .zip of a submission")
         return [from_zip(path, scratch / "0")]
-    if find_modules(path) is not None:
+    # PATH is one submission only when the modules sit in it or its exercises/; a lone nested
+    # folder (an LMS export) is looked through for class entries, never for PATH itself.
+    if any(_is_regular(folder / name) for folder in (path, path / "exercises") for name in MODULE_FILES):
         return [from_folder(path)]
     entries = sorted(entry for entry in path.iterdir() if not entry.name.startswith("."))
     if not entries:
@@ -99,13 +101,11 @@ def find_modules(folder: Path, depth: int = 0) -> Path | None:
         return None
     if any(_is_regular(folder / name) for name in MODULE_FILES):
         return folder
+    exercises = folder / "exercises"
+    if any(_is_regular(exercises / name) for name in MODULE_FILES):
+        return exercises
     if depth >= MAX_DEPTH:
         return None
-    exercises = folder / "exercises"
-    if exercises.is_dir() and not exercises.is_symlink():
-        found = find_modules(exercises, depth + 1)
-        if found is not None:
-            return found
     children = [c for c in folder.iterdir() if c.is_dir() and not c.is_symlink() and not c.name.startswith((".", "__"))]
     return find_modules(children[0], depth + 1) if len(children) == 1 else None
 

@@ -2,8 +2,8 @@
 
 The task: each sequence holds 3–8 real tokens of 4 features; the label is the sign of feature 1 of the
 token whose feature 0 is largest. The mean of the tokens says little about that one token (a mean
-pooling model stays near 60% on held-out data, see tests/test_classifier_task.py); one attention
-layer can find it (the reference reaches about 95% with the lesson's full-batch loop below).
+pooling model stays near 60–63% on held-out data, see tests/test_classifier_task.py); one attention
+layer can find it (the reference reaches 96–99% with the lesson's full-batch loop below, over model seeds).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from grader.checks.inputs import generator, randn
 from grader.compare import describe, expect_close, expect_shape, fail
 
 WHERE = "classifier.AttentionClassifier"
-TASK = {"input_dim": 4, "max_len": 8, "train_size": 256, "test_size": 512, "epochs": 100, "lr": 2e-2}
+TASK = {"input_dim": 4, "max_len": 8, "train_size": 512, "test_size": 512, "epochs": 100, "lr": 1e-2}
 MODEL = [TASK["input_dim"], 32, 4, 2]  # input_dim, embed_dim, num_heads, num_classes
 LEARNS_BEYOND_MEAN_POOLING, HIGH_ACCURACY = 0.80, 0.90
 
@@ -111,7 +111,9 @@ def check_training_returns_one_float_loss_per_epoch(learner):
     """train_classifier returns `epochs` finite Python floats, and the loss falls"""
     call, _ = trained(learner)
     losses, epochs = call.losses, TASK["epochs"]
-    with case(f"train_classifier(model, X (256, 8, 4), y, lengths, epochs={epochs}, lr={TASK['lr']})"):
+    with case(
+        f"train_classifier(model, X ({TASK['train_size']}, {TASK['max_len']}, {TASK['input_dim']}), y, lengths, epochs={epochs}, lr={TASK['lr']})"
+    ):
         if not isinstance(losses, list) or len(losses) != epochs:
             fail(f"classifier.train_classifier: expected a list of {epochs} losses, got {describe(losses)}")
         if not all(type(loss) is float and math.isfinite(loss) for loss in losses):
