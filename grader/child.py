@@ -331,14 +331,18 @@ def _error_record(error: BaseException, scratch: Path) -> dict:
 
 
 def _locate(error: BaseException, scratch: Path) -> tuple[str | None, int | None]:
-    """The innermost traceback line inside the learner's files (else the last one), as (file, line)."""
+    """The innermost traceback line inside the learner's files, as (file, line); (None, None) if none is.
+
+    An error outside them (the harness's backward over a result of the wrong shape, say) gets no
+    location: naming the grader's own files would point the learner at code they cannot see.
+    """
     if isinstance(error, SyntaxError) and error.filename and Path(error.filename).parent == scratch:
         return Path(error.filename).name, error.lineno
     frames = [(frame.f_code.co_filename, line) for frame, line in traceback.walk_tb(error.__traceback__)]
     for filename, line in reversed(frames):
         if Path(filename).parent == scratch:
             return Path(filename).name, line
-    return frames[-1] if frames else (None, None)
+    return None, None
 
 
 def _text_of(error: BaseException) -> str:

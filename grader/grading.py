@@ -150,7 +150,7 @@ def run_check(check: Check, learner: Learner, exercise: Exercise) -> CheckResult
     except Exception as error:  # noqa: BLE001 - an odd result must cost this check only
         status, message = (
             FAILED,
-            f"{exercise.module}: the result could not be checked ({type(error).__name__}: {error}); is it the shape and type the SPEC asks for?",
+            f"{exercise.filename}: the result could not be checked ({type(error).__name__}: {error}); is it the shape and type the SPEC asks for?",
         )
     score = check.points if status == PASSED else 0
     return CheckResult(check.name, check.title, status, score, check.points, message, hint, round(time.monotonic() - started, 3))

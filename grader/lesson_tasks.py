@@ -10,10 +10,12 @@ plus any forbidden ``nn`` module inside a learner's model.
 from __future__ import annotations
 
 import builtins
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch._ops import OpOverload, OpOverloadPacket
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
@@ -32,6 +34,11 @@ FORBIDDEN_OPERATOR_PARTS = (
     "efficient_attention",
 )
 FORBIDDEN_MODULES = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)
+MAX_WARNINGS = 5
+
+
+def _is_forbidden_operator(name: str) -> bool:
+    return any(part in name for part in FORBIDDEN_OPERATOR_PARTS)
 
 
 class _FunctionRecorder(TorchFunctionMode):
@@ -44,6 +51,9 @@ class _FunctionRecorder(TorchFunctionMode):
             name = FORBIDDEN_FUNCTIONS.get(func)
         except TypeError:  # an unhashable callable cannot be one of ours
             name = None
+        # torch.ops.aten.<op> arrives here by name; composite ops decompose before the dispatch mode sees them.
+        if name is None and isinstance(func, (OpOverload, OpOverloadPacket)) and _is_forbidden_operator(str(func)):
+            name = f"aten operator {func}"
         if name:
             self.found.add(name)
         return func(*args, **(kwargs or {}))
@@ -55,9 +65,8 @@ class _OperatorRecorder(TorchDispatchMode):
         self.found = found
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = str(func)
-        if any(part in name for part in FORBIDDEN_OPERATOR_PARTS):
-            self.found.add(f"aten operator {name}")
+        if _is_forbidden_operator(str(func)):
+            self.found.add(f"aten operator {func}")
         return func(*args, **(kwargs or {}))
 
 
@@ -66,8 +75,13 @@ class Recorder:
 
     def __init__(self):
         self.found: set[str] = set()
+        self.warnings: list[str] = []
 
     def __enter__(self):
+        # PyTorch warnings become notes in the feedback, never failures.
+        self._caught = warnings.catch_warnings(record=True)
+        self._seen = self._caught.__enter__()
+        warnings.simplefilter("always")
         self._modes = [_FunctionRecorder(self.found), _OperatorRecorder(self.found)]
         for mode in self._modes:
             mode.__enter__()
@@ -76,6 +90,14 @@ class Recorder:
     def __exit__(self, *exc_info):
         for mode in reversed(self._modes):
             mode.__exit__(*exc_info)
+        self._caught.__exit__(*exc_info)
+        for caught in self._seen:
+            text = f"{caught.category.__name__}: {str(caught.message)[:300]}"
+            if text not in self.warnings and len(self.warnings) < MAX_WARNINGS:
+                self.warnings.append(text)
+
+    def report(self) -> dict:
+        return {"forbidden": sorted(self.found), "warnings": self.warnings}
 
     def inspect(self, model: nn.Module) -> None:
         for name, module in model.named_modules():
@@ -126,7 +148,7 @@ def call(package, payload: dict) -> dict:
             grads = [None if g is None else g.detach() for g in found]
         else:
             grads = [None] * len(wrt)
-    return {"result": plain(result), "grads": grads, "inputs_after": plain(args), "forbidden": sorted(recorder.found)}
+    return {"result": plain(result), "grads": grads, "inputs_after": plain(args), **recorder.report()}
 
 
 def _build(package, payload: dict) -> nn.Module:
@@ -159,6 +181,10 @@ def forward(package, payload: dict) -> dict:
         with recorder:
             output = model(*args, **spec.get("kwargs", {}))
             if spec.get("grad_output") is not None:
+                if not isinstance(output, torch.Tensor):
+                    raise TypeError(
+                        f"forward returned a {type(output).__name__}; expected one tensor, so no gradient could be taken"
+                    )
                 output.backward(spec["grad_output"])
         grads.append([None if args[i].grad is None else args[i].grad.detach() for i in wrt])
         outputs.append(plain(output))
@@ -173,7 +199,7 @@ def forward(package, payload: dict) -> dict:
         "inputs_after": inputs_after,
         "missing": missing,
         "unexpected": unexpected,
-        "forbidden": sorted(recorder.found),
+        **recorder.report(),
     }
 
 
@@ -197,7 +223,7 @@ def structure(package, payload: dict) -> dict:
             "modules": {name: _describe_module(child) for name, child in model.named_children()},
             "params": {name: list(p.shape) for name, p in model.named_parameters()},
         },
-        "forbidden": sorted(recorder.found),
+        **recorder.report(),
     }
 
 
@@ -229,7 +255,7 @@ def train(package, payload: dict) -> dict:
         model.eval()
         with torch.no_grad():
             logits = model(payload["X_test"], payload.get("lengths_test"))
-    return {"result": plain(logits), "losses": plain(losses), "forbidden": sorted(recorder.found)}
+    return {"result": plain(logits), "losses": plain(losses), **recorder.report()}
 
 
 def warm_up() -> None:

@@ -135,14 +135,23 @@ def check_gradients_match_reference(learner):
 
 
 @check(points=1)
-def check_keeps_dtype(learner):
-    """results keep the input's dtype (float32, float64, bfloat16)"""
+def check_keeps_dtype_and_precision(learner):
+    """results keep the input's dtype (float32, float64, bfloat16) and, in float64, its full precision"""
     for dtype in (*FLOATS, torch.bfloat16):
         q, k, v = qkv(60, (2,), 3, 4, 8, 8, dtype)
         with case(shape_text(q, k, v)):
             _, output, weights = outputs(learner, q, k, v)
             expect_dtype(weights, dtype, f"{WHERE}: weights")
             expect_dtype(output, dtype, f"{WHERE}: output")
+            if dtype == torch.float64:
+                # Float64 sums in any order agree to ~1e-15; a float32 constant shows at ~1e-8.
+                expect_close(
+                    weights,
+                    reference(q, k, v)[1],
+                    f"{WHERE}: float64 weights, at float64 precision",
+                    "Is √d_k computed in float32 (torch.tensor(d_k, dtype=torch.float32))? math.sqrt keeps full precision.",
+                    tolerance=Tolerance(1e-12, 1e-14),
+                )
 
 
 @check(points=1)

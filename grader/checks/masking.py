@@ -120,6 +120,8 @@ MASK_FORMS = [  # (description, batch, L_q, L_k, mask builder)
     ("bool (1, 1, L_k), 2 batch dims", (2, 3), 4, 4, lambda s: random_mask(s, 1, 1, 4)),
     ("uint8 causal (L, L), no batch", (), 5, 5, lambda s: reference_causal(5).to(torch.uint8)),
     ("bool (B, H, L_q, L_k), 2 batch dims", (2, 2), 3, 4, lambda s: random_mask(s, 2, 2, 3, 4)),
+    ("int 0/3 (B, L_q, L_k): any nonzero value may attend", (2,), 3, 4, lambda s: random_mask(s, 2, 3, 4).long() * 3),
+    ("float 0/0.5 (L_q, L_k): any nonzero value may attend", (2,), 3, 4, lambda s: random_mask(s, 3, 4).double() / 2),
 ]
 
 
