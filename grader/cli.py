@@ -45,15 +45,24 @@ def make_stubs(*, solutions: Path, exercises: Path, check: bool) -> int:
     return EXIT_OK
 
 
-def grade(*, path: Path, out: Path, jobs: int, call_timeout: float, exercise_timeout: float, memory_mb: int) -> int:
+def grade(
+    *,
+    path: Path,
+    out: Path,
+    jobs: int,
+    call_timeout: float,
+    exercise_timeout: float,
+    memory_mb: int,
+    regrade: tuple[str, ...] = (),
+) -> int:
     """Grade PATH (one submission or a class) into OUT; grading that ran is a success whatever the scores."""
-    from grader.grading import Settings
-    from grader.grading import grade as grade_path
+    from grader.bulk import grade as grade_path
+    from grader.settings import Settings
 
     settings = Settings(call_timeout_s=call_timeout, exercise_timeout_s=exercise_timeout, memory_mb=memory_mb)
     started = time.monotonic()
     try:
-        results = grade_path(path, out=out, jobs=jobs, settings=settings)
+        results = grade_path(path, out=out, jobs=jobs, settings=settings, regrade=regrade)
     except UsageError as error:
         print(f"grader grade: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -86,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  python -m grader grade solutions --out /tmp/ref        # 100/100\n"
         "  python -m grader grade exercises --out /tmp/stubs      # 0/100\n"
-        "  python -m grader grade submissions/ --out grades --jobs 2\n\n" + EXIT_CODES_HELP,
+        "  python -m grader grade submissions/ --out grades --jobs 2\n"
+        "  python -m grader grade submissions/ --out grades --regrade alice   # redo one learner\n\n"
+        "A rerun with the same --out grades only what is new or changed: results are kept per submission\n"
+        "under DIR/submissions/ as each one finishes, so an interrupted run resumes where it stopped.\n\n" + EXIT_CODES_HELP,
     )
     grade_parser.add_argument("path", type=Path, metavar="PATH", help="a submission folder or .zip, or a folder of them")
     grade_parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the gradebook and feedback go")
@@ -109,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade_parser.add_argument(
         "--memory-mb", type=int, default=2048, metavar="MB", help="memory a sandboxed exercise may add (default: %(default)s)"
+    )
+    grade_parser.add_argument(
+        "--regrade",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="grade submission NAME again even if DIR already holds its result (repeatable)",
     )
 
     stub_parser = verbs.add_parser(
@@ -147,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
             call_timeout=args.call_timeout,
             exercise_timeout=args.exercise_timeout,
             memory_mb=args.memory_mb,
+            regrade=tuple(args.regrade),
         )
     if args.verb == "stubs":
         return make_stubs(solutions=args.solutions, exercises=args.exercises, check=args.check)

@@ -1,4 +1,4 @@
-"""Grading: every check of every exercise of every submission, each exercise in its own sandbox.
+"""Grading one submission: every check of every exercise, each exercise in its own sandbox.
 
 The decisions happen here, in the grader's process: the learner's code only ever runs inside a
 ``Runner`` session and sends back plain tensors. Exercises 4–7 run with the reference standing in
@@ -7,12 +7,8 @@ for the earlier exercises they import, so a mistake costs points only where it i
 
 from __future__ import annotations
 
-import sys
-import tempfile
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from grader.checks import Check, checks_for
@@ -20,59 +16,16 @@ from grader.compare import CheckFailed
 from grader.contract import EXERCISES, Exercise
 from grader.forbidden import forbidden_uses
 from grader.learner import Learner, LearnerError
-from grader.report import truncate_output, write_reports
+from grader.report import truncate_output
 from grader.results import ERROR, FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, TIMEOUT, CheckResult, ExerciseResult, SubmissionResult
-from grader.runner import Limits, Runner, SubmissionError
-from grader.submission import Submission, discover
+from grader.runner import Runner, SubmissionError
+from grader.settings import Settings
+from grader.submission import Submission
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 STANDIN_FROM = 4  # SPEC/issue: exercises 4–7 are graded with the reference standing in for earlier ones
 AFTER_TIMEOUT_CALL_S = 5.0
 MAX_TIMEOUTS = 3  # an exercise that hangs this often has its remaining checks skipped
-
-
-@dataclass(frozen=True)
-class Settings:
-    """How much each exercise may use. ``training_timeout_s`` is the call limit for the classifier's training."""
-
-    call_timeout_s: float = 20.0
-    exercise_timeout_s: float = 120.0
-    training_timeout_s: float = 120.0
-    memory_mb: int = 2048
-
-    def limits_for(self, exercise: Exercise) -> Limits:
-        if exercise.module == "classifier":
-            return Limits(
-                call_timeout_s=self.training_timeout_s,
-                session_timeout_s=self.exercise_timeout_s + self.training_timeout_s,
-                memory_mb=self.memory_mb,
-            )
-        return Limits(call_timeout_s=self.call_timeout_s, session_timeout_s=self.exercise_timeout_s, memory_mb=self.memory_mb)
-
-
-def grade(
-    path: Path, *, out: Path, jobs: int = 1, settings: Settings = Settings(), log: Callable[[str], None] | None = None
-) -> list[SubmissionResult]:
-    """Grade the submission or class at ``path`` and write the reports under ``out``."""
-    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
-    with tempfile.TemporaryDirectory(prefix="grader-unpacked-") as unpacked, Runner() as runner:
-        submissions = discover(Path(path), Path(unpacked))
-        forbidden = [Path(path).resolve(), Path(out).resolve()]
-        done = 0
-
-        def one(submission: Submission) -> SubmissionResult:
-            nonlocal done
-            result = grade_submission(submission, runner, settings, forbidden_paths=forbidden)
-            done += 1
-            log(
-                f"[{done}/{len(submissions)}] {result.submission}: {result.total:g}/{result.max_score:g} ({result.elapsed_s:.1f} s)"
-            )
-            return result
-
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            results = list(pool.map(one, submissions))
-    write_reports(results, Path(out))
-    return results
 
 
 def grade_submission(

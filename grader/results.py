@@ -16,6 +16,8 @@ class CheckResult:
     status: passed | failed | not_implemented | error (the code raised or crashed) | timeout | skipped.
     message: the facts of a failure (empty when passed). hint: a question pointing at the idea.
     score / max_score: points earned / available. elapsed_s: wall time of the check.
+    picture: for some failures, small 2-D lists {"title", "mask", "got", "expected"} that the HTML
+        feedback draws side by side (the learner's attention weights beside the expected ones).
     """
 
     name: str
@@ -26,6 +28,7 @@ class CheckResult:
     message: str = ""
     hint: str = ""
     elapsed_s: float = 0.0
+    picture: dict | None = None
 
 
 @dataclass
@@ -67,3 +70,13 @@ class SubmissionResult:
         for exercise, source in zip(data["exercises"], self.exercises):
             exercise["score"] = source.score
         return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> SubmissionResult:
+        """The inverse of ``to_json`` (derived fields are recomputed, not read)."""
+        exercises = []
+        for exercise in data["exercises"]:
+            checks = [CheckResult(**check) for check in exercise["checks"]]
+            fields = {key: exercise[key] for key in ("module", "number", "max_score", "notes", "elapsed_s")}
+            exercises.append(ExerciseResult(**fields, checks=checks))
+        return cls(data["submission"], exercises, list(data.get("notes", [])), data.get("elapsed_s", 0.0))

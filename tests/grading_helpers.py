@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader.contract import EXERCISES, exercise
-from grader.grading import Settings, grade_exercise
+from grader.grading import grade_exercise
 from grader.results import ExerciseResult
 from grader.runner import Runner
+from grader.settings import Settings
 from grader.submission import from_folder
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading import Settings
 from grader.results import PASSED, SKIPPED, TIMEOUT
+from grader.settings import Settings
 from tests.grading_helpers import SOLUTIONS, grade_exercises, overlay
 
 OBFUSCATED_OPERATOR = """

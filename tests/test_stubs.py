@@ -64,7 +64,9 @@ class TestExercisesMatchSolutions:
         assert set(exercise.names) <= defined
 
     def test_exercise_folder_holds_only_modules_tests_and_conftest(self):
-        expected = {"__init__.py", "conftest.py"} | {f"{e.module}.py" for e in EXERCISES} | {f"test_{e.module}.py" for e in EXERCISES}
+        expected = (
+            {"__init__.py", "conftest.py"} | {f"{e.module}.py" for e in EXERCISES} | {f"test_{e.module}.py" for e in EXERCISES}
+        )
         present = {path.name for path in EXERCISE_DIR.iterdir() if path.name != "__pycache__"}
         assert present == expected
 
@@ -110,7 +112,10 @@ class TestGenerator:
         [
             ("def f():\n    # TODO: x\n    ### BEGIN SOLUTION\n    return 1\n", "line 3: ### BEGIN SOLUTION is never closed"),
             ("def f():\n    return 1\n    ### END SOLUTION\n", "line 3: ### END SOLUTION without"),
-            ("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n", "line 2: a solution region needs a '# TODO: ...'"),
+            (
+                "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n",
+                "line 2: a solution region needs a '# TODO: ...'",
+            ),
             ("# TODO: x\n### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n", "line 2: a solution region must lie inside a function"),
             (
                 "def f():\n    # TODO: x\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n",

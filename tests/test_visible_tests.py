@@ -78,10 +78,14 @@ class TestHalfway:
         assert "Next: exercise 3 — masking.py: causal_mask() is not implemented yet" in result.stdout
 
     def test_a_wrong_answer_says_expected_got_where_and_a_hint(self, tmp_path):
-        naive = (REPO / "exercises" / "softmax.py").read_text().replace(
-            "    # TODO: subtract each slice's maximum before exp, and give a slice that is all -inf zeros.\n",
-            "    # TODO: subtract each slice's maximum before exp, and give a slice that is all -inf zeros.\n"
-            "    e = np.exp(x)\n    return e / e.sum(axis=axis, keepdims=True)\n",
+        naive = (
+            (REPO / "exercises" / "softmax.py")
+            .read_text()
+            .replace(
+                "    # TODO: subtract each slice's maximum before exp, and give a slice that is all -inf zeros.\n",
+                "    # TODO: subtract each slice's maximum before exp, and give a slice that is all -inf zeros.\n"
+                "    e = np.exp(x)\n    return e / e.sum(axis=axis, keepdims=True)\n",
+            )
         )
         result = run_visible_tests(learner_copy(tmp_path, patches={"softmax.py": naive}))
         assert "softmax.softmax([[1e4, 0, -1e4]]): 1 of 3 values differ; worst at [0, 0]: expected 1, got nan" in result.stdout

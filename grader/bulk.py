@@ -1,0 +1,67 @@
+"""Grading a class: find the submissions, grade what is new or changed, record each as it finishes, report.
+
+This module imports neither PyTorch nor the checks until there is something to grade, so a rerun
+with nothing left to do returns at once.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from grader.gradebook import Gradebook, submission_fingerprint
+from grader.progress import Progress
+from grader.report import write_reports
+from grader.results import SubmissionResult
+from grader.settings import Settings
+from grader.submission import Submission, UsageError, discover
+
+
+def grade(
+    path: Path,
+    *,
+    out: Path,
+    jobs: int = 1,
+    settings: Settings = Settings(),
+    regrade: tuple[str, ...] = (),
+    progress_stream=None,
+) -> list[SubmissionResult]:
+    """Grade the submission or class at ``path`` and write the reports under ``out``.
+
+    Each result is recorded under ``out`` as soon as its submission finishes; submissions already
+    recorded with the same files and the same grader are not graded again (``regrade`` names the
+    ones to redo anyway), so a killed run resumes where it stopped.
+    """
+    out = Path(out)
+    gradebook = Gradebook(out)
+    with tempfile.TemporaryDirectory(prefix="grader-unpacked-") as unpacked:
+        submissions = discover(Path(path), Path(unpacked))
+        unknown = set(regrade) - {s.name for s in submissions}
+        if unknown:
+            raise UsageError(f"--regrade {', '.join(sorted(unknown))}: no such submission in {path}")
+        fingerprints = {s.name: submission_fingerprint(s) for s in submissions}
+        todo = [s for s in submissions if s.name in regrade or not gradebook.is_current(s, fingerprints[s.name])]
+        if todo:
+            _grade_all(todo, fingerprints, gradebook, jobs, settings, [Path(path).resolve(), out.resolve()], progress_stream)
+    results = [gradebook.load(s.name) for s in submissions]
+    write_reports([r for r in results if r is not None], out)
+    return results
+
+
+def _grade_all(submissions, fingerprints, gradebook, jobs, settings, forbidden_paths, progress_stream) -> None:
+    from grader.grading import grade_submission  # PyTorch and the checks: only when there is work
+    from grader.runner import Runner
+
+    progress = Progress(len(submissions), progress_stream)
+    with Runner() as runner:
+
+        def one(submission: Submission) -> None:
+            result = grade_submission(submission, runner, settings, forbidden_paths=forbidden_paths)
+            gradebook.save(result, fingerprints[submission.name])
+            progress.done(result)
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            for finished in [pool.submit(one, submission) for submission in submissions]:
+                finished.result()
+    progress.close()

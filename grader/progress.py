@@ -1,0 +1,63 @@
+"""Progress of a grading run: a bar with count, ETA and failures on a terminal, plain lines in CI logs."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import TextIO
+
+from grader.results import ERROR, TIMEOUT, SubmissionResult
+
+BAR_WIDTH = 24
+
+
+class Progress:
+    """Call ``done(result)`` as each submission finishes (from any thread); ``close()`` at the end."""
+
+    def __init__(self, total: int, stream: TextIO | None = None, interactive: bool | None = None):
+        self.total = total
+        self.stream = stream or sys.stderr
+        self.interactive = self.stream.isatty() if interactive is None else interactive
+        self.count = 0
+        self.troubled = 0
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+        if self.interactive and total:
+            self._draw("")
+
+    def done(self, result: SubmissionResult) -> None:
+        with self._lock:
+            self.count += 1
+            trouble = self._trouble(result)
+            self.troubled += bool(trouble)
+            line = f"[{self.count}/{self.total}] {result.submission}: {result.total:g}/{result.max_score:g} ({result.elapsed_s:.1f} s){trouble}"
+            if self.interactive:
+                self._draw(line)
+            else:
+                print(line, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.interactive and self.total:
+            print(file=self.stream, flush=True)
+
+    def eta_s(self) -> float | None:
+        if not self.count:
+            return None
+        return (time.monotonic() - self.started) / self.count * (self.total - self.count)
+
+    def _draw(self, last: str) -> None:
+        filled = int(BAR_WIDTH * self.count / self.total) if self.total else BAR_WIDTH
+        eta = self.eta_s()
+        eta_text = "ETA --" if eta is None else f"ETA {eta:.0f} s"
+        bar = f"\r\x1b[2K[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self.count}/{self.total}  {eta_text}  troubled: {self.troubled}"
+        self.stream.write(bar + (f"  last: {last}" if last else ""))
+        self.stream.flush()
+
+    @staticmethod
+    def _trouble(result: SubmissionResult) -> str:
+        """ " — 3 checks crashed, 2 timed out" when the learner's code misbehaved, else ""."""
+        statuses = [check.status for exercise in result.exercises for check in exercise.checks]
+        crashed, timed_out = statuses.count(ERROR), statuses.count(TIMEOUT)
+        parts = [f"{crashed} check(s) crashed"] * bool(crashed) + [f"{timed_out} timed out"] * bool(timed_out) + result.notes[:1]
+        return (" — " + ", ".join(parts)) if parts else ""
