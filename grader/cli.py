@@ -75,6 +75,30 @@ def grade(
     return EXIT_OK
 
 
+def gradescope(*, submission: Path, results: Path, jobs: int = 1) -> int:
+    """Grade one submission and write Gradescope's ``results.json`` (the ``run_autograder`` entry point)."""
+    import shutil
+    import tempfile
+
+    from grader.bulk import grade as grade_path
+    from grader.report import GRADESCOPE_DIR
+
+    with tempfile.TemporaryDirectory(prefix="gradescope-") as out:
+        try:
+            (result,) = grade_path(submission, out=Path(out), jobs=jobs)
+        except UsageError as error:
+            print(f"grader gradescope: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        except ValueError:
+            print(f"grader gradescope: {submission} holds several submissions; Gradescope grades one", file=sys.stderr)
+            return EXIT_USAGE
+        (written,) = (Path(out) / GRADESCOPE_DIR).glob("*.json")
+        results.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(written, results)
+    print(f"{result.submission}: {result.total:g}/{result.max_score:g}; wrote {results}", file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m grader",
@@ -130,6 +154,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="grade submission NAME again even if DIR already holds its result (repeatable)",
     )
 
+    gradescope_parser = verbs.add_parser(
+        "gradescope",
+        help="grade one submission into Gradescope's results.json",
+        description="Grade one submission and write Gradescope's results.json: one test per check, with its points and message.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example (what gradescope/run_autograder runs):\n"
+        "  python -m grader gradescope --submission /autograder/submission --results /autograder/results/results.json\n\n"
+        + EXIT_CODES_HELP,
+    )
+    gradescope_parser.add_argument("--submission", type=Path, required=True, help="the submission folder or .zip")
+    gradescope_parser.add_argument("--results", type=Path, required=True, help="where Gradescope's results.json goes")
+
     stub_parser = verbs.add_parser(
         "stubs",
         help="regenerate the learner stubs in exercises/ from solutions/",
@@ -168,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
             memory_mb=args.memory_mb,
             regrade=tuple(args.regrade),
         )
+    if args.verb == "gradescope":
+        return gradescope(submission=args.submission, results=args.results)
     if args.verb == "stubs":
         return make_stubs(solutions=args.solutions, exercises=args.exercises, check=args.check)
     parser.error(f"unknown verb {args.verb}")

@@ -26,12 +26,17 @@ TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
 
 
 class CheckFailed(AssertionError):
-    """A check's rule is broken. ``message`` is the facts; ``hint`` an optional question for the learner."""
+    """A check's rule is broken. ``message`` is the facts; ``hint`` an optional question for the learner.
 
-    def __init__(self, message: str, hint: str | None = None):
+    ``picture`` optionally carries small 2-D lists (``title``, ``mask``, ``got``, ``expected``) that the
+    HTML feedback draws side by side.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, picture: dict | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.picture = picture
 
 
 @dataclass(frozen=True)

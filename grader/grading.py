@@ -91,11 +91,11 @@ def grade_exercise(
 def run_check(check: Check, learner: Learner, exercise: Exercise) -> CheckResult:
     """Run one check; whatever happens, it becomes a ``CheckResult`` (never an exception)."""
     started = time.monotonic()
-    status, message, hint = PASSED, "", ""
+    status, message, hint, drawing = PASSED, "", "", None
     try:
         check.run(learner)
     except CheckFailed as failure:
-        status, message, hint = FAILED, failure.message, failure.hint or ""
+        status, message, hint, drawing = FAILED, failure.message, failure.hint or "", failure.picture
     except LearnerError as error:
         status, message = error.status, f"{exercise.filename}: {error.message}"
     except SubmissionError as error:
@@ -106,7 +106,8 @@ def run_check(check: Check, learner: Learner, exercise: Exercise) -> CheckResult
             f"{exercise.filename}: the result could not be checked ({type(error).__name__}: {error}); is it the shape and type the SPEC asks for?",
         )
     score = check.points if status == PASSED else 0
-    return CheckResult(check.name, check.title, status, score, check.points, message, hint, round(time.monotonic() - started, 3))
+    elapsed = round(time.monotonic() - started, 3)
+    return CheckResult(check.name, check.title, status, score, check.points, message, hint, elapsed, drawing)
 
 
 def _withhold_for_forbidden_builtins(result: ExerciseResult, runtime: list[str], source: list[str]) -> None:

@@ -9,12 +9,18 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections import Counter
+from html import escape
 from pathlib import Path
+from statistics import mean, median
 
 from grader.contract import EXERCISES, MODULES, TOTAL_POINTS
+from grader.gradescope import write_gradescope
+from grader.pictures import draw_class_summary, draw_weights
 from grader.results import NOT_IMPLEMENTED, PASSED, SubmissionResult
 
 FEEDBACK_DIR = "feedback"
+GRADESCOPE_DIR = "gradescope"
 PRINTED_OUTPUT_LIMIT = 1000  # characters of a submission's own prints shown in its feedback
 STATUS_MARKS = {PASSED: "✓", "failed": "✗", "not_implemented": "·", "error": "✗", "timeout": "⏱", "skipped": "–"}
 
@@ -26,8 +32,83 @@ def write_reports(results: list[SubmissionResult], out: Path) -> dict[str, Path]
     feedback = out / FEEDBACK_DIR
     feedback.mkdir(exist_ok=True)
     for result in results:
-        (feedback / feedback_filename(result.submission)).write_text(feedback_markdown(result), encoding="utf-8")
+        stem = feedback_filename(result.submission).removesuffix(".md")
+        (feedback / f"{stem}.md").write_text(feedback_markdown(result), encoding="utf-8")
+        (feedback / f"{stem}.html").write_text(feedback_html(result, feedback, stem), encoding="utf-8")
+        write_gradescope(result, out / GRADESCOPE_DIR / f"{stem}.json")
     written["feedback"] = feedback
+    written["gradescope"] = out / GRADESCOPE_DIR
+    written.update(write_summary(results, out))
+    return written
+
+
+def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
+    """The Markdown feedback's content as a page, with a picture beside each failure that has one."""
+    parts = [
+        "<!doctype html><meta charset='utf-8'>",
+        f"<title>Feedback for {escape(result.submission)}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}pre{background:#f4f4f4;padding:.6em;white-space:pre-wrap}"
+        ".passed{color:#2a7d2a}.failed{color:#b00}.hint{font-style:italic}</style>",
+        f"<h1>Lesson 13 — Attention: feedback for {escape(result.submission)}</h1>",
+        f"<p><strong>Total: {_points(result.total)} / {_points(result.max_score)}</strong></p>",
+    ]
+    parts += [f"<p>{escape(note)}</p>" for note in result.notes]
+    for exercise in result.exercises:
+        parts.append(
+            f"<h2>{exercise.number}. {exercise.module}.py — {_points(exercise.score)} / {_points(exercise.max_score)}</h2>"
+        )
+        parts += [f"<blockquote>{escape(note)}</blockquote>" for note in exercise.notes]
+        parts.append("<ul>")
+        for check in exercise.checks:
+            css = "passed" if check.status == PASSED else "failed"
+            mark = STATUS_MARKS.get(check.status, "✗")
+            parts.append(f"<li class='{css}'>{mark} {escape(check.title)} ({_points(check.score)} / {_points(check.max_score)})")
+            if check.status != PASSED and check.message:
+                parts.append(f"<pre>{escape(check.message)}</pre>")
+                if check.hint:
+                    parts.append(f"<p class='hint'>Hint: {escape(check.hint)}</p>")
+                if check.picture:
+                    image = folder / f"{stem}_files" / f"{exercise.module}-{check.name}.png"
+                    if draw_weights(check.picture, image):
+                        parts.append(f"<img alt='your weights beside the expected ones' src='{stem}_files/{image.name}'>")
+            parts.append("</li>")
+        parts.append("</ul>")
+    return "\n".join(parts) + "\n"
+
+
+def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]:
+    """``summary.md`` (score spread per exercise, the most often failed checks) and ``summary.png``."""
+    scores: dict[str, list[float]] = {e.module: [] for e in EXERCISES}
+    failures: Counter = Counter()
+    for result in results:
+        for exercise in result.exercises:
+            scores[exercise.module].append(exercise.score)
+            failures.update((exercise.module, check.title) for check in exercise.checks if check.status != PASSED)
+    maxima = {e.module: e.points for e in EXERCISES}
+    lines = [
+        f"# Class summary: {len(results)} submission(s)",
+        "",
+        "| exercise | mean | median | full marks | zero |",
+        "|---|---|---|---|---|",
+    ]
+    for module, values in scores.items():
+        if values:
+            full, zero = sum(v == maxima[module] for v in values), sum(v == 0 for v in values)
+            lines.append(f"| {module} | {mean(values):.1f} / {maxima[module]} | {median(values):g} | {full} | {zero} |")
+    totals = [result.total for result in results]
+    if totals:
+        lines += [
+            "",
+            f"Total: mean {mean(totals):.1f}, median {median(totals):g}, min {min(totals):g}, max {max(totals):g} (of {TOTAL_POINTS})",
+        ]
+    lines += ["", "## Most often failed checks", "", "| exercise | check | submissions |", "|---|---|---|"]
+    lines += [f"| {module} | {title} | {count} |" for (module, title), count in failures.most_common(12)]
+    written = {"summary": out / "summary.md"}
+    picture = draw_class_summary(scores, maxima, out / "summary.png")
+    if picture:
+        lines += ["", "![score spread per exercise](summary.png)"]
+        written["summary_picture"] = picture
+    (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return written
 
 

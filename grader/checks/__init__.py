@@ -50,4 +50,26 @@ def case(description: str) -> Iterator[None]:
     try:
         yield
     except CheckFailed as failure:
-        raise CheckFailed(f"{failure.message}\n  input: {description}", failure.hint) from None
+        raise CheckFailed(f"{failure.message}\n  input: {description}", failure.hint, failure.picture) from None
+
+
+@contextmanager
+def picture(title: str, got, expected, mask=None) -> Iterator[None]:
+    """Attach the first query-by-key slice of the weights (and the mask) to any ``CheckFailed`` inside."""
+    try:
+        yield
+    except CheckFailed as failure:
+        if failure.picture is None:
+            failure.picture = {"title": title, "got": _slice(got), "expected": _slice(expected), "mask": _slice(mask)}
+        raise
+
+
+def _slice(values):
+    """The first (L_q, L_k) matrix of a tensor, as nested lists of floats; ``None`` if there is none."""
+    import torch
+
+    if not isinstance(values, torch.Tensor) or values.dim() < 2 or values.numel() > 1 << 16:
+        return None
+    while values.dim() > 2:
+        values = values[0]
+    return values.detach().double().cpu().tolist()

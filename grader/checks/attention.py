@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from grader.checks import case, check
+from grader.checks import case, check, picture
 from grader.checks.inputs import FLOATS, qkv, randn, shape_text
 from grader.compare import Tolerance, expect_close, expect_dtype, expect_shape, expect_tuple, fail, is_close
 from solutions.attention import scaled_dot_product_attention as reference
@@ -75,7 +75,9 @@ def check_weights_match_reference(learner):
             q, k, v = qkv(10 + seed, batch, l_q, l_k, d_k, d_v, dtype)
             with case(shape_text(q, k, v) + f", seed {10 + seed}"):
                 _, _, weights = outputs(learner, q, k, v)
-                expect_close(weights, reference(q, k, v)[1], f"{WHERE}: weights", weights_hint(q, k, weights))
+                expected = reference(q, k, v)[1]
+                with picture("attention weights", weights, expected):
+                    expect_close(weights, expected, f"{WHERE}: weights", weights_hint(q, k, weights))
 
 
 @check(points=3)

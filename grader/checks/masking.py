@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from grader.checks import case, check
+from grader.checks import case, check, picture
 from grader.checks.inputs import FLOATS, mask_text, qkv, randn, random_mask, shape_text
 from grader.compare import Tolerance, expect_close, expect_equal, expect_finite, expect_shape, expect_tuple, fail, is_close
 from solutions.masking import causal_mask as reference_causal
@@ -106,10 +106,14 @@ def check_masked_keys_get_zero_weight(learner):
             leaked = (weights != 0) & ~mask.expand_as(weights)
             if bool(leaked.any()):
                 b, i, j = (int(x) for x in torch.nonzero(leaked)[0])
-                fail(
-                    f"{WHERE}: masked key got weight: query {i} of batch {b} gives key {j} weight {weights[b, i, j].item():.4g}, expected 0",
-                    mask_hint(q, k, mask, weights),
+                drawing = picture(
+                    "masked keys get weight 0", weights[b], reference(q, k, v, mask)[1][b], mask.expand_as(weights)[b]
                 )
+                with drawing:
+                    fail(
+                        f"{WHERE}: masked key got weight: query {i} of batch {b} gives key {j} weight {weights[b, i, j].item():.4g}, expected 0",
+                        mask_hint(q, k, mask, weights),
+                    )
 
 
 MASK_FORMS = [  # (description, batch, L_q, L_k, mask builder)
@@ -135,7 +139,8 @@ def check_matches_reference_for_every_mask_form(learner):
             with case(shape_text(q, k, v) + f", mask {form}, seed {120 + seed}"):
                 _, output, weights = attend(learner, q, k, v, mask)
                 expected_output, expected_weights = reference(q, k, v, mask)
-                expect_close(weights, expected_weights, f"{WHERE}: weights", mask_hint(q, k, mask, weights))
+                with picture(f"weights with a {form} mask", weights, expected_weights, mask):
+                    expect_close(weights, expected_weights, f"{WHERE}: weights", mask_hint(q, k, mask, weights))
                 expect_close(output, expected_output, f"{WHERE}: output")
 
 
@@ -165,12 +170,13 @@ def check_fully_masked_row_gives_zero_weights_and_output(learner):
         q, k, v, mask = fully_masked_case(150, dtype)
         with case(shape_text(q, k, v) + ", mask bool (2, 4, 5) with query 2 of batch 0 and query 0 of batch 1 fully masked"):
             _, output, weights = attend(learner, q, k, v, mask)
-            expect_finite(weights, f"{WHERE}: fully masked query row: weights", ZERO_ROWS_HINT)
-            expect_finite(output, f"{WHERE}: fully masked query row: output", ZERO_ROWS_HINT)
             expected_output, expected_weights = reference(q, k, v, mask)
-            expect_close(
-                weights, expected_weights, f"{WHERE}: weights", "Are weights zero (not uniform) for a query that sees no key?"
-            )
+            with picture("query 2 of batch 0 sees no key", weights, expected_weights, mask):
+                expect_finite(weights, f"{WHERE}: fully masked query row: weights", ZERO_ROWS_HINT)
+                expect_close(
+                    weights, expected_weights, f"{WHERE}: weights", "Are weights zero (not uniform) for a query that sees no key?"
+                )
+            expect_finite(output, f"{WHERE}: fully masked query row: output", ZERO_ROWS_HINT)
             expect_close(output, expected_output, f"{WHERE}: output")
     q, k, v = qkv(151, (), 3, 3, 4, 4)
     mask = torch.zeros(3, 3, dtype=torch.bool)

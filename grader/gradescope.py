@@ -1,0 +1,40 @@
+"""Gradescope's autograder format: a ``results.json`` per submission, one test per check.
+
+Spec: https://gradescope-autograders.readthedocs.io/en/latest/specs/ — ``score``, ``output`` and a list
+of ``tests`` with ``name``, ``score``, ``max_score``, ``status`` ("passed"/"failed"), ``output`` and
+``visibility``. The ``run_autograder`` script in ``gradescope/`` calls ``python -m grader gradescope``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from grader.results import PASSED, SubmissionResult
+
+
+def gradescope_results(result: SubmissionResult) -> dict:
+    tests = []
+    for exercise in result.exercises:
+        for check in exercise.checks:
+            output = check.message + (f"\nHint: {check.hint}" if check.hint else "")
+            tests.append(
+                {
+                    "name": f"{exercise.number}. {exercise.module}.py: {check.title}",
+                    "number": f"{exercise.number}.{len([t for t in tests if t['number'].startswith(f'{exercise.number}.')]) + 1}",
+                    "score": check.score,
+                    "max_score": check.max_score,
+                    "status": "passed" if check.status == PASSED else "failed",
+                    "output": output,
+                    "visibility": "visible",
+                }
+            )
+    notes = result.notes + [note for exercise in result.exercises for note in exercise.notes]
+    summary = f"Lesson 13 — Attention: {result.total:g} / {result.max_score:g}" + "".join(f"\n- {note}" for note in notes)
+    return {"score": result.total, "output": summary, "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+
+
+def write_gradescope(result: SubmissionResult, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(gradescope_results(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path

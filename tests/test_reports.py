@@ -1,0 +1,117 @@
+"""Are the reports well-formed (schemas), complete (HTML, pictures, Gradescope, summary) and free of our source?"""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from grader.stubs import find_regions
+
+REPO = Path(__file__).resolve().parent.parent
+SCHEMAS = REPO / "grader" / "schemas"
+EXAMPLES = REPO / "examples" / "class"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reports")
+    klass = root / "class"
+    klass.mkdir()
+    shutil.copy(EXAMPLES / "bob_partly_wrong.zip", klass)
+    shutil.copytree(EXAMPLES / "frank_cheats", klass / "frank_cheats")
+    out = root / "out"
+    completed = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", "2"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return out
+
+
+def schema(name: str) -> dict:
+    return json.loads((SCHEMAS / name).read_text())
+
+
+def learner_visible_texts(out: Path) -> dict[str, str]:
+    paths = [*(out / "feedback").glob("*.md"), *(out / "feedback").glob("*.html"), *(out / "gradescope").glob("*.json")]
+    return {path.name: path.read_text() for path in paths}
+
+
+class TestSchemas:
+    def test_results_json_matches_its_schema(self, graded):
+        jsonschema.validate(json.loads((graded / "results.json").read_text()), schema("results.schema.json"))
+
+    def test_every_gradescope_file_matches_its_schema_and_adds_up(self, graded):
+        files = sorted((graded / "gradescope").glob("*.json"))
+        assert [path.stem for path in files] == ["bob_partly_wrong", "frank_cheats"]
+        results = {s["submission"]: s for s in json.loads((graded / "results.json").read_text())["submissions"]}
+        for path in files:
+            document = json.loads(path.read_text())
+            jsonschema.validate(document, schema("gradescope.schema.json"))
+            assert sum(test["max_score"] for test in document["tests"]) == 100
+            assert document["score"] == sum(test["score"] for test in document["tests"]) == results[path.stem]["total"]
+
+    def test_a_broken_document_is_rejected_by_the_schema(self, graded):
+        document = json.loads((graded / "results.json").read_text())
+        document["submissions"][0]["exercises"][0]["checks"][0]["status"] = "sort of"
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(document, schema("results.schema.json"))
+
+
+class TestFeedback:
+    def test_html_feedback_shows_weights_beside_the_expected_ones_for_a_masking_failure(self, graded):
+        html = (graded / "feedback" / "bob_partly_wrong.html").read_text()
+        picture = graded / "feedback" / "bob_partly_wrong_files" / "masking-fully_masked_row_gives_zero_weights_and_output.png"
+        assert picture.read_bytes().startswith(b"\x89PNG")
+        assert "bob_partly_wrong_files/masking-fully_masked_row_gives_zero_weights_and_output.png" in html
+        assert "Are weights zero (not uniform) for a query that sees no key?" in html
+
+    def test_a_submissions_prints_are_cut_to_a_bound(self, graded):
+        markdown = (graded / "feedback" / "frank_cheats.md").read_text()
+        printed = [line for line in markdown.splitlines() if "Your code printed:" in line]
+        assert printed and all(len(line) < 1300 for line in printed)
+
+    def test_no_learner_visible_text_holds_the_reference_or_the_checks(self, graded):
+        secret_lines = set()
+        for path in (REPO / "solutions").glob("*.py"):
+            source = path.read_text()
+            lines = source.splitlines()
+            for region in find_regions(source, str(path)):
+                secret_lines.update(line.strip() for line in lines[region.begin : region.end - 1] if len(line.strip()) > 25)
+        for path in (REPO / "grader" / "checks").glob("*.py"):
+            secret_lines.update(
+                line.strip() for line in path.read_text().splitlines() if len(line.strip()) > 40 and '"' not in line
+            )
+        for name, text in learner_visible_texts(graded).items():
+            leaked = [line for line in secret_lines if line in text]
+            assert leaked == [], f"{name} shows grader or reference code: {leaked[:3]}"
+
+
+class TestSummary:
+    def test_summary_lists_exercises_and_most_failed_checks_with_a_picture(self, graded):
+        summary = (graded / "summary.md").read_text()
+        assert "# Class summary: 2 submission(s)" in summary and "| masking |" in summary
+        assert "## Most often failed checks" in summary and "![score spread per exercise](summary.png)" in summary
+        assert (graded / "summary.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_gradescope_verb_writes_results_for_one_submission(tmp_path):
+    results = tmp_path / "results" / "results.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "grader", "gradescope", "--submission", str(REPO / "exercises"), "--results", str(results)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(results.read_text())
+    jsonschema.validate(document, schema("gradescope.schema.json"))
+    assert document["score"] == 0 and len(document["tests"]) > 50
