@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from grader import stubs
+from grader.settings import Settings
 from grader.submission import UsageError
 
 EXIT_OK = 0
@@ -16,6 +17,7 @@ EXIT_FAILED_CHECK = 1  # a --check found something to fix (stale stubs)
 EXIT_USAGE = 2  # bad arguments or unreadable input
 
 REPO = Path(__file__).resolve().parent.parent
+DEFAULTS = Settings()
 
 EXIT_CODES_HELP = f"""exit codes:
   {EXIT_OK}  success
@@ -57,7 +59,6 @@ def grade(
 ) -> int:
     """Grade PATH (one submission or a class) into OUT; grading that ran is a success whatever the scores."""
     from grader.bulk import grade as grade_path
-    from grader.settings import Settings
 
     settings = Settings(call_timeout_s=call_timeout, exercise_timeout_s=exercise_timeout, memory_mb=memory_mb)
     started = time.monotonic()
@@ -132,19 +133,23 @@ def build_parser() -> argparse.ArgumentParser:
     grade_parser.add_argument(
         "--call-timeout",
         type=float,
-        default=20.0,
+        default=DEFAULTS.call_timeout_s,
         metavar="S",
         help="seconds one call of the learner's code may take (default: %(default)s)",
     )
     grade_parser.add_argument(
         "--exercise-timeout",
         type=float,
-        default=120.0,
+        default=DEFAULTS.exercise_timeout_s,
         metavar="S",
         help="seconds all checks of one exercise may take (default: %(default)s)",
     )
     grade_parser.add_argument(
-        "--memory-mb", type=int, default=2048, metavar="MB", help="memory a sandboxed exercise may add (default: %(default)s)"
+        "--memory-mb",
+        type=int,
+        default=DEFAULTS.memory_mb,
+        metavar="MB",
+        help="memory a sandboxed exercise may add (default: %(default)s)",
     )
     grade_parser.add_argument(
         "--regrade",

@@ -11,7 +11,7 @@ from grader.contract import Exercise
 class Settings:
     """How much each exercise may use. ``training_timeout_s`` is the call limit for the classifier's training."""
 
-    call_timeout_s: float = 20.0
+    call_timeout_s: float = 10.0
     exercise_timeout_s: float = 120.0
     training_timeout_s: float = 120.0
     memory_mb: int = 2048

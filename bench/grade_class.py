@@ -1,0 +1,118 @@
+"""How long does grading a class take, per submission, next to the cost of one `import torch`?
+
+Builds a class of N synthetic submissions (correct, wrong, crashing, hanging) from the reference and
+the test corpus, grades it with `python -m grader grade --jobs J` in a fresh output folder, and
+prints seconds per submission for the whole grade and per exercise, beside `python -c "import torch"`
+measured in the same run (median of 3), and their ratio.
+
+    python bench/grade_class.py             # 12 submissions, 2 jobs
+    python bench/grade_class.py --n 24 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+MUTANTS = REPO / "tests" / "submissions" / "mutants"
+KINDS = (
+    "correct",
+    "wrong",
+    "correct",
+    "wrong",
+    "crashing",
+    "correct",
+    "wrong",
+    "correct",
+    "wrong",
+    "correct",
+    "hanging",
+    "correct",
+)
+WRONG = sorted(path for path in MUTANTS.iterdir() if path.is_dir()) if MUTANTS.is_dir() else []
+CRASHING = "def softmax(x, axis=-1):\n    return undefined_name\n"
+HANGING = "def softmax(x, axis=-1):\n    while True:\n        pass\n"
+
+
+def build_class(root: Path, n: int) -> dict[str, str]:
+    """``n`` submissions in ``root``; returns name -> kind."""
+    kinds = {}
+    for index in range(n):
+        kind = KINDS[index % len(KINDS)]
+        folder = root / f"{index:03d}_{kind}"
+        folder.mkdir(parents=True)
+        for source in (REPO / "solutions").glob("*.py"):
+            shutil.copy(source, folder / source.name)
+        if kind == "wrong" and WRONG:
+            for source in WRONG[(index * 7) % len(WRONG)].glob("*.py"):
+                shutil.copy(source, folder / source.name)
+        elif kind == "crashing":
+            (folder / "softmax.py").write_text(CRASHING)
+        elif kind == "hanging":
+            (folder / "softmax.py").write_text(HANGING)
+        kinds[folder.name] = kind
+    return kinds
+
+
+def import_torch_seconds() -> float:
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import torch"], check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=12, help="submissions in the class (default: %(default)s)")
+    parser.add_argument("--jobs", type=int, default=2, help="grading jobs (default: %(default)s)")
+    args = parser.parse_args()
+
+    torch_s = import_torch_seconds()
+    with tempfile.TemporaryDirectory(prefix="bench-class-") as scratch:
+        klass, out = Path(scratch) / "class", Path(scratch) / "out"
+        kinds = build_class(klass, args.n)
+        started = time.perf_counter()
+        command = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", str(args.jobs)]
+        subprocess.run(command, cwd=REPO, check=True, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - started
+        results = json.loads((out / "results.json").read_text())["submissions"]
+
+    per_submission = wall / args.n
+    print(
+        f"class of {args.n} ({', '.join(f'{kinds_count} {kind}' for kind, kinds_count in _count(kinds).items())}), --jobs {args.jobs}"
+    )
+    print(f"import torch (median of 3):           {torch_s:6.2f} s")
+    print(f"grading wall time, whole class:       {wall:6.2f} s (zygote start included)")
+    print(f"grading wall time per submission:     {per_submission:6.2f} s")
+    print(f"ratio per submission / import torch:  {per_submission / torch_s:6.2f}")
+    by_kind: dict[str, list[float]] = {}
+    for result in results:
+        by_kind.setdefault(kinds[result["submission"]], []).append(result["elapsed_s"])
+    for kind, times in sorted(by_kind.items()):
+        print(f"  {kind:9s} mean {statistics.mean(times):6.2f} s of grading work each (one job's view)")
+    print("per exercise, mean seconds of grading work per submission:")
+    for index, exercise in enumerate(results[0]["exercises"]):
+        seconds = statistics.mean(result["exercises"][index]["elapsed_s"] for result in results)
+        print(f"  {exercise['module']:15s} {seconds:6.2f} s")
+    return 0
+
+
+def _count(kinds: dict[str, str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for kind in kinds.values():
+        counts[kind] = counts.get(kind, 0) + 1
+    return counts
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
