@@ -10,6 +10,12 @@ the notebook's namespace and runs them right here. That is nbgrader's model: no 
 memory limits beyond nbgrader's cell timeout. Inputs and results still pass through the wire format,
 so the learner's code gets fresh copies and can only return plain tensors, as in the sandbox.
 
+Stand-ins: for exercises 4–7 the grader runs the reference in place of the earlier exercises, so a
+mistake costs points once. Here that means the earlier exercises' public names in the namespace become
+the reference's (except names that the exercise's own cell defines itself), and stay so for the rest of
+the notebook: the visible asserts that follow and the later exercises then see what the grader's
+sandbox would. The learner's own objects are kept aside, and an exercise is always graded on its own.
+
 Nothing here writes to stderr: warnings and whatever the learner's code prints are caught and become
 notes on stdout, so a PyTorch warning never costs points.
 """
@@ -33,6 +39,8 @@ REPO = Path(__file__).resolve().parent.parent
 NOT_PASSED_HINT_PREFIX = "  hint: "
 
 _RESULTS: dict[tuple[int, str], tuple[tuple, object]] = {}  # (namespace, module) -> (fingerprint, ExerciseResult)
+_SET_ASIDE: dict[int, dict[str, tuple[object, object]]] = {}  # namespace -> {name: (learner's object, reference)}
+_ABSENT = object()
 
 
 class CheckNotPassed(AssertionError):
@@ -45,6 +53,7 @@ def grade_check(module: str, check: str, namespace: dict) -> float:
     Returns nothing useful to nbgrader (the cell's points are all or nothing); prints one line.
     """
     __tracebackhide__ = True
+    _route_warnings_to_stdout()
     result = grade_exercise_in_notebook(module, namespace)
     found = next((c for c in result.checks if c.name == check), None)
     if found is None:
@@ -62,6 +71,8 @@ def grade_exercise_in_notebook(module: str, namespace: dict):
     from grader.contract import exercise as find_exercise
 
     exercise = find_exercise(module)
+    _take_back(namespace, exercise.names)
+    _put_standins_in_place(namespace, exercise)
     fingerprint = tuple(id(namespace.get(name)) for name in exercise.names)
     key = (id(namespace), module)
     cached = _RESULTS.get(key)
@@ -74,6 +85,38 @@ def grade_exercise_in_notebook(module: str, namespace: dict):
     return result
 
 
+def _take_back(namespace: dict, names) -> None:
+    """Give the learner's own objects back to ``names`` where a stand-in had replaced them."""
+    aside = _SET_ASIDE.setdefault(id(namespace), {})
+    for name in names:
+        if name in aside:
+            learners, reference = aside.pop(name)
+            if namespace.get(name, _ABSENT) is reference:  # else the learner has defined it again since
+                if learners is _ABSENT:
+                    namespace.pop(name, None)
+                else:
+                    namespace[name] = learners
+
+
+def _put_standins_in_place(namespace: dict, exercise) -> None:
+    """The reference's objects for the names of the exercises before ``exercise`` (as the grader's stand-ins)."""
+    from grader.grading import _standins
+
+    aside = _SET_ASIDE.setdefault(id(namespace), {})
+    own_cell = _cell_of(exercise, namespace)
+    for module, spec in _standins(exercise).items():
+        reference_module = importlib.import_module(f"solutions.{module}")
+        for name in spec["names"]:
+            reference = getattr(reference_module, name)
+            current = namespace.get(name, _ABSENT)
+            if current is reference:
+                continue
+            if own_cell is not None and _defining_file(current) == own_cell:
+                continue  # the exercise's own copy, as a self-contained module would have it
+            aside[name] = (current, reference)
+            namespace[name] = reference
+
+
 def _grade(exercise, namespace: dict):
     from grader.grading import grade_exercise
     from grader.results import TIMEOUT, CheckResult, ExerciseResult
@@ -84,7 +127,7 @@ def _grade(exercise, namespace: dict):
         # The source scan for forbidden built-ins reads the exercise's cell, as the grader reads its file.
         (Path(folder) / exercise.filename).write_text(_cell_source(exercise, namespace), encoding="utf-8")
         submission = Submission(name="notebook", source=Path("notebook.ipynb"), folder=Path(folder))
-        runner = NotebookRunner(namespace, _cell_of(exercise, namespace))
+        runner = NotebookRunner(namespace)
         try:
             with warnings.catch_warnings(record=True), _captured_output():
                 warnings.simplefilter("always")  # the grader's own oracles may warn: never onto stderr
@@ -105,30 +148,19 @@ def _grade(exercise, namespace: dict):
 class NotebookRunner:
     """Stands in for ``grader.runner.Runner``: its sessions run the notebook's code in this process."""
 
-    def __init__(self, namespace: dict, exercise_cell: str | None):
+    def __init__(self, namespace: dict):
         self.namespace = namespace
-        self.exercise_cell = exercise_cell
 
     def open_session(self, folder, *, standins=None, limits=None, forbidden_paths=()):
-        return NotebookSession(self.namespace, standins or {}, self.exercise_cell)
+        # The stand-ins are in the namespace already (``_put_standins_in_place``); limits need a sandbox.
+        return NotebookSession(self.namespace)
 
 
 class NotebookSession:
-    """One exercise's calls, like ``grader.runner.Session.call``, on the notebook's namespace.
+    """One exercise's calls, like ``grader.runner.Session.call``, on the notebook's namespace."""
 
-    Stand-ins: during each call, the earlier exercises' public names in the namespace are the
-    reference's (as the sandbox overwrites them in the learner's earlier modules), except names that
-    the exercise's own cell defines itself. The namespace is restored after every call.
-    """
-
-    def __init__(self, namespace: dict, standins: dict, exercise_cell: str | None):
+    def __init__(self, namespace: dict):
         self.namespace = namespace
-        self.exercise_cell = exercise_cell
-        self.standins = {
-            name: getattr(importlib.import_module(f"solutions.{module}"), name)
-            for module, spec in standins.items()
-            for name in spec["names"]
-        }
 
     def call(self, task: str, payload: dict):
         from grader import tasks, wire
@@ -138,7 +170,7 @@ class NotebookSession:
         output = io.StringIO()
         try:
             request = wire.decode(wire.encode(payload))  # fresh copies, as the sandbox receives them
-            with self._standins_in_place(), _captured_output(output), _own_random_state():
+            with _captured_output(output), _own_random_state():
                 value = tasks.TASKS[task](NotebookPackage(self.namespace), request)
             value = wire.decode(wire.encode(value))  # plain data only, as the sandbox can send
         except KeyboardInterrupt:
@@ -153,25 +185,6 @@ class NotebookSession:
 
     def close(self) -> None:
         pass
-
-    @contextlib.contextmanager
-    def _standins_in_place(self):
-        absent = object()
-        saved = {}
-        for name, reference in self.standins.items():
-            current = self.namespace.get(name, absent)
-            if self.exercise_cell is not None and _defining_file(current) == self.exercise_cell:
-                continue  # the exercise's own copy, as a self-contained module would have it
-            saved[name] = current
-            self.namespace[name] = reference
-        try:
-            yield
-        finally:
-            for name, value in saved.items():
-                if value is absent:
-                    self.namespace.pop(name, None)
-                else:
-                    self.namespace[name] = value
 
 
 class NotebookPackage:
@@ -239,6 +252,16 @@ def _cell_source(exercise, namespace: dict) -> str:
     """The text of the exercise's cell (IPython keeps each cell in ``linecache``); "" if unknown."""
     cell = _cell_of(exercise, namespace)
     return "".join(linecache.getlines(cell)) if cell else ""
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None):
+    sys.stdout.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _route_warnings_to_stdout() -> None:
+    """What the notebook's setup cell does, again, in case that cell was deleted: nbgrader fails a cell on stderr."""
+    if warnings.showwarning is warnings._showwarning_orig:  # noqa: SLF001 - replaced only if no one else has
+        warnings.showwarning = _print_warning
 
 
 def _make_reference_importable() -> None:

@@ -29,6 +29,7 @@ import numpy
 import torch
 
 from . import confine, tasks, wire
+from .wire import CALL_ID
 
 SUBMISSION_PACKAGE = "submission"
 STANDIN_PACKAGE = "_standin"
@@ -299,22 +300,26 @@ def _serve(channel: socket.socket, package: tasks.Package, scratch: Path) -> Non
 
 
 def _run(request, package: tasks.Package, scratch: Path) -> bytes:
-    """Run one task and return the reply frame: its value, or what went wrong."""
+    """Run one task and return the reply frame: its value, or what went wrong, tagged with the request's id."""
     if type(request) is not dict or request.get("task") not in tasks.TASKS or type(request.get("payload")) is not dict:
         return _protocol(f"no such task or no payload: {str(request)[:80]}")
+    call_id = request.get(CALL_ID)
     try:
         value = tasks.TASKS[request["task"]](package, request["payload"])
-        return wire.pack_frame(wire.TAG_VALUE, value)
+        # Tasks return dicts; the id rides along at the top so paths in encoding errors stay the task's own.
+        return wire.pack_frame(
+            wire.TAG_VALUE, {**value, CALL_ID: call_id} if type(value) is dict else {"value": value, CALL_ID: call_id}
+        )
     except tasks.MissingPart as error:
-        return wire.pack_frame(wire.TAG_FAIL, {"kind": "missing", "message": str(error)})
+        return wire.pack_frame(wire.TAG_FAIL, {CALL_ID: call_id, "kind": "missing", "message": str(error)})
     except wire.WireError as error:
-        return _protocol(str(error))
+        return _protocol(str(error), call_id)
     except BaseException as error:
-        return wire.pack_frame(wire.TAG_FAIL, _error_record(error, scratch))
+        return wire.pack_frame(wire.TAG_FAIL, {CALL_ID: call_id, **_error_record(error, scratch)})
 
 
-def _protocol(message: str) -> bytes:
-    return wire.pack_frame(wire.TAG_FAIL, {"kind": "protocol", "message": message})
+def _protocol(message: str, call_id=None) -> bytes:
+    return wire.pack_frame(wire.TAG_FAIL, {CALL_ID: call_id, "kind": "protocol", "message": message})
 
 
 def _error_record(error: BaseException, scratch: Path) -> dict:

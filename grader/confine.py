@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000  # System V shared memory, queues and semaphores: none shared between sessions
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
@@ -91,11 +92,16 @@ def map_current_user(uid: int, gid: int) -> Protection:
 
 
 def isolate_namespaces() -> dict[str, Protection]:
-    """Unshare PID, network and mount namespaces, adding a user namespace when not root.
+    """Unshare PID, network, mount and IPC namespaces, adding a user namespace when not root.
 
     The PID namespace applies to the caller's *next* child, which becomes its init.
     """
-    wanted = {"pid namespace": CLONE_NEWPID, "network namespace": CLONE_NEWNET, "mount namespace": CLONE_NEWNS}
+    wanted = {
+        "pid namespace": CLONE_NEWPID,
+        "network namespace": CLONE_NEWNET,
+        "mount namespace": CLONE_NEWNS,
+        "ipc namespace": CLONE_NEWIPC,
+    }
     uid, gid = os.geteuid(), os.getegid()
     # Without root, the kernel grants these namespaces only inside a user namespace of our own.
     extra = CLONE_NEWUSER if IS_LINUX and uid != 0 else 0

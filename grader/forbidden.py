@@ -20,7 +20,6 @@ def forbidden_uses(source: str, filename: str) -> list[str]:
         tree = ast.parse(source, filename)
     except (SyntaxError, ValueError):
         return []
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree) if _has_docstring(node)}
     found = []
     for node in ast.walk(tree):
         name = None
@@ -28,9 +27,15 @@ def forbidden_uses(source: str, filename: str) -> list[str]:
             name = ast.unparse(node)
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
             name = next((f"{node.module}.{alias.name}" for alias in node.names if alias.name in FORBIDDEN_BUILTINS), None)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
-            if node.value.strip() in FORBIDDEN_BUILTINS:
-                name = f"the string {node.value.strip()!r}"
+        elif isinstance(node, ast.Call):
+            # getattr(F, "scaled_dot_product_attention") and the like; a name listed in __all__ is no use.
+            for argument in node.args:
+                if (
+                    isinstance(argument, ast.Constant)
+                    and isinstance(argument.value, str)
+                    and argument.value.strip() in FORBIDDEN_BUILTINS
+                ):
+                    name = f"the string {argument.value.strip()!r}"
         if name:
             found.append(f"{filename} line {node.lineno}: {name}")
     return sorted(set(found), key=lambda text: int(text.split(" line ")[1].split(":")[0]))
@@ -38,14 +43,3 @@ def forbidden_uses(source: str, filename: str) -> list[str]:
 
 def _is_own_module(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and node.id in MODULES
-
-
-def _has_docstring(node: ast.AST) -> bool:
-    body = getattr(node, "body", None)
-    return (
-        isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-        and bool(body)
-        and isinstance(body[0], ast.Expr)
-        and isinstance(body[0].value, ast.Constant)
-        and isinstance(body[0].value.value, str)
-    )

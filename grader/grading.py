@@ -24,7 +24,7 @@ from grader.submission import Submission
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 STANDIN_FROM = 4  # SPEC/issue: exercises 4–7 are graded with the reference standing in for earlier ones
-AFTER_TIMEOUT_CALL_S = 5.0
+AFTER_TIMEOUT_CALL_S = 2.0
 MAX_TIMEOUTS = 3  # an exercise that hangs this often has its remaining checks skipped
 
 

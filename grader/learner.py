@@ -51,8 +51,16 @@ class Learner:
         self.output: list[str] = []
         self.cache: dict = {}  # results several checks share, e.g. one training run
 
-    def call(self, function: str, *args, grad_wrt: tuple[int, ...] = (), grad_outputs=None, **kwargs) -> Call:
-        """``module.function(*args, **kwargs)``; with ``grad_wrt``, also d(Σ outputs·grad_outputs)/d args."""
+    def call(
+        self, function: str, *args, grad_wrt: tuple[int, ...] = (), grad_outputs=None, fresh: bool = False, **kwargs
+    ) -> Call:
+        """``module.function(*args, **kwargs)``; with ``grad_wrt``, also d(Σ outputs·grad_outputs)/d args.
+
+        ``fresh`` runs it in a new sandbox: the two sides of a comparison must not share a process,
+        or code could remember its first answer and give it again.
+        """
+        if fresh:
+            self.close()
         payload = {
             "module": self.module,
             "function": function,
@@ -61,7 +69,11 @@ class Learner:
             "grad_wrt": list(grad_wrt),
             "grad_outputs": grad_outputs,
         }
-        return self._call("call", payload)
+        call = self._call("call", payload)
+        if grad_wrt:
+            _expect_lengths(call.grads, len(grad_wrt), "gradients")
+        _expect_lengths(call.inputs_after, len(args), "inputs")
+        return call
 
     def forward(
         self,
@@ -75,6 +87,7 @@ class Learner:
         calls: list[dict] | None = None,
         grad_params: bool = False,
         seed: int = 0,
+        fresh: bool = False,
     ) -> Call:
         """Build ``module.cls(*init, **init_kwargs)``, load ``state``, then run each of ``calls``.
 
@@ -94,7 +107,16 @@ class Learner:
             "grad_params": grad_params,
             "seed": seed,
         }
-        return self._call("forward", payload)
+        if fresh:
+            self.close()
+        call = self._call("forward", payload)
+        calls = calls or []
+        _expect_lengths(call.result, len(calls), "outputs")
+        _expect_lengths(call.grads, len(calls), "gradient lists")
+        _expect_lengths(call.inputs_after, len(calls), "input lists")
+        for grads, spec in zip(call.grads, calls):
+            _expect_lengths(grads, len(spec.get("grad_wrt") or []), "gradients")
+        return call
 
     def structure(self, cls: str, init: tuple | list = (), init_kwargs: dict | None = None) -> dict:
         """Parameter names and shapes, and each direct submodule's type and sizes, of ``module.cls(*init)``."""
@@ -140,4 +162,13 @@ class Learner:
             inputs_after=value.get("inputs_after") or [],
             losses=value.get("losses") or [],
             extra={key: item for key, item in value.items() if key not in ("result", "grads", "param_grads", "inputs_after")},
+        )
+
+
+def _expect_lengths(values, expected: int, what: str) -> None:
+    """A reply must answer everything asked: a harness rewritten by the learner's code could drop parts."""
+    if not isinstance(values, (list, tuple)) or len(values) != expected:
+        got = len(values) if isinstance(values, (list, tuple)) else type(values).__name__
+        raise LearnerError(
+            ERROR, f"the sandbox's reply is incomplete ({got} {what} for {expected}); was the grader's harness altered?"
         )

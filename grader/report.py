@@ -150,7 +150,7 @@ def feedback_markdown(result: SubmissionResult) -> str:
         f"**Total: {_points(result.total)} / {_points(result.max_score)}**",
         "",
     ]
-    lines += [f"- {note}" for note in result.notes]
+    lines += [f"- {_markdown_text(note)}" for note in result.notes]
     lines += ["", "| # | exercise | points |", "|---|---|---|"]
     lines += [f"| {e.number} | `{e.module}.py` | {_points(e.score)} / {_points(e.max_score)} |" for e in result.exercises]
     for exercise in result.exercises:
@@ -159,7 +159,7 @@ def feedback_markdown(result: SubmissionResult) -> str:
             f"## {exercise.number}. `{exercise.module}.py` — {_points(exercise.score)} / {_points(exercise.max_score)}",
             "",
         ]
-        lines += [f"> {note}" for note in exercise.notes]
+        lines += [f"> {_markdown_text(note)}" for note in exercise.notes]
         if exercise.notes:
             lines.append("")
         messages = {check.message for check in exercise.checks}
@@ -171,7 +171,8 @@ def feedback_markdown(result: SubmissionResult) -> str:
             mark = STATUS_MARKS.get(check.status, "✗")
             lines.append(f"- {mark} {check.title} ({_points(check.score)} / {_points(check.max_score)})")
             if check.status != PASSED and check.message:
-                lines += ["", "  ```", *[f"  {line}" for line in check.message.splitlines()], "  ```"]
+                fenced = check.message.replace("`" * 3, "'" * 3)  # the learner's text cannot close the fence
+                lines += ["", "  ```", *[f"  {line}" for line in fenced.splitlines()], "  ```"]
                 if check.hint:
                     lines.append(f"  *Hint: {check.hint}*")
                 lines.append("")
@@ -187,6 +188,13 @@ def feedback_markdown(result: SubmissionResult) -> str:
 
 def truncate_output(text: str, limit: int = PRINTED_OUTPUT_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters cut)"
+
+
+def _markdown_text(text: str) -> str:
+    """Learner-controlled text (prints, exception messages) shown as text, never as markup."""
+    for special in ("\\", "`", "*", "_", "[", "]"):
+        text = text.replace(special, "\\" + special)
+    return escape(text, quote=False)
 
 
 def _points(value: float) -> str:

@@ -12,6 +12,7 @@ grader: it can only make its own calls fail.
 """
 
 import os
+import secrets
 import select
 import shutil
 import signal
@@ -264,11 +265,14 @@ class Session:
 
     def call(self, task: str, payload: dict) -> CallResult:
         """Run ``task`` on ``payload`` in the sandbox; never raises for anything the learner's code did."""
-        request = wire.pack_frame(wire.TAG_CALL, {"task": task, "payload": payload})
+        # A fresh id per call: a frame the learner's code writes blindly onto the channel is not a reply,
+        # and cannot shift the real replies onto later calls.
+        call_id = secrets.token_hex(16)
+        request = wire.pack_frame(wire.TAG_CALL, {"task": task, "payload": payload, wire.CALL_ID: call_id})
         with self._lock:
             started = time.monotonic()
             if self._failure is None:
-                value, error = self._exchange(request, started)
+                value, error = self._exchange(request, started, call_id)
             else:
                 value, error = None, self._failure
             output = self._channels.output.take()
@@ -307,13 +311,16 @@ class Session:
             raise SandboxError(f"the sandbox did not start ({ended}); it printed:\n{output}") from None
         self.isolation = report
 
-    def _exchange(self, request: bytes, started: float) -> tuple[object, ChildError | None]:
+    def _exchange(self, request: bytes, started: float, call_id: str) -> tuple[object, ChildError | None]:
         call_deadline = started + self._limits.call_timeout_s
         deadline = min(call_deadline, self._deadline)
         limit_s = self._limits.call_timeout_s if deadline == call_deadline else self._limits.session_timeout_s
         try:
             self._channels.channel.send(request, deadline)
-            tag, body = self._channels.channel.receive({wire.TAG_VALUE, wire.TAG_FAIL}, deadline)
+            while True:
+                tag, body = self._channels.channel.receive({wire.TAG_VALUE, wire.TAG_FAIL}, deadline)
+                if type(body) is dict and body.pop(wire.CALL_ID, None) == call_id:
+                    break
         except _Timeout:
             return None, self._fail(ChildError("timeout", f"did not finish in {_seconds(limit_s)} s — an endless loop?"))
         except _Closed:

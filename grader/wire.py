@@ -53,6 +53,7 @@ NUMPY_DTYPES = {name: np.dtype(name).newbyteorder("<") for name in TORCH_DTYPES 
 
 # Frame tags: grader -> sandbox
 TAG_SETUP, TAG_CALL = b"SETU", b"CALL"
+CALL_ID = "__call_id__"  # the key that ties a reply to its request
 # sandbox -> grader, on the session channel
 TAG_READY, TAG_BROKEN, TAG_VALUE, TAG_FAIL = b"REDY", b"BRKN", b"VALU", b"FAIL"
 # sandbox -> grader, from the trusted supervisor of each session and from the zygote

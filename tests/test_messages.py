@@ -104,3 +104,9 @@ class TestForbiddenSourceScan:
             "    return attention.scaled_dot_product_attention(q, q, q)\n"
         )
         assert forbidden_uses(source, "x.py") == []
+
+
+def test_a_forbidden_name_listed_in_all_is_not_a_use():
+    """Found by the adversarial corpus: __all__ = ["scaled_dot_product_attention"] cost a learner all 15 points."""
+    source = '__all__ = ["scaled_dot_product_attention"]\n\n\ndef scaled_dot_product_attention(q, k, v):\n    return q\n'
+    assert forbidden_uses(source, "attention.py") == []

@@ -127,7 +127,7 @@ def check_gradients_match_reference(learner):
         expected = torch.autograd.grad((expected_output, expected_weights), expected_inputs, (grad_output, grad_weights))
         with case(shape_text(q, k, v) + ", gradient of (output·g₁ + weights·g₂)"):
             call, _, _ = outputs(learner, q, k, v, grad_wrt=(0, 1, 2), grad_outputs=[grad_output, grad_weights])
-            for name, got, want in zip("qkv", call.grads, expected):
+            for name, got, want in zip("qkv", call.grads, expected, strict=True):
                 if got is None:
                     fail(
                         f"{WHERE}: no gradient flows back to {name}",
@@ -162,7 +162,7 @@ def check_inputs_not_modified(learner):
     q, k, v = qkv(70, (2,), 3, 4, 8, 5)
     with case(shape_text(q, k, v)):
         call = learner.call("scaled_dot_product_attention", q, k, v)
-        for name, before, after in zip("qkv", (q, k, v), call.inputs_after):
+        for name, before, after in zip("qkv", (q, k, v), call.inputs_after, strict=True):
             expect_close(
                 after, before, f"{WHERE}: input {name} modified in place", "Do you scale q with an in-place op such as q /= ...?"
             )

@@ -35,7 +35,15 @@ def synthetic_task(seed: int, size: int) -> tuple[torch.Tensor, torch.Tensor, to
 
 
 def logits(learner, calls: list[dict], seed: int = 0) -> list:
-    return learner.forward("AttentionClassifier", MODEL, calls=calls, seed=seed).result
+    """One model (the same seed, so the same initial weights) per call, each in its own sandbox.
+
+    Comparisons here are between two calls of the learner's own model; in one process, code could
+    remember its first answer and give it again.
+    """
+    return [
+        learner.forward("AttentionClassifier", MODEL, calls=[spec], seed=seed, fresh=index > 0).result[0]
+        for index, spec in enumerate(calls)
+    ]
 
 
 def trained(learner):

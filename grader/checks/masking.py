@@ -196,7 +196,7 @@ def check_fully_masked_row_has_finite_gradients(learner):
         expected = torch.autograd.grad(reference(*inputs, mask), inputs, grads)
         with case(shape_text(q, k, v) + ", mask (2, 4, 5) with fully masked rows, gradient of (output·g₁ + weights·g₂)"):
             call, _, _ = attend(learner, q, k, v, mask, grad_wrt=(0, 1, 2), grad_outputs=grads)
-            for name, got, want in zip("qkv", call.grads, expected):
+            for name, got, want in zip("qkv", call.grads, expected, strict=True):
                 if got is None:
                     fail(f"{WHERE}: no gradient flows back to {name}", "Is anything detached or computed outside autograd?")
                 expect_finite(
@@ -217,7 +217,7 @@ def check_gradients_match_reference(learner):
     expected = torch.autograd.grad(reference(*inputs, mask), inputs, grads)
     with case(shape_text(q, k, v) + ", causal mask"):
         call, _, _ = attend(learner, q, k, v, mask, grad_wrt=(0, 1, 2), grad_outputs=grads)
-        for name, got, want in zip("qkv", call.grads, expected):
+        for name, got, want in zip("qkv", call.grads, expected, strict=True):
             if got is None:
                 fail(f"{WHERE}: no gradient flows back to {name}")
             expect_close(got, want, f"{WHERE}: gradient of {name}")
@@ -230,7 +230,7 @@ def check_inputs_and_mask_not_modified(learner):
     int_mask = mask.long()
     with case(shape_text(q, k, v) + ", mask int64 (2, 4, 5)"):
         call = learner.call("masked_attention", q, k, v, int_mask)
-        for name, before, after in zip(("q", "k", "v", "mask"), (q, k, v, int_mask), call.inputs_after):
+        for name, before, after in zip(("q", "k", "v", "mask"), (q, k, v, int_mask), call.inputs_after, strict=True):
             expect_equal(
                 after,
                 before,
@@ -249,7 +249,7 @@ def check_causality_by_perturbation(learner):
     mask = reference_causal(6)
     with case(shape_text(q, k, v) + ", causal mask, keys and values 3-5 changed"):
         _, before, _ = attend(learner, q, k, v, mask)
-        _, after, _ = attend(learner, q, k2, v2, mask)
+        _, after, _ = attend(learner, q, k2, v2, mask, fresh=True)  # its own sandbox: no remembered answer
         expect_close(
             after[:, :3],
             before[:, :3],

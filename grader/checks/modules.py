@@ -29,7 +29,17 @@ def state_of(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def forward(
-    learner, cls: str, init, reference: nn.Module, calls: list[dict], *, init_kwargs=None, train=False, grad_params=False, seed=0
+    learner,
+    cls: str,
+    init,
+    reference: nn.Module,
+    calls: list[dict],
+    *,
+    init_kwargs=None,
+    train=False,
+    grad_params=False,
+    seed=0,
+    fresh=False,
 ):
     """Run ``calls`` on the learner's ``cls(*init)`` holding ``reference``'s weights; fail on unknown names."""
     dtype = next(reference.parameters()).dtype
@@ -43,6 +53,7 @@ def forward(
         calls=calls,
         grad_params=grad_params,
         seed=seed,
+        fresh=fresh,
     )
     unexpected = call.extra.get("unexpected") or []
     if unexpected:
