@@ -59,8 +59,8 @@ class TestGrade:
 
     def test_a_feedback_file_per_submission(self, small_class):
         _, out = small_class
-        names = sorted(path.name for path in (out / "feedback").iterdir())
-        assert names == ["corrupt.md", "empty.md", "only_softmax.md", "stubs.md"]
+        names = sorted(path.name for path in (out / "feedback").iterdir() if path.is_file())
+        assert names == [f"{name}.{kind}" for name in ("corrupt", "empty", "only_softmax", "stubs") for kind in ("html", "md")]
         text = (out / "feedback" / "only_softmax.md").read_text()
         assert "**Total: 10 / 100**" in text and "masking.py is missing from the submission" in text
 
