@@ -2,13 +2,16 @@
 
 * A stub that is not implemented yet fails with one short line ("softmax.py: softmax() is not
   implemented yet — TODO: ..."); the other tests of that exercise are skipped until it is.
-* The run ends with your progress: how many of the 7 exercises pass their visible checks and which
-  one to do next.
+* The run ends with your progress: how many of the 7 exercises pass their visible checks, which
+  one to do next, and the command that shows a hint for it (``python -m learner hint``). The
+  progress is also kept in pytest's cache (``.pytest_cache``), where that command reads it.
 * The fixtures ``expect_close``, ``expect_shape`` and ``to_torch_multihead`` keep the tests short.
 """
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +20,11 @@ import torch
 
 EXERCISES = ("softmax", "attention", "masking", "self_attention", "multi_head", "encoder", "classifier")
 NOT_IMPLEMENTED = "is not implemented yet"
+PROGRESS_KEY, HINTS_SHOWN_KEY = "lesson13/progress", "lesson13/hints-shown"  # shared with learner/progress.py
+HINT_COMMAND = "python -m learner hint"
 
 _status: dict[str, dict] = {}
+_packages: dict[str, str] = {}  # exercise → the package its tests were imported from, to find its HINTS
 
 
 def _exercise_of(item: pytest.Item) -> str | None:
@@ -53,6 +59,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if exercise is None or report.when not in ("setup", "call"):
         return report
     status = _status.setdefault(exercise, {"passed": 0, "failed": 0, "todo": None})
+    _packages.setdefault(exercise, getattr(item.module, "__package__", None) or "")
     message = _not_implemented_message(call.excinfo)
     if message is not None:
         if status["todo"] is None:
@@ -82,11 +89,34 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         number = EXERCISES.index(module) + 1
         reason = _status[module]["todo"] or f"{_status[module]['failed']} visible check(s) fail — see above"
         write(f"Next: exercise {number} — {reason}")
+        write(_hint_line(config, module))
     not_run = [module for module in EXERCISES if module not in _status]
     if not_run:
         write(f"Not run this time: {', '.join(not_run)}")
     write("These are the visible checks. At grading, hidden checks test much more (shapes, dtypes, every mask,")
     write("gradients, equivalence with PyTorch's modules, padding and causality, training).")
+    _record_progress(config, pending[0] if pending else None, not_run)
+
+
+def _hint_line(config: pytest.Config, module: str) -> str:
+    """How to see the next hint for ``module``: "Stuck? `python -m learner hint` shows hint 2 of 3 for masking.py"."""
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    shown = cache.get(HINTS_SHOWN_KEY, {}) if cache is not None else {}
+    shown = shown.get(module, 0) if isinstance(shown, dict) else 0
+    stub = sys.modules.get(f"{_packages.get(module)}.{module}")
+    total = len(getattr(stub, "HINTS", ()) or ())
+    if total and shown >= total:
+        return f"Stuck? All {total} hints for {module}.py are shown; `{HINT_COMMAND} --again` shows the last one again."
+    which = f"hint {shown + 1} of {total}" if total else "a hint"
+    return f"Stuck? `{HINT_COMMAND}` shows {which} for {module}.py."
+
+
+def _record_progress(config: pytest.Config, first_failing: str | None, not_run: list[str]) -> None:
+    """Keep this run's result where ``python -m learner hint`` reads it."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        record = {"finished_at": time.time(), "first_failing": first_failing, "not_run": not_run, "exercises": _status}
+        cache.set(PROGRESS_KEY, record)
 
 
 # ---- comparison helpers for the tests -------------------------------------------------------------

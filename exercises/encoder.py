@@ -128,3 +128,11 @@ def sinusoidal_positional_encoding(max_len: int, embed_dim: int) -> torch.Tensor
     raise NotImplementedError(
         "sinusoidal_positional_encoding() is not implemented yet — TODO: one angle per (position, column pair); sine in the even columns, cosine in the odd ones."
     )
+
+
+# Hints, weakest first: `python -m learner hint` shows the next one each time you are stuck.
+HINTS = (
+    "A residual sub-layer adds its result to its input. In post-norm, is the norm applied to the sum or to the sub-layer's result alone? Where does it go in pre-norm?",
+    "If you build one EncoderBlock and put it in the ModuleList num_layers times, how many sets of weights does the stack really have? When does the stack need its final norm?",
+    "Positional encoding: which angle does position pos get in column pair i, which columns take the sine and which the cosine, and how many cosine columns does an odd embed_dim have?",
+)

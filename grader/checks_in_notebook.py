@@ -47,10 +47,10 @@ class CheckNotPassed(AssertionError):
     """A hidden check did not pass; the message is the grader's own (facts first, then a hint)."""
 
 
-def grade_check(module: str, check: str, namespace: dict) -> float:
+def grade_check(module: str, check: str, namespace: dict) -> None:
     """Raise ``CheckNotPassed`` unless check ``check`` of exercise ``module`` passes on ``namespace``'s code.
 
-    Returns nothing useful to nbgrader (the cell's points are all or nothing); prints one line.
+    nbgrader gives the cell all its points or none; a passing check prints one line to stdout.
     """
     __tracebackhide__ = True
     _route_warnings_to_stdout()
@@ -100,13 +100,16 @@ def _take_back(namespace: dict, names) -> None:
 
 def _put_standins_in_place(namespace: dict, exercise) -> None:
     """The reference's objects for the names of the exercises before ``exercise`` (as the grader's stand-ins)."""
-    from grader.grading import _standins
+    from grader.contract import EXERCISES
+    from grader.grading import STANDIN_FROM
 
+    if exercise.number < STANDIN_FROM:
+        return
     aside = _SET_ASIDE.setdefault(id(namespace), {})
     own_cell = _cell_of(exercise, namespace)
-    for module, spec in _standins(exercise).items():
-        reference_module = importlib.import_module(f"solutions.{module}")
-        for name in spec["names"]:
+    for earlier in (e for e in EXERCISES if e.number < exercise.number):
+        reference_module = importlib.import_module(f"solutions.{earlier.module}")
+        for name in earlier.names:
             reference = getattr(reference_module, name)
             current = namespace.get(name, _ABSENT)
             if current is reference:
@@ -284,13 +287,16 @@ def _captured_output(buffer: io.StringIO | None = None):
     buffer = buffer if buffer is not None else io.StringIO()
     saved_fds = []
     with tempfile.TemporaryFile(mode="w+b") as low_level:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
         for fd in (1, 2):
             try:
-                sys.stdout.flush(), sys.stderr.flush()
-                saved_fds.append((fd, os.dup(fd)))
-                os.dup2(low_level.fileno(), fd)
-            except (OSError, ValueError, AttributeError):
-                pass
+                saved = os.dup(fd)
+            except OSError:
+                continue  # no such descriptor here: Python-level capture is all there is
+            os.dup2(low_level.fileno(), fd)
+            saved_fds.append((fd, saved))
         try:
             with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
                 yield buffer

@@ -13,7 +13,7 @@ from grader.settings import Settings
 from grader.submission import UsageError
 
 EXIT_OK = 0
-EXIT_FAILED_CHECK = 1  # a --check found something to fix (stale stubs)
+EXIT_FAILED_CHECK = 1  # a --check (stale stubs or notebook) or the release's leak check found something to fix
 EXIT_USAGE = 2  # bad arguments or unreadable input
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,7 +21,7 @@ DEFAULTS = Settings()
 
 EXIT_CODES_HELP = f"""exit codes:
   {EXIT_OK}  success
-  {EXIT_FAILED_CHECK}  a --check found something to fix
+  {EXIT_FAILED_CHECK}  a --check or the release's leak check found something to fix
   {EXIT_USAGE}  usage error (bad arguments or unreadable input)"""
 
 
@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Grade PATH: one submission (a folder holding softmax.py ... classifier.py directly or under "
             "exercises/, or a .zip of one) or a folder of submissions (each entry, folder or .zip, is one "
-            "learner, named by the entry). Every exercise runs in its own sandboxed process; the hidden "
+            "learner, named by the entry), or nbgrader's collected work (a course folder, its submitted/ folder, or one "
+            ".ipynb). Every exercise runs in its own sandboxed process; the hidden "
             "checks compare its results here. Writes OUT/grades.csv, OUT/results.json and OUT/feedback/<name>.md."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -190,6 +191,43 @@ def build_parser() -> argparse.ArgumentParser:
         "--exercises", type=Path, default=REPO / "exercises", help="where the stubs go (default: %(default)s)"
     )
     stub_parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any stub is stale")
+    notebook_parser = verbs.add_parser(
+        "notebook",
+        help="regenerate the nbgrader source notebook from solutions/",
+        description="Write the lesson as an nbgrader assignment: the modules' docstrings as markdown, one answer cell per "
+        "exercise (grade_id = module), one test cell per hidden check with a visible assert and a hidden region.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  python -m grader notebook           # rewrite nbgrader/source/lesson13/lesson13.ipynb\n"
+        "  python -m grader notebook --check   # exit 1 if the notebook is stale\n\n" + EXIT_CODES_HELP,
+    )
+    notebook_parser.add_argument(
+        "--solutions", type=Path, default=REPO / "solutions", help="reference modules (default: %(default)s)"
+    )
+    notebook_parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO / "nbgrader" / "source" / "lesson13" / "lesson13.ipynb",
+        help="the notebook (default: %(default)s)",
+    )
+    notebook_parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the notebook is stale")
+
+    release_parser = verbs.add_parser(
+        "release",
+        help="build the learner kit (a folder and a .zip) from exercises/, solutions/ and learner/",
+        description=(
+            "Build the kit learners get: the stubs (generated afresh from solutions/), the visible tests and their "
+            "conftest.py, the learner tools (learner/: hints, watch mode, pictures), a learner README, a pyproject.toml "
+            "and constraints.txt. Writes the folder OUT and OUT.zip beside it, and nothing of solutions/, grader/ or "
+            "tests/: the build stops if its output holds a solution region or a line of solution code."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  python -m grader release dist/lesson13-kit           # dist/lesson13-kit/ and dist/lesson13-kit.zip\n"
+        "  python -m grader release dist/lesson13-kit --force   # replace an earlier build\n\n" + EXIT_CODES_HELP,
+    )
+    release_parser.add_argument(
+        "out", type=Path, metavar="OUT", help="the kit's folder, new or empty unless --force; OUT.zip is written beside it"
+    )
+    release_parser.add_argument("--force", action="store_true", help="replace OUT and OUT.zip if they exist")
     return parser
 
 
@@ -213,5 +251,13 @@ def main(argv: list[str] | None = None) -> int:
         return gradescope(submission=args.submission, results=args.results)
     if args.verb == "stubs":
         return make_stubs(solutions=args.solutions, exercises=args.exercises, check=args.check)
+    if args.verb == "release":
+        from grader.release import release_command
+
+        return release_command(out=args.out, force=args.force)
+    if args.verb == "notebook":
+        from grader.notebook import write_notebook
+
+        return write_notebook(solutions=args.solutions, out=args.out, check=args.check)
     parser.error(f"unknown verb {args.verb}")
     return EXIT_USAGE

@@ -45,6 +45,10 @@ def discover(path: Path, scratch: Path) -> list[Submission]:
     path = Path(path)
     if path.is_symlink() or not path.exists():
         raise UsageError(f"PATH {path} does not exist (or is a link, which is never followed)")
+    from grader.nbgrader_adapter import discover_nbgrader, looks_like_nbgrader  # here: the adapter imports this module
+
+    if looks_like_nbgrader(path):  # a .ipynb, nbgrader's submitted/ folder, or a course folder holding one
+        return discover_nbgrader(path, scratch, assignment=None)
     if path.is_file():
         if path.suffix.lower() != ".zip":
             raise UsageError(f"PATH {path} is a file but not a .zip: expected a folder or a .zip of a submission")

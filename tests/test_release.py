@@ -1,0 +1,205 @@
+"""Does `python -m grader release OUT` build a learner kit that holds what learners need, and nothing of the grader?"""
+
+import ast
+import os
+import re
+import subprocess
+import venv
+import zipfile
+from pathlib import Path
+
+import pytest
+import tomllib
+
+from grader import stubs
+from grader.contract import EXERCISES
+from grader.release import KIT_DEPENDENCIES, ReleaseError, find_leaks, release
+from grader.submission import UsageError
+
+REPO = Path(__file__).resolve().parent.parent
+MODULES = [exercise.module for exercise in EXERCISES]
+TEXT_SUFFIXES = (".py", ".md", ".toml", ".txt", ".cfg", ".json", ".gitignore")
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory) -> Path:
+    return release(tmp_path_factory.mktemp("release") / "lesson13-kit")
+
+
+def kit_texts(kit: Path) -> dict[str, str]:
+    return {
+        path.relative_to(kit).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(kit.rglob("*"))
+        if path.is_file() and (path.suffix in TEXT_SUFFIXES or path.name in TEXT_SUFFIXES)
+    }
+
+
+def hidden_check_texts() -> set[str]:
+    """What only the hidden checks hold: their function names, their titles and their longer strings."""
+    found = set()
+    for path in (REPO / "grader" / "checks").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("check_"):
+                found.add(node.name)
+                title = (ast.get_docstring(node) or "").strip().splitlines()
+                if title and len(title[0]) > 20:
+                    found.add(title[0].rstrip("."))
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value.strip()) >= 40:
+                found.add(node.value.strip())
+    return found
+
+
+class TestWhatTheKitHolds:
+    def test_stubs_visible_tests_tools_readme_and_pyproject(self, kit):
+        files = {path.relative_to(kit).as_posix() for path in kit.rglob("*") if path.is_file()}
+        exercises = {f"exercises/{name}" for name in ["__init__.py", "conftest.py"] + [f"{m}.py" for m in MODULES]}
+        exercises |= {f"exercises/test_{m}.py" for m in MODULES}
+        assert {f for f in files if f.startswith("exercises/")} == exercises
+        assert {"README.md", "pyproject.toml", "constraints.txt", ".gitignore"} <= files
+        assert {"learner/__main__.py", "learner/cli.py", "learner/hints.py", "learner/watch.py", "learner/pictures.py"} <= files
+        assert not [f for f in files if f.split("/")[0] in ("solutions", "grader", "tests", "examples") or "__pycache__" in f]
+
+    def test_the_stubs_are_generated_from_the_solutions_and_the_tests_copied(self, kit):
+        for name, text in stubs.generate(REPO / "solutions").items():
+            assert (kit / "exercises" / name).read_text(encoding="utf-8") == text
+        for module in MODULES:
+            assert (kit / "exercises" / f"test_{module}.py").read_bytes() == (
+                REPO / "exercises" / f"test_{module}.py"
+            ).read_bytes()
+
+    def test_the_readme_is_for_learners_and_shows_a_picture(self, kit):
+        readme = (kit / "README.md").read_text(encoding="utf-8")
+        assert "pytest exercises" in readme and "python -m learner hint" in readme and "python -m learner watch" in readme
+        picture = re.search(r"!\[[^\]]*\]\(([^)]+\.png)\)", readme).group(1)
+        assert (kit / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "grader" not in readme and "solutions/" not in readme
+
+    def test_the_zip_unpacks_to_the_same_folder(self, kit):
+        with zipfile.ZipFile(kit.with_name(kit.name + ".zip")) as bundle:
+            names = sorted(bundle.namelist())
+            assert names == sorted(f"{kit.name}/{p.relative_to(kit).as_posix()}" for p in kit.rglob("*") if p.is_file())
+            assert bundle.read(f"{kit.name}/exercises/masking.py") == (kit / "exercises" / "masking.py").read_bytes()
+
+    def test_the_kit_asks_for_what_the_project_asks_for(self, kit):
+        project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+        needed = project["project"]["dependencies"] + project["project"]["optional-dependencies"]["learner"]
+        needed += [r for r in project["project"]["optional-dependencies"]["dev"] if r.startswith("pytest")]
+        assert sorted(needed) == sorted(KIT_DEPENDENCIES)
+        kit_project = tomllib.loads((kit / "pyproject.toml").read_text(encoding="utf-8"))
+        assert kit_project["project"]["dependencies"] == list(KIT_DEPENDENCIES)
+        assert kit_project["tool"]["pytest"]["ini_options"]["testpaths"] == ["exercises"]
+        pins = [line for line in (REPO / "constraints.txt").read_text().splitlines() if line and not line.startswith("#")]
+        assert [line for line in (kit / "constraints.txt").read_text().splitlines() if not line.startswith("#")] == pins
+
+
+class TestNothingOfTheGraderLeaks:
+    def test_no_solution_region_and_no_solution_code(self, kit):
+        solution_code = set()
+        for path in (REPO / "solutions").glob("*.py"):
+            lines = path.read_text(encoding="utf-8").splitlines()
+            for region in stubs.find_regions(path.read_text(encoding="utf-8"), str(path)):
+                solution_code |= {line.strip() for line in lines[region.begin : region.end - 1] if len(line.strip()) > 12}
+        for name, text in kit_texts(kit).items():
+            assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, name
+            assert not [
+                line for line in text.splitlines() if line.strip() in solution_code and not line.strip().startswith("#")
+            ], name
+
+    def test_no_hidden_check_source(self, kit):
+        # The visible tests read like the checks by design (STYLE.md); what they share is public already.
+        public = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "exercises").glob("*.py"))
+        secrets = {secret for secret in hidden_check_texts() if secret not in public}
+        assert len(secrets) > 100  # names, titles and messages of the hidden checks
+        for name, text in kit_texts(kit).items():
+            assert not [secret for secret in secrets if secret in text], name
+
+    def test_no_file_of_the_grader_or_the_reference_is_copied_under_any_name(self, kit):
+        grader = [p for p in (REPO / "grader").rglob("*.py") if p.stat().st_size > 200]
+        reference = [p for p in (REPO / "solutions").glob("*.py") if stubs.find_regions(p.read_text(encoding="utf-8"), str(p))]
+        private = {p.read_bytes() for p in grader + reference}
+        assert not [p for p in kit.rglob("*") if p.is_file() and p.read_bytes() in private]
+
+    def test_the_leak_guard_finds_solution_code(self, tmp_path):
+        (tmp_path / "exercises").mkdir()
+        (tmp_path / "exercises" / "masking.py").write_text((REPO / "solutions" / "masking.py").read_text())
+        leaks = find_leaks(tmp_path)
+        assert any(re.fullmatch(r"exercises/masking.py line \d+: a solution marker", leak) for leak in leaks)
+        assert any("a line of the reference solution" in leak for leak in leaks)
+
+    def test_a_release_that_would_leak_stops_before_writing_anything(self, tmp_path, monkeypatch):
+        import grader.release as release_module
+
+        monkeypatch.setattr(release_module, "KIT_README", Path("solutions") / "masking.py")
+        with pytest.raises(ReleaseError, match="README.md line .*: a solution marker"):
+            release(tmp_path / "kit")
+        assert not (tmp_path / "kit").exists() and not (tmp_path / "kit.zip").exists()
+        assert [p.name for p in tmp_path.iterdir()] == []
+
+
+class TestTheCommand:
+    def test_a_non_empty_folder_is_refused_unless_forced(self, tmp_path):
+        (tmp_path / "kit").mkdir()
+        (tmp_path / "kit" / "notes.txt").write_text("mine")
+        with pytest.raises(UsageError, match="already exists and is not empty: .* --force"):
+            release(tmp_path / "kit")
+        assert release(tmp_path / "kit", force=True) == (tmp_path / "kit").resolve()
+        assert not (tmp_path / "kit" / "notes.txt").exists() and (tmp_path / "kit" / "exercises" / "softmax.py").exists()
+
+    def test_the_sources_cannot_be_overwritten(self):
+        for target in (REPO, REPO / "exercises", REPO / "learner" / "kit", REPO.parent):
+            with pytest.raises(UsageError, match="would overwrite the kit's sources"):
+                release(target, force=True)
+
+    def test_the_keyword_function_prints_one_line_and_returns_exit_codes(self, tmp_path, capsys):
+        from grader.release import release_command
+
+        assert release_command(out=tmp_path / "kit") == 0
+        assert capsys.readouterr().err.startswith(f"wrote the learner kit to {(tmp_path / 'kit').resolve()}/")
+        assert release_command(out=tmp_path / "kit") == 2
+        assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """A fresh venv (no --system-site-packages) with `pip install -c constraints.txt -e .` run in the released folder."""
+    root = tmp_path_factory.mktemp("installed")
+    kit = release(root / "kit")
+    venv.create(root / "venv", with_pip=True)
+    python = root / "venv" / "bin" / "python"
+    environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", "."],
+        cwd=kit,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=environment,
+    )
+    assert install.returncode == 0, install.stderr[-3000:]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(python), *args], cwd=kit, capture_output=True, text=True, timeout=600, env=environment)
+
+    return kit, run
+
+
+@pytest.mark.slow
+class TestTheKitInstallsAndRuns:
+    def test_pytest_exercises_shows_the_seven_stubs_failing_with_short_messages(self, installed):
+        kit, run = installed
+        result = run("-m", "pytest", "exercises")
+        failures = re.findall(r"^(\w+\.py): (\S+\(\)) is not implemented yet — TODO: .+$", result.stdout, re.MULTILINE)
+        assert [file for file, _ in failures] == [exercise.filename for exercise in EXERCISES]
+        assert re.search(r"\b7 failed, \d+ skipped in", result.stdout.splitlines()[-1]) and result.returncode == 1
+        assert "0 of 7 exercises pass their visible checks" in result.stdout
+        assert "Stuck? `python -m learner hint` shows hint 1 of 3 for softmax.py." in result.stdout
+        assert "Traceback" not in result.stdout
+
+    def test_the_learner_tools_run_without_the_grader(self, installed):
+        kit, run = installed
+        assert run("-c", "import grader").returncode != 0 and run("-c", "import solutions").returncode != 0
+        hint = run("-m", "learner", "hint")
+        assert hint.returncode == 0 and hint.stdout.startswith("Exercise 1, softmax.py — hint 1 of 3")
+        show = run("-m", "learner", "show", "masking")
+        assert show.returncode == 1 and show.stderr.startswith("masking.py: masked_attention() is not implemented yet")
+        assert run("-c", "import watchfiles, matplotlib").returncode == 0
