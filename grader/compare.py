@@ -131,6 +131,21 @@ def expect_close(
         fail(f"{what}: {message}", hint)
 
 
+NO_GRADIENT_HINT = "Is anything detached, or computed outside autograd (NumPy, .item())?"
+
+
+def expect_gradients(
+    got: list, expected: list, names: str, where: str, tolerance: Tolerance | None = None, finite_hint: str | None = None
+) -> None:
+    """Each input's gradient: present, finite (when ``finite_hint`` says why it matters), then close."""
+    for name, grad, want in zip(names.split(), got, expected, strict=True):
+        if grad is None:
+            fail(f"{where}: no gradient flows back to {name}", NO_GRADIENT_HINT)
+        if finite_hint:
+            expect_finite(grad, f"{where}: gradient of {name}", finite_hint)
+        expect_close(grad, want, f"{where}: gradient of {name}", tolerance=tolerance)
+
+
 def mismatch(got: torch.Tensor, expected: torch.Tensor, tolerance: Tolerance) -> str | None:
     """``None`` when close, else "N of M values differ; worst at [i, j]: expected a, got b (allowed ...)"."""
     got64 = got.detach().cpu().to(torch.float64)

@@ -6,7 +6,17 @@ import torch
 
 from grader.checks import case, check, picture
 from grader.checks.inputs import FLOATS, mask_text, qkv, randn, random_mask, shape_text
-from grader.compare import Tolerance, expect_close, expect_equal, expect_finite, expect_shape, expect_tuple, fail, is_close
+from grader.compare import (
+    Tolerance,
+    expect_close,
+    expect_equal,
+    expect_finite,
+    expect_gradients,
+    expect_shape,
+    expect_tuple,
+    fail,
+    is_close,
+)
 from solutions.masking import causal_mask as reference_causal
 from solutions.masking import masked_attention as reference
 from solutions.masking import padding_mask as reference_padding
@@ -196,15 +206,8 @@ def check_fully_masked_row_has_finite_gradients(learner):
         expected = torch.autograd.grad(reference(*inputs, mask), inputs, grads)
         with case(shape_text(q, k, v) + ", mask (2, 4, 5) with fully masked rows, gradient of (output·g₁ + weights·g₂)"):
             call, _, _ = attend(learner, q, k, v, mask, grad_wrt=(0, 1, 2), grad_outputs=grads)
-            for name, got, want in zip("qkv", call.grads, expected, strict=True):
-                if got is None:
-                    fail(f"{WHERE}: no gradient flows back to {name}", "Is anything detached or computed outside autograd?")
-                expect_finite(
-                    got,
-                    f"{WHERE}: gradient of {name}",
-                    "A nan made in the forward pass comes back in the backward pass even after you replace it.",
-                )
-                expect_close(got, want, f"{WHERE}: gradient of {name}", tolerance=Tolerance.for_dtype(dtype, scale=10))
+            nan_hint = "A nan made in the forward pass comes back in the backward pass even after you replace it."
+            expect_gradients(call.grads, expected, "q k v", WHERE, Tolerance.for_dtype(dtype, scale=10), nan_hint)
 
 
 @check(points=1)
@@ -217,10 +220,7 @@ def check_gradients_match_reference(learner):
     expected = torch.autograd.grad(reference(*inputs, mask), inputs, grads)
     with case(shape_text(q, k, v) + ", causal mask"):
         call, _, _ = attend(learner, q, k, v, mask, grad_wrt=(0, 1, 2), grad_outputs=grads)
-        for name, got, want in zip("qkv", call.grads, expected, strict=True):
-            if got is None:
-                fail(f"{WHERE}: no gradient flows back to {name}")
-            expect_close(got, want, f"{WHERE}: gradient of {name}")
+        expect_gradients(call.grads, expected, "q k v", WHERE)
 
 
 @check(points=1)
