@@ -7,6 +7,7 @@ for the earlier exercises they import, so a mistake costs points only where it i
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -123,7 +124,8 @@ def _withhold_for_forbidden_builtins(result: ExerciseResult, runtime: list[str],
             check.hint = "Write the attention yourself (matmul, softmax, masking): PyTorch's built-ins are the grader's oracles."
 
 
-def _standins(exercise: Exercise) -> dict[str, dict]:
+@functools.cache
+def _standins(exercise: Exercise) -> dict[str, dict]:  # read once per run, not once per submission
     if exercise.number < STANDIN_FROM:
         return {}
     return {

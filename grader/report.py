@@ -7,6 +7,7 @@ grader's source or the reference's code — and a submission's own prints are cu
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import re
 from collections import Counter
@@ -68,8 +69,9 @@ def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
                 if check.hint:
                     parts.append(f"<p class='hint'>Hint: {escape(check.hint)}</p>")
                 if check.picture:
-                    image = folder / f"{stem}_files" / f"{exercise.module}-{check.name}.png"
-                    if draw_weights(check.picture, image):
+                    image = folder / f"{stem}_files" / f"{exercise.module}-{check.name}-{_digest(check.picture)}.png"
+                    # Named by what it shows: a rerun that changes nothing redraws nothing.
+                    if image.exists() or draw_weights(check.picture, image):
                         parts.append(f"<img alt='your weights beside the expected ones' src='{stem}_files/{image.name}'>")
             parts.append("</li>")
         parts.append("</ul>")
@@ -77,7 +79,7 @@ def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
 
 
 def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]:
-    """``summary.md`` (score spread per exercise, the most often failed checks) and ``summary.png``."""
+    """``summary.md`` (score spread per exercise, the most often failed checks) and its picture ``summary-<hash>.png``."""
     scores: dict[str, list[float]] = {e.module: [] for e in EXERCISES}
     failures: Counter = Counter()
     for result in results:
@@ -104,12 +106,20 @@ def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]
     lines += ["", "## Most often failed checks", "", "| exercise | check | submissions |", "|---|---|---|"]
     lines += [f"| {module} | {title} | {count} |" for (module, title), count in failures.most_common(12)]
     written = {"summary": out / "summary.md"}
-    picture = draw_class_summary(scores, maxima, out / "summary.png")
+    name = f"summary-{_digest([scores, maxima])}.png"
+    picture = out / name if (out / name).exists() else draw_class_summary(scores, maxima, out / name)
     if picture:
-        lines += ["", "![score spread per exercise](summary.png)"]
+        for stale in out.glob("summary-*.png"):
+            if stale.name != name:
+                stale.unlink()
+        lines += ["", f"![score spread per exercise]({name})"]
         written["summary_picture"] = picture
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return written
+
+
+def _digest(data) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
 
 
 def write_grades(results: list[SubmissionResult], path: Path) -> Path:
