@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import warnings
+from types import BuiltinFunctionType
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +35,14 @@ FORBIDDEN_OPERATOR_PARTS = (
     "efficient_attention",
 )
 FORBIDDEN_MODULES = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)
+# Functions that compute no attention: watched at the function level only. The operator recorder sends
+# every ATen operator through Python (~10 µs each): a tutorial-style positional encoding that assigns
+# entry by entry would run 13 times slower and time out, and built-in attention would gain nothing here.
+NO_ATTENTION_FUNCTIONS = frozenset({"softmax", "padding_mask", "causal_mask", "sinusoidal_positional_encoding"})
 MAX_WARNINGS = 5
+
+
+_OPERATOR_VERDICTS: dict = {}
 
 
 def _is_forbidden_operator(name: str) -> bool:
@@ -54,6 +62,9 @@ class _FunctionRecorder(TorchFunctionMode):
         # torch.ops.aten.<op> arrives here by name; composite ops decompose before the dispatch mode sees them.
         if name is None and isinstance(func, (OpOverload, OpOverloadPacket)) and _is_forbidden_operator(str(func)):
             name = f"aten operator {func}"
+        # torch._scaled_dot_product_flash_attention_for_cpu and its kin: PyTorch's own builtins, by their own name.
+        if name is None and isinstance(func, BuiltinFunctionType) and _is_forbidden_operator(func.__name__):
+            name = f"torch.{func.__name__}"
         if name:
             self.found.add(name)
         return func(*args, **(kwargs or {}))
@@ -65,7 +76,10 @@ class _OperatorRecorder(TorchDispatchMode):
         self.found = found
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if _is_forbidden_operator(str(func)):
+        forbidden = _OPERATOR_VERDICTS.get(func)
+        if forbidden is None:  # str(func) builds a new string: once per operator, not once per call
+            forbidden = _OPERATOR_VERDICTS[func] = _is_forbidden_operator(str(func))
+        if forbidden:
             self.found.add(f"aten operator {func}")
         return func(*args, **(kwargs or {}))
 
@@ -133,7 +147,7 @@ def call(package, payload: dict) -> dict:
     wrt = list(payload.get("grad_wrt") or [])
     for index in wrt:
         args[index].requires_grad_(True)
-    recorder = Recorder()
+    recorder = Recorder(operators=payload["function"] not in NO_ATTENTION_FUNCTIONS)
     with recorder:
         result = function(*args, **payload.get("kwargs", {}))
     grads: list = []

@@ -19,6 +19,15 @@ def scaled_dot_product_attention(q, k, v):
     return op(q, k, v)[0], weights
 """
 
+# A function the sandbox watches at the PyTorch-function level only (it computes no attention): the
+# fused kernel is still found, by the builtin's own name, however the learner spelled it.
+FUSED_KERNEL_IN_POSITIONAL_ENCODING = (SOLUTIONS / "encoder.py").read_text().replace(
+    "    return encoding.to(torch.float32)\n",
+    "    fused = getattr(torch, '_scaled_dot_product_' + 'flash_attention_for_cpu')\n"
+    "    fused(torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2))\n"
+    "    return encoding.to(torch.float32)\n",
+)
+
 WARNS = (
     (SOLUTIONS / "attention.py")
     .read_text()
@@ -57,6 +66,7 @@ def graded(tmp_path_factory):
     (tmp_path / "empty_fixture").mkdir()
     jobs = [
         ("obfuscated", module_folder(tmp_path, "obfuscated", {"attention.py": OBFUSCATED_OPERATOR}), ["attention"]),
+        ("fused", module_folder(tmp_path, "fused", {"encoder.py": FUSED_KERNEL_IN_POSITIONAL_ENCODING}), ["encoder"]),
         ("warns", module_folder(tmp_path, "warns", {"attention.py": WARNS}), ["attention"]),
         ("reference", overlay(tmp_path / "empty_fixture", tmp_path / "reference"), ["self_attention"]),
         ("hangs", module_folder(tmp_path, "hangs", {"softmax.py": HANGS}), ["softmax"]),
@@ -71,6 +81,11 @@ class TestForbiddenBuiltins:
         assert result.score == 0
         assert any("aten operator" in note and "scaled_dot_product" in note for note in result.notes)
         assert all("built-in the SPEC forbids" in check.message for check in result.checks)
+
+    def test_a_fused_kernel_called_by_a_built_name_outside_attention_withholds_the_exercise(self, graded):
+        result = graded["fused"]["encoder"]
+        assert result.score == 0
+        assert any("torch._scaled_dot_product_flash_attention_for_cpu" in note for note in result.notes)
 
 
 class TestWarnings:
