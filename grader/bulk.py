@@ -6,16 +6,19 @@ with nothing left to do returns at once.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from pathlib import Path
 
+from grader.forkserver import launch, make_workdir
 from grader.gradebook import Gradebook, submission_fingerprint
+from grader.pictures import preload
 from grader.progress import Progress
 from grader.report import write_reports
 from grader.results import SubmissionResult
 from grader.settings import Settings
-from grader.submission import Submission, UsageError, discover
+from grader.submission import UsageError, discover
 
 
 def grade(
@@ -50,18 +53,29 @@ def grade(
 
 
 def _grade_all(submissions, fingerprints, gradebook, jobs, settings, forbidden_paths, progress_stream) -> None:
-    from grader.grading import grade_submission  # PyTorch and the checks: only when there is work
-    from grader.runner import Runner
+    # The fork server imports PyTorch on one core while this process imports it (and the checks) on another.
+    workdir = make_workdir()
+    try:
+        launched = launch(workdir)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    try:
+        from grader.grading import grade_submissions  # PyTorch and the checks: only when there is work
+        from grader.runner import Runner
+    except BaseException:
+        launched.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
 
+    # The reports draw with matplotlib: import it while the fork server is still importing PyTorch.
+    threading.Thread(target=preload, name="preload-matplotlib", daemon=True).start()
     progress = Progress(len(submissions), progress_stream)
-    with Runner() as runner:
 
-        def one(submission: Submission) -> None:
-            result = grade_submission(submission, runner, settings, forbidden_paths=forbidden_paths)
-            gradebook.save(result, fingerprints[submission.name])
-            progress.done(result)
+    def record(result: SubmissionResult) -> None:
+        gradebook.save(result, fingerprints[result.submission])
+        progress.done(result)
 
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            for finished in [pool.submit(one, submission) for submission in submissions]:
-                finished.result()
+    with Runner(launched=(workdir, launched)) as runner:
+        grade_submissions(submissions, runner, record, jobs=jobs, settings=settings, forbidden_paths=forbidden_paths)
     progress.close()

@@ -129,7 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade_parser.add_argument("path", type=Path, metavar="PATH", help="a submission folder or .zip, or a folder of them")
     grade_parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the gradebook and feedback go")
     grade_parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: %(default)s, the CPU count)"
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="grading workers, each on one exercise of one submission at a time (default: %(default)s, the CPU count)",
     )
     grade_parser.add_argument(
         "--call-timeout",
@@ -171,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gradescope_parser.add_argument("--submission", type=Path, required=True, help="the submission folder or .zip")
     gradescope_parser.add_argument("--results", type=Path, required=True, help="where Gradescope's results.json goes")
+    gradescope_parser.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="exercises graded at once (default: %(default)s, the CPU count)"
+    )
 
     stub_parser = verbs.add_parser(
         "stubs",
@@ -248,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             regrade=tuple(args.regrade),
         )
     if args.verb == "gradescope":
-        return gradescope(submission=args.submission, results=args.results)
+        return gradescope(submission=args.submission, results=args.results, jobs=args.jobs)
     if args.verb == "stubs":
         return make_stubs(solutions=args.solutions, exercises=args.exercises, check=args.check)
     if args.verb == "release":

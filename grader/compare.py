@@ -8,6 +8,7 @@ where, what was checked, what was expected and what came out.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,9 +51,12 @@ class Tolerance:
         return cls(rtol * scale, atol * scale)
 
 
-def fail(message: str, hint: str | None = None):
+Hint = str | Callable[[], str] | None  # a callable is asked only when the check fails: some hints run the usual mistakes
+
+
+def fail(message: str, hint: Hint = None):
     __tracebackhide__ = True
-    raise CheckFailed(message, hint)
+    raise CheckFailed(message, hint() if callable(hint) else hint)
 
 
 def describe(value) -> str:
@@ -81,7 +85,7 @@ def expect_tuple(value, arity: int, what: str) -> tuple:
     return tuple(value)
 
 
-def expect_shape(got, expected_shape, what: str, hint: str | None = None) -> None:
+def expect_shape(got, expected_shape, what: str, hint: Hint = None) -> None:
     got_shape = tuple(as_tensor(got, what).shape)
     if got_shape != tuple(expected_shape):
         fail(f"{what}: shape: expected {tuple(expected_shape)}, got {got_shape}", hint)
@@ -93,7 +97,7 @@ def expect_dtype(got, expected_dtype, what: str) -> None:
         fail(f"{what}: dtype: expected {_dtype_name(expected_dtype)}, got {_dtype_name(got_dtype)}")
 
 
-def expect_finite(got, what: str, hint: str | None = None) -> None:
+def expect_finite(got, what: str, hint: Hint = None) -> None:
     tensor = as_tensor(got, what)
     if tensor.is_floating_point() or tensor.is_complex():
         bad = ~torch.isfinite(tensor)
@@ -102,7 +106,7 @@ def expect_finite(got, what: str, hint: str | None = None) -> None:
             fail(f"{what}: expected finite values, got {tensor[tuple(index)].item()} at {index}", hint)
 
 
-def expect_equal(got, expected, what: str, hint: str | None = None) -> None:
+def expect_equal(got, expected, what: str, hint: Hint = None) -> None:
     """Exact equality, for masks and integer results; shape and dtype first."""
     got_t, expected_t = as_tensor(got, what), as_tensor(expected, what)
     expect_shape(got_t, expected_t.shape, what, hint)
@@ -118,7 +122,7 @@ def expect_equal(got, expected, what: str, hint: str | None = None) -> None:
 
 
 def expect_close(
-    got, expected, what: str, hint: str | None = None, tolerance: Tolerance | None = None, check_dtype: bool = True
+    got, expected, what: str, hint: Hint = None, tolerance: Tolerance | None = None, check_dtype: bool = True
 ) -> None:
     """Shape, dtype, then values within ``tolerance`` (default: by the expected dtype); nan only where expected."""
     got_t, expected_t = as_tensor(got, what), as_tensor(expected, what)
@@ -135,7 +139,7 @@ NO_GRADIENT_HINT = "Is anything detached, or computed outside autograd (NumPy, .
 
 
 def expect_gradients(
-    got: list, expected: list, names: str, where: str, tolerance: Tolerance | None = None, finite_hint: str | None = None
+    got: list, expected: list, names: str, where: str, tolerance: Tolerance | None = None, finite_hint: Hint = None
 ) -> None:
     """Each input's gradient: present, finite (when ``finite_hint`` says why it matters), then close."""
     for name, grad, want in zip(names.split(), got, expected, strict=True):

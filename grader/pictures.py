@@ -20,6 +20,11 @@ def _pyplot():
     return plt
 
 
+def preload() -> None:
+    """Import matplotlib now (about a second), e.g. in a thread while the sandbox's fork server starts."""
+    _pyplot()
+
+
 def draw_weights(picture: dict, path: Path) -> Path | None:
     """mask | yours | expected, with the cells that differ outlined in red. ``None`` without matplotlib."""
     plt = _pyplot()

@@ -18,8 +18,6 @@ import shutil
 import signal
 import socket
 import stat
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,8 +26,8 @@ from pathlib import Path
 
 from . import wire
 from .confine import Protection
+from .forkserver import HARNESS_DIR, Launched, launch, make_workdir
 
-HARNESS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = HARNESS_DIR.parent
 INSTRUCTOR_FOLDERS = ("grader", "solutions", "tests")
 SKIPPED_FILES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "__init__.py"}
@@ -40,17 +38,6 @@ SANDBOX_START_TIMEOUT_S = 30
 STATUS_TIMEOUT_S = 2
 KILL_TIMEOUT_S = 10
 MESSAGE_CHARS = 2000
-
-# Imports nothing but the harness, as the package "sandbox_harness": grader/__init__.py may import
-# the checks, and whatever the zygote holds in memory the learner's code can read.
-ZYGOTE_BOOTSTRAP = """\
-import sys, types
-harness = types.ModuleType("sandbox_harness")
-harness.__path__ = [sys.argv[1]]
-sys.modules["sandbox_harness"] = harness
-from sandbox_harness.child import serve_zygote
-serve_zygote(int(sys.argv[2]))
-"""
 
 
 @dataclass(frozen=True)
@@ -127,11 +114,12 @@ class Runner:
     """Owns the zygote and the sessions forked from it. Use as a context manager.
 
     workdir: where the scratch folders go (a fresh folder inside it; default: the system's temp folder).
+    launched: a zygote started earlier with ``forkserver.launch`` in a ``forkserver.make_workdir``
+        folder, so it imported PyTorch while this process did; the runner adopts both.
     """
 
-    def __init__(self, workdir: Path | None = None):
-        self._workdir = Path(tempfile.mkdtemp(prefix="grader-sandbox-", dir=workdir))
-        self._workdir.chmod(0o711)  # sandbox users must traverse it to reach their scratch folder
+    def __init__(self, workdir: Path | None = None, *, launched: tuple[Path, Launched] | None = None):
+        self._workdir, self._launched = launched if launched is not None else (make_workdir(workdir), None)
         self._lock = threading.Lock()
         self._zygote: _Zygote | None = None
         self._sessions: dict[int, Session] = {}
@@ -203,6 +191,9 @@ class Runner:
             if self._zygote is not None:
                 self._zygote.close()
                 self._zygote = None
+            if self._launched is not None:
+                self._launched.close()
+                self._launched = None
         shutil.rmtree(self._workdir, ignore_errors=True)
 
     def _fork_session(self) -> "_Channels":
@@ -210,7 +201,8 @@ class Runner:
         with self._lock:
             for attempt in range(2):
                 if self._zygote is None or not self._zygote.alive():
-                    self._zygote = _Zygote(self._workdir)
+                    launched, self._launched = self._launched, None
+                    self._zygote = _Zygote(launched or launch(self._workdir))
                 try:
                     self._zygote.fork(channels.child_fds)
                     break
@@ -516,34 +508,16 @@ class _Channels:
 class _Zygote:
     """The fork server: a clean interpreter that has imported torch and the harness, nothing else."""
 
-    def __init__(self, workdir: Path):
-        control, child_end = socket.socketpair()
-        started = time.monotonic()
-        environment = {
-            "PATH": os.defpath,
-            "HOME": str(workdir),
-            "LANG": "C.UTF-8",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-        }
-        self._process = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-c", ZYGOTE_BOOTSTRAP, str(HARNESS_DIR), str(child_end.fileno())],
-            pass_fds=[child_end.fileno()],
-            env=environment,
-            cwd=workdir,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-        )
-        child_end.close()
-        self._control = control
+    def __init__(self, launched: Launched):
+        self._process, self._control = launched.process, launched.control
         try:
-            _, hello = _FrameSocket(control).receive({wire.TAG_ZYGOTE}, started + ZYGOTE_START_TIMEOUT_S)
+            _, hello = _FrameSocket(self._control).receive({wire.TAG_ZYGOTE}, launched.started + ZYGOTE_START_TIMEOUT_S)
         except (_Timeout, _Closed, wire.WireError) as error:
             self.close()
             raise SandboxError(f"the sandbox's fork server did not start ({type(error).__name__})") from None
         self.pid = self._process.pid
         self.threads = hello["threads"]
-        self.start_s = time.monotonic() - started
+        self.start_s = time.monotonic() - launched.started
 
     def alive(self) -> bool:
         return self._process.poll() is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import torch
 
@@ -77,7 +78,7 @@ def check_weights_match_reference(learner):
                 _, _, weights = outputs(learner, q, k, v)
                 expected = reference(q, k, v)[1]
                 with picture("attention weights", weights, expected):
-                    expect_close(weights, expected, f"{WHERE}: weights", weights_hint(q, k, weights))
+                    expect_close(weights, expected, f"{WHERE}: weights", partial(weights_hint, q, k, weights))
 
 
 @check(points=3)

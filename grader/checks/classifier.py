@@ -2,8 +2,9 @@
 
 The task: each sequence holds 3–8 real tokens of 4 features; the label is the sign of feature 1 of the
 token whose feature 0 is largest. The mean of the tokens says little about that one token (a mean
-pooling model stays near 60–65% on held-out data, see tests/test_classifier_task.py); one attention
-layer can find it (the reference reaches 94–99% with the lesson's full-batch loop below, over model seeds).
+pooling model stays near 63–66% on held-out data, see tests/test_classifier_task.py); one attention
+layer can find it (the reference reaches 94.5–98% with the lesson's full-batch loop below, over 16 model
+seeds). 30 epochs at lr 3e-2 learn it as well as 60 at 2e-2 did, in half the training time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from grader.checks.inputs import generator, randn
 from grader.compare import describe, expect_close, expect_shape, fail
 
 WHERE = "classifier.AttentionClassifier"
-TASK = {"input_dim": 4, "max_len": 8, "train_size": 512, "test_size": 512, "epochs": 60, "lr": 2e-2}
+TASK = {"input_dim": 4, "max_len": 8, "train_size": 512, "test_size": 512, "epochs": 30, "lr": 3e-2}
 MODEL = [TASK["input_dim"], 16, 2, 2]  # input_dim, embed_dim, num_heads, num_classes
 LEARNS_BEYOND_MEAN_POOLING, HIGH_ACCURACY = 0.80, 0.90
 

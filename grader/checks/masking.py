@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 
 from grader.checks import case, check, picture
@@ -122,7 +124,7 @@ def check_masked_keys_get_zero_weight(learner):
                 with drawing:
                     fail(
                         f"{WHERE}: masked key got weight: query {i} of batch {b} gives key {j} weight {weights[b, i, j].item():.4g}, expected 0",
-                        mask_hint(q, k, mask, weights),
+                        partial(mask_hint, q, k, mask, weights),
                     )
 
 
@@ -150,7 +152,7 @@ def check_matches_reference_for_every_mask_form(learner):
                 _, output, weights = attend(learner, q, k, v, mask)
                 expected_output, expected_weights = reference(q, k, v, mask)
                 with picture(f"weights with a {form} mask", weights, expected_weights, mask):
-                    expect_close(weights, expected_weights, f"{WHERE}: weights", mask_hint(q, k, mask, weights))
+                    expect_close(weights, expected_weights, f"{WHERE}: weights", partial(mask_hint, q, k, mask, weights))
                 expect_close(output, expected_output, f"{WHERE}: output")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from functools import partial
 
 import torch
 
@@ -88,7 +89,10 @@ def check_matches_nn_multihead_attention(learner):
                 expected, _ = oracle(x, x, x, attn_mask=oracles.to_torch_mask(mask, 3, num_heads, 5), need_weights=False)
                 got = run(learner, reference, [embed_dim, num_heads], x, mask, init_kwargs={"bias": bias})
                 expect_close(
-                    got, expected.detach(), f"{WHERE} vs nn.MultiheadAttention: output", heads_hint(reference, x, mask, got)
+                    got,
+                    expected.detach(),
+                    f"{WHERE} vs nn.MultiheadAttention: output",
+                    partial(heads_hint, reference, x, mask, got),
                 )
 
 
@@ -105,7 +109,7 @@ def check_matches_reference_in_float64(learner):
     ):
         with case(f"MultiHeadAttention(12, 3) float64, x (2, 6, 12), mask {text}"):
             got = run(learner, reference, [12, 3], x, mask)
-            expect_close(got, reference(x, mask).detach(), f"{WHERE}: output", heads_hint(reference, x, mask, got))
+            expect_close(got, reference(x, mask).detach(), f"{WHERE}: output", partial(heads_hint, reference, x, mask, got))
 
 
 @check(points=2)

@@ -1,0 +1,79 @@
+"""Starting the sandbox's fork server (the zygote) without importing PyTorch in this process.
+
+The zygote spends ~3 s importing PyTorch. ``launch`` only starts its process, so the grader can
+import PyTorch and the checks at the same time on another core; ``runner._Zygote`` then waits for
+the zygote's hello when the first session needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HARNESS_DIR = Path(__file__).resolve().parent
+
+# Imports nothing but the harness, as the package "sandbox_harness": grader/__init__.py may import
+# the checks, and whatever the zygote holds in memory the learner's code can read.
+ZYGOTE_BOOTSTRAP = """\
+import sys, types
+harness = types.ModuleType("sandbox_harness")
+harness.__path__ = [sys.argv[1]]
+sys.modules["sandbox_harness"] = harness
+from sandbox_harness.child import serve_zygote
+serve_zygote(int(sys.argv[2]))
+"""
+
+
+@dataclass
+class Launched:
+    """A zygote process that may still be importing: its control socket and when it was started."""
+
+    process: subprocess.Popen
+    control: socket.socket
+    started: float
+
+    def close(self) -> None:
+        self.control.close()
+        self.process.kill()
+        self.process.wait()
+
+
+def make_workdir(parent: Path | None = None) -> Path:
+    """A fresh folder for the zygote and the sessions' scratch copies."""
+    workdir = Path(tempfile.mkdtemp(prefix="grader-sandbox-", dir=parent))
+    workdir.chmod(0o711)  # sandbox users must traverse it to reach their scratch folder
+    return workdir
+
+
+def launch(workdir: Path) -> Launched:
+    """Start ``python -I`` on the zygote bootstrap in ``workdir``, with a bare environment; do not wait."""
+    control, child_end = socket.socketpair()
+    environment = {
+        "PATH": os.defpath,
+        "HOME": str(workdir),
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-B", "-c", ZYGOTE_BOOTSTRAP, str(HARNESS_DIR), str(child_end.fileno())],
+            pass_fds=[child_end.fileno()],
+            env=environment,
+            cwd=workdir,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+    except BaseException:
+        control.close()
+        raise
+    finally:
+        child_end.close()
+    return Launched(process, control, started)

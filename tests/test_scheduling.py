@@ -1,0 +1,75 @@
+"""How a class is shared among the grading workers: exercise by exercise, each submission reported once, whole.
+
+``grade_exercise`` is replaced by a stand-in here: these tests are about the order and the sharing of
+the work, not about the checks (the real grader runs in test_bulk, test_cli and the corpus tests).
+"""
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from grader import grading
+from grader.contract import EXERCISES
+from grader.results import ExerciseResult
+from grader.submission import Submission
+
+
+def submission(name: str) -> Submission:
+    return Submission(name=name, folder=Path("/nonexistent") / name, source=Path("/nonexistent") / name)
+
+
+@pytest.fixture
+def fake_exercises(monkeypatch):
+    """Replace grading each exercise by ``behaviour(submission, exercise)``, which returns nothing."""
+
+    def install(behaviour):
+        def grade_exercise(submission, exercise, runner, settings, forbidden_paths=()):
+            behaviour(submission, exercise)
+            return ExerciseResult(exercise.module, exercise.number, exercise.points, elapsed_s=0.5)
+
+        monkeypatch.setattr(grading, "grade_exercise", grade_exercise)
+
+    return install
+
+
+def test_each_submission_is_reported_once_with_its_exercises_in_lesson_order(fake_exercises):
+    fake_exercises(lambda submission, exercise: None)
+    done = []
+    grading.grade_submissions([submission(f"s{i}") for i in range(5)], runner=None, on_done=done.append, jobs=3)
+    assert sorted(result.submission for result in done) == [f"s{i}" for i in range(5)]
+    for result in done:
+        assert [e.module for e in result.exercises] == [e.module for e in EXERCISES]
+        assert result.elapsed_s == pytest.approx(0.5 * len(EXERCISES))
+
+
+def test_one_submission_is_shared_among_the_workers(fake_exercises):
+    # Two exercises of the one submission must be in flight at once, or the barrier breaks.
+    both_running = threading.Barrier(2, timeout=10)
+
+    def behaviour(submission, exercise):
+        if exercise.number <= 2:
+            both_running.wait()
+
+    fake_exercises(behaviour)
+    done = []
+    grading.grade_submissions([submission("only")], runner=None, on_done=done.append, jobs=2)
+    assert [result.submission for result in done] == ["only"]
+
+
+def test_a_stuck_exercise_holds_up_only_its_own_submission(fake_exercises):
+    release = threading.Event()
+    done = []
+
+    def behaviour(submission, exercise):
+        if submission.name == "stuck" and exercise.module == "softmax":
+            assert release.wait(timeout=10), "the other submissions were not finished while this one was stuck"
+
+    def on_done(result):
+        done.append(result.submission)
+        if set(done) == {"a", "b"}:
+            release.set()
+
+    fake_exercises(behaviour)
+    grading.grade_submissions([submission("stuck"), submission("a"), submission("b")], runner=None, on_done=on_done, jobs=2)
+    assert done[-1] == "stuck" and set(done[:2]) == {"a", "b"}
