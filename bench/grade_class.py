@@ -3,7 +3,8 @@
 Builds a class of N synthetic submissions (correct, wrong, crashing, hanging) from the reference and
 the test corpus, grades it with `python -m grader grade --jobs J` in a fresh output folder, and
 prints seconds per submission for the whole grade and per exercise, beside `python -c "import torch"`
-measured in the same run (median of 3), and their ratio.
+measured in the same run (median of 6: three before the grade and three after, as this machine's speed
+drifts), and their ratio.
 
     python bench/grade_class.py             # 12 submissions, 2 jobs
     python bench/grade_class.py --n 24 --jobs 2
@@ -62,13 +63,13 @@ def build_class(root: Path, n: int) -> dict[str, str]:
     return kinds
 
 
-def import_torch_seconds() -> float:
-    times = []
-    for _ in range(3):
+def import_torch_seconds(times: int = 3) -> list[float]:
+    measured = []
+    for _ in range(times):
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", "import torch"], check=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        measured.append(time.perf_counter() - started)
+    return measured
 
 
 def main() -> int:
@@ -77,7 +78,7 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="grading jobs (default: %(default)s)")
     args = parser.parse_args()
 
-    torch_s = import_torch_seconds()
+    torch_times = import_torch_seconds()
     with tempfile.TemporaryDirectory(prefix="bench-class-") as scratch:
         klass, out = Path(scratch) / "class", Path(scratch) / "out"
         kinds = build_class(klass, args.n)
@@ -86,12 +87,14 @@ def main() -> int:
         subprocess.run(command, cwd=REPO, check=True, stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - started
         results = json.loads((out / "results.json").read_text())["submissions"]
+    torch_times += import_torch_seconds()
+    torch_s = statistics.median(torch_times)
 
     per_submission = wall / args.n
     print(
         f"class of {args.n} ({', '.join(f'{kinds_count} {kind}' for kind, kinds_count in _count(kinds).items())}), --jobs {args.jobs}"
     )
-    print(f"import torch (median of 3):           {torch_s:6.2f} s")
+    print(f"import torch (median of 6):           {torch_s:6.2f} s (from {min(torch_times):.2f} to {max(torch_times):.2f})")
     print(f"grading wall time, whole class:       {wall:6.2f} s (zygote start included)")
     print(f"grading wall time per submission:     {per_submission:6.2f} s")
     print(f"ratio per submission / import torch:  {per_submission / torch_s:6.2f}")

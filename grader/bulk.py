@@ -15,7 +15,7 @@ from grader.forkserver import launch, make_workdir
 from grader.gradebook import Gradebook, submission_fingerprint
 from grader.pictures import preload
 from grader.progress import Progress
-from grader.report import write_reports
+from grader.report import draw_pictures, write_reports
 from grader.results import SubmissionResult
 from grader.settings import Settings
 from grader.submission import UsageError, discover
@@ -46,13 +46,13 @@ def grade(
         fingerprints = {s.name: submission_fingerprint(s) for s in submissions}
         todo = [s for s in submissions if s.name in regrade or not gradebook.is_current(s, fingerprints[s.name])]
         if todo:
-            _grade_all(todo, fingerprints, gradebook, jobs, settings, [Path(path).resolve(), out.resolve()], progress_stream)
+            _grade_all(todo, fingerprints, gradebook, out, jobs, settings, [Path(path).resolve(), out.resolve()], progress_stream)
     results = [gradebook.load(s.name) for s in submissions]
     write_reports([r for r in results if r is not None], out)
     return results
 
 
-def _grade_all(submissions, fingerprints, gradebook, jobs, settings, forbidden_paths, progress_stream) -> None:
+def _grade_all(submissions, fingerprints, gradebook, out, jobs, settings, forbidden_paths, progress_stream) -> None:
     # The fork server imports PyTorch on one core while this process imports it (and the checks) on another.
     workdir = make_workdir()
     try:
@@ -75,6 +75,10 @@ def _grade_all(submissions, fingerprints, gradebook, jobs, settings, forbidden_p
     def record(result: SubmissionResult) -> None:
         gradebook.save(result, fingerprints[result.submission])
         progress.done(result)
+        try:
+            draw_pictures(result, out)  # while other workers grade, not all at the end
+        except Exception:  # noqa: BLE001 - a picture is never worth a grade; the reports try once more at the end
+            pass
 
     with Runner(launched=(workdir, launched)) as runner:
         grade_submissions(submissions, runner, record, jobs=jobs, settings=settings, forbidden_paths=forbidden_paths)

@@ -69,13 +69,28 @@ def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
                 if check.hint:
                     parts.append(f"<p class='hint'>Hint: {escape(check.hint)}</p>")
                 if check.picture:
-                    image = folder / f"{stem}_files" / f"{exercise.module}-{check.name}-{_digest(check.picture)}.png"
-                    # Named by what it shows: a rerun that changes nothing redraws nothing.
+                    image = _picture_path(folder, stem, exercise.module, check)
                     if image.exists() or draw_weights(check.picture, image):
                         parts.append(f"<img alt='your weights beside the expected ones' src='{stem}_files/{image.name}'>")
             parts.append("</li>")
         parts.append("</ul>")
     return "\n".join(parts) + "\n"
+
+
+def draw_pictures(result: SubmissionResult, out: Path) -> None:
+    """Draw the pictures ``result``'s HTML feedback will show, now (as its submission finishes) rather than at the end."""
+    folder, stem = out / FEEDBACK_DIR, feedback_filename(result.submission).removesuffix(".md")
+    for exercise in result.exercises:
+        for check in exercise.checks:
+            if check.status != PASSED and check.message and check.picture:
+                image = _picture_path(folder, stem, exercise.module, check)
+                if not image.exists():
+                    draw_weights(check.picture, image)
+
+
+def _picture_path(folder: Path, stem: str, module: str, check) -> Path:
+    # Named by what it shows: a rerun that changes nothing redraws nothing.
+    return folder / f"{stem}_files" / f"{module}-{check.name}-{_digest(check.picture)}.png"
 
 
 def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]:

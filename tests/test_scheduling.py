@@ -73,3 +73,13 @@ def test_a_stuck_exercise_holds_up_only_its_own_submission(fake_exercises):
     fake_exercises(behaviour)
     grading.grade_submissions([submission("stuck"), submission("a"), submission("b")], runner=None, on_done=on_done, jobs=2)
     assert done[-1] == "stuck" and set(done[:2]) == {"a", "b"}
+
+
+def test_the_class_is_taken_in_blocks_of_three_per_worker_exercise_by_exercise(fake_exercises):
+    # One worker: blocks of 3 submissions; each block's softmax first, so code that hangs in an early
+    # exercise starts while the rest of its block is still to do.
+    started = []
+    fake_exercises(lambda submission, exercise: started.append((submission.name, exercise.number)))
+    grading.grade_submissions([submission(f"s{i}") for i in range(5)], runner=None, on_done=lambda result: None, jobs=1)
+    blocks = [["s0", "s1", "s2"], ["s3", "s4"]]
+    assert started == [(name, e.number) for block in blocks for e in EXERCISES for name in block]
