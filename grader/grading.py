@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,13 +22,15 @@ from grader.forbidden import forbidden_uses
 from grader.learner import Learner, LearnerError
 from grader.report import truncate_output
 from grader.results import ERROR, FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, TIMEOUT, CheckResult, ExerciseResult, SubmissionResult
-from grader.runner import Runner, SubmissionError
+from grader.runner import Runner, SubmissionError, lend_slot_during_long_calls
 from grader.settings import Settings
 from grader.submission import Submission
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 STANDIN_FROM = 4  # SPEC/issue: exercises 4–7 are graded with the reference standing in for earlier ones
 AFTER_TIMEOUT_CALL_S = 1.0  # once code has hung: the checks' inputs are small, a correct call takes well under 0.1 s
+# A hanging exercise costs ~12 s and a submission ~2 s of work: six per worker keep the others busy meanwhile.
+SUBMISSIONS_PER_WORKER = 6
 MAX_TIMEOUTS = 3  # an exercise that hangs this often has its remaining checks skipped
 
 
@@ -52,9 +54,11 @@ def grade_submissions(
 
     The unit of work is one exercise of one submission, so one submission (Gradescope) uses every
     worker, and code that hangs in one exercise holds up one worker for that exercise only. The class
-    is taken in blocks of ``3 × jobs`` submissions, exercise by exercise within a block: an exercise
-    that hangs (10 s + 1 s + 1 s of timeouts) starts near its block's start, while the other workers
-    still have the rest of the block to do, instead of being the last thing left running.
+    is taken in blocks of ``SUBMISSIONS_PER_WORKER × jobs`` submissions, exercise by exercise within a
+    block: an exercise that hangs (10 s + 1 s + 1 s of timeouts) starts near its block's start, while
+    the other workers still have the rest of the block to do, instead of being the last thing left
+    running. Results are recorded as each submission completes, so a block is also what a killed
+    run can lose.
     """
     lock = threading.Lock()
     graded: dict[int, list[ExerciseResult | None]] = {index: [None] * len(EXERCISES) for index in range(len(submissions))}
@@ -69,15 +73,41 @@ def grade_submissions(
         if exercises is not None:
             on_done(_submission_result(submission, exercises))
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        block = 3 * max(1, jobs)
-        order = sorted(
+    block = SUBMISSIONS_PER_WORKER * max(1, jobs)
+    queue = deque(
+        sorted(
             ((index, position) for index in range(len(submissions)) for position in range(len(EXERCISES))),
             key=lambda task: (task[0] // block, task[1], task[0]),
         )
-        futures = [pool.submit(one, index, position) for index, position in order]
-        for future in futures:
-            future.result()
+    )
+    # ``jobs`` workers run at once. One waiting out a long call (most often an endless loop) lends its
+    # slot to a spare thread until the call ends, so a hang does not leave a core idle. A worker takes
+    # the next task only once it holds a slot, so tasks start in queue order.
+    slots = threading.Semaphore(max(1, jobs))
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        lend_slot_during_long_calls(slots.release, slots.acquire)
+        while True:
+            with slots:
+                with lock:
+                    if not queue or errors:
+                        return
+                    index, position = queue.popleft()
+                try:
+                    one(index, position)
+                except BaseException as error:  # the grader's own failure (its fork server died, say): stop, then raise
+                    with lock:
+                        errors.append(error)
+                    return
+
+    workers = [threading.Thread(target=work, name=f"grading-worker-{n}") for n in range(2 * max(1, jobs))]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    if errors:
+        raise errors[0]
 
 
 def _submission_result(submission: Submission, exercises: list[ExerciseResult]) -> SubmissionResult:

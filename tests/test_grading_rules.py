@@ -21,11 +21,15 @@ def scaled_dot_product_attention(q, k, v):
 
 # A function the sandbox watches at the PyTorch-function level only (it computes no attention): the
 # fused kernel is still found, by the builtin's own name, however the learner spelled it.
-FUSED_KERNEL_IN_POSITIONAL_ENCODING = (SOLUTIONS / "encoder.py").read_text().replace(
-    "    return encoding.to(torch.float32)\n",
-    "    fused = getattr(torch, '_scaled_dot_product_' + 'flash_attention_for_cpu')\n"
-    "    fused(torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2))\n"
-    "    return encoding.to(torch.float32)\n",
+FUSED_KERNEL_IN_POSITIONAL_ENCODING = (
+    (SOLUTIONS / "encoder.py")
+    .read_text()
+    .replace(
+        "    return encoding.to(torch.float32)\n",
+        "    fused = getattr(torch, '_scaled_dot_product_' + 'flash_attention_for_cpu')\n"
+        "    fused(torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2), torch.ones(1, 1, 2, 2))\n"
+        "    return encoding.to(torch.float32)\n",
+    )
 )
 
 WARNS = (

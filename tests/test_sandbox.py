@@ -193,6 +193,37 @@ class TestTimeLimits:
         results = [call(session, "ops.nap") for _ in range(2)]
         assert results[0].ok and results[1].error.describe() == "did not finish in 1 s — an endless loop?"
 
+    def test_a_long_call_gets_a_lower_priority_until_it_returns(self, open_submission, monkeypatch):
+        # Endless loops spin until their limit: meanwhile other submissions' sandboxes get the CPU.
+        monkeypatch.setattr(runner, "DEMOTE_AFTER_S", 0.3)
+        session = open_submission(
+            {
+                "ops": "import os, time\ndef niceness_after(seconds):\n    time.sleep(seconds)\n    return os.getpriority(os.PRIO_PROCESS, 0)\n"
+            }
+        )
+        assert call(session, "ops.niceness_after", 0.0).value["result"] == 0
+        assert call(session, "ops.niceness_after", 1.0).value["result"] == runner.DEMOTED_NICENESS
+        if os.geteuid() == 0:  # raising a priority back needs root; otherwise the session stays lowered
+            assert call(session, "ops.niceness_after", 0.0).value["result"] == 0
+
+    def test_a_long_call_lends_its_workers_slot_until_it_ends(self, open_submission, monkeypatch):
+        monkeypatch.setattr(runner, "DEMOTE_AFTER_S", 0.3)
+        events = []
+        runner.lend_slot_during_long_calls(lambda: events.append("lent"), lambda: events.append("taken back"))
+        try:
+            session = open_submission({"ops": "import time\ndef nap(seconds):\n    time.sleep(seconds)\n"})
+            call(session, "ops.nap", 0.0)
+            assert events == []
+            call(session, "ops.nap", 1.0)
+            assert events == ["lent", "taken back"]
+            session_that_hangs = open_submission(
+                {"ops": "def spin():\n    while True:\n        pass\n"}, limits=Limits(call_timeout_s=1)
+            )
+            assert call(session_that_hangs, "ops.spin").error.kind == "timeout"
+            assert events == ["lent", "taken back"] * 2
+        finally:
+            runner._WORKER.hooks = None
+
 
 @needs_linux
 class TestMemoryLimit:

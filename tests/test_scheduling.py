@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import grading
+from grader import grading, runner
 from grader.contract import EXERCISES
 from grader.results import ExerciseResult
 from grader.submission import Submission
@@ -75,11 +75,35 @@ def test_a_stuck_exercise_holds_up_only_its_own_submission(fake_exercises):
     assert done[-1] == "stuck" and set(done[:2]) == {"a", "b"}
 
 
-def test_the_class_is_taken_in_blocks_of_three_per_worker_exercise_by_exercise(fake_exercises):
-    # One worker: blocks of 3 submissions; each block's softmax first, so code that hangs in an early
-    # exercise starts while the rest of its block is still to do.
+def test_the_class_is_taken_in_blocks_per_worker_exercise_by_exercise(fake_exercises):
+    # One worker: blocks of SUBMISSIONS_PER_WORKER submissions; each block's softmax first, so code that
+    # hangs in an early exercise starts while the rest of its block is still to do.
     started = []
     fake_exercises(lambda submission, exercise: started.append((submission.name, exercise.number)))
-    grading.grade_submissions([submission(f"s{i}") for i in range(5)], runner=None, on_done=lambda result: None, jobs=1)
-    blocks = [["s0", "s1", "s2"], ["s3", "s4"]]
+    names = [f"s{i}" for i in range(grading.SUBMISSIONS_PER_WORKER + 2)]
+    grading.grade_submissions([submission(name) for name in names], runner=None, on_done=lambda result: None, jobs=1)
+    blocks = [names[: grading.SUBMISSIONS_PER_WORKER], names[grading.SUBMISSIONS_PER_WORKER :]]
     assert started == [(name, e.number) for block in blocks for e in EXERCISES for name in block]
+
+
+def test_a_worker_waiting_out_a_long_call_lends_its_slot(fake_exercises):
+    # One slot: the stuck exercise can finish only if the others run while it waits, on its lent slot.
+    others_done = threading.Event()
+    finished = []
+
+    def behaviour(submission, exercise):
+        if submission.name == "stuck" and exercise.module == "softmax":
+            runner._lend_worker_slot()  # what Session does when a call is demoted
+            try:
+                assert others_done.wait(timeout=10), "nothing else ran while the call was long"
+            finally:
+                runner._take_back_worker_slot()
+
+    def on_done(result):
+        finished.append(result.submission)
+        if {"a", "b"} <= set(finished):
+            others_done.set()
+
+    fake_exercises(behaviour)
+    grading.grade_submissions([submission("stuck"), submission("a"), submission("b")], runner=None, on_done=on_done, jobs=1)
+    assert finished[-1] == "stuck"
