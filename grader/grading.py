@@ -50,7 +50,7 @@ def grade_submissions(
     settings: Settings = Settings(),
     forbidden_paths=(),
 ) -> None:
-    """Grade ``submissions`` on ``jobs`` threads; ``on_done(result)`` runs as each submission completes.
+    """Grade ``submissions`` with ``jobs`` workers; ``on_done(result)`` runs as each submission completes.
 
     The unit of work is one exercise of one submission, so one submission (Gradescope) uses every
     worker, and code that hangs in one exercise holds up one worker for that exercise only. The class

@@ -313,19 +313,20 @@ class Session:
         call_deadline = started + self._limits.call_timeout_s
         deadline = min(call_deadline, self._deadline)
         limit_s = self._limits.call_timeout_s if deadline == call_deadline else self._limits.session_timeout_s
-        demote_at = started + DEMOTE_AFTER_S
-        lent = False
+        demote_at = min(started + DEMOTE_AFTER_S, deadline)
+        demoted = lent = False
         try:
             self._channels.channel.send(request, deadline)
             while True:
                 try:
-                    tag, body = self._channels.channel.receive({wire.TAG_VALUE, wire.TAG_FAIL}, min(deadline, demote_at))
+                    tag, body = self._channels.channel.receive(
+                        {wire.TAG_VALUE, wire.TAG_FAIL}, deadline if demoted else demote_at
+                    )
                 except _Timeout:
-                    if demote_at >= deadline:
+                    if demoted or demote_at >= deadline:
                         raise
                     self._set_niceness(DEMOTED_NICENESS)
-                    demote_at = deadline
-                    lent = _lend_worker_slot()
+                    demoted, lent = True, _lend_worker_slot()
                     continue
                 if type(body) is dict and body.pop(wire.CALL_ID, None) == call_id:
                     break
@@ -339,7 +340,7 @@ class Session:
         finally:
             if lent:
                 _take_back_worker_slot()
-        if demote_at == deadline:
+        if demoted:
             self._set_niceness(0)
         if tag == wire.TAG_VALUE:
             return body, None
