@@ -102,8 +102,10 @@ def main() -> int:
     for result in results:
         by_kind.setdefault(kinds[result["submission"]], []).append(result["elapsed_s"])
     for kind, times in sorted(by_kind.items()):
-        print(f"  {kind:9s} mean {statistics.mean(times):6.2f} s of grading work each (one job's view)")
-    print("per exercise, mean seconds of grading work per submission:")
+        print(
+            f"  {kind:9s} mean {statistics.mean(times):6.2f} s each (its exercises' wall times added up, waits for a worker included)"
+        )
+    print("per exercise, mean wall seconds per submission (waits for a worker included):")
     for index, exercise in enumerate(results[0]["exercises"]):
         seconds = statistics.mean(result["exercises"][index]["elapsed_s"] for result in results)
         print(f"  {exercise['module']:15s} {seconds:6.2f} s")
