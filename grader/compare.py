@@ -56,7 +56,12 @@ Hint = str | Callable[[], str] | None  # a callable is asked only when the check
 
 def fail(message: str, hint: Hint = None):
     __tracebackhide__ = True
-    raise CheckFailed(message, hint() if callable(hint) else hint)
+    if callable(hint):
+        try:
+            hint = hint()
+        except Exception:  # noqa: BLE001 - a hint that cannot be worked out must not hide the failure itself
+            hint = None
+    raise CheckFailed(message, hint)
 
 
 def describe(value) -> str:

@@ -75,6 +75,27 @@ class TestComparisonMessages:
             expect_close(torch.ones(1), torch.zeros(1), "f", hint="Which axis holds the keys?")
         assert "Which axis" not in failure.value.message and failure.value.hint == "Which axis holds the keys?"
 
+    def test_a_hint_that_runs_the_usual_mistakes_is_worked_out_only_on_failure(self):
+        asked = []
+
+        def costly_hint():
+            asked.append(True)
+            return "Is the scale √d_k?"
+
+        expect_close(torch.ones(1), torch.ones(1), "f", hint=costly_hint)
+        assert asked == []
+        with pytest.raises(CheckFailed) as failure:
+            expect_close(torch.ones(1), torch.zeros(1), "f", hint=costly_hint)
+        assert failure.value.hint == "Is the scale √d_k?" and asked == [True]
+
+    def test_a_hint_that_fails_to_work_out_leaves_the_failure_intact(self):
+        def broken_hint():
+            raise RuntimeError("shapes do not match")
+
+        with pytest.raises(CheckFailed) as failure:
+            expect_close(torch.ones(2), torch.zeros(2), "f", hint=broken_hint)
+        assert failure.value.message.startswith("f: ") and failure.value.hint is None
+
 
 class TestForbiddenSourceScan:
     def test_torch_attention_spellings_are_found_with_their_line(self):
