@@ -7,12 +7,12 @@ from torch import nn
 
 from grader.checks.inputs import generator
 from grader.compare import fail
+from grader.rng import global_rng
 
 
 def reference_module(cls, *init, seed: int, dtype: torch.dtype = torch.float32, **init_kwargs) -> nn.Module:
     """The reference module with seeded, non-trivial weights (LayerNorm scale and shift randomised too)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with global_rng(seed):
         module = cls(*init, **init_kwargs).to(dtype)
     g = generator(seed + 1)
     with torch.no_grad():

@@ -12,6 +12,7 @@ from grader.checks import case, check
 from grader.checks.inputs import randn, random_mask
 from grader.checks.modules import expected_outputs, forward, reference_module
 from grader.compare import Tolerance, expect_close, expect_finite, expect_shape, fail, is_close
+from grader.rng import global_rng
 from solutions.masking import causal_mask, padding_mask
 from solutions.multi_head import MultiHeadAttention
 
@@ -27,7 +28,8 @@ def heads_hint(reference, x, mask, got) -> str:
     """Tell a missing head split or a √embed_dim scale apart from other mistakes, by trying them here."""
     embed_dim, num_heads = reference.q_proj.in_features, reference.num_heads
     with torch.no_grad():
-        one_head = MultiHeadAttention(embed_dim, 1, bias=reference.q_proj.bias is not None).to(x.dtype)
+        with global_rng():
+            one_head = MultiHeadAttention(embed_dim, 1, bias=reference.q_proj.bias is not None).to(x.dtype)
         one_head.load_state_dict(reference.state_dict())
         wrong_scale = copy.deepcopy(reference)
         wrong_scale.q_proj.weight.mul_((reference.head_dim / embed_dim) ** 0.5)
