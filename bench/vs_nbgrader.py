@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from grader.nbgrader_adapter import modules_to_notebook  # noqa: E402 - the repo is not installed here necessarily
+from grader.nbgrader_adapter import isolated_jupyter, modules_to_notebook  # noqa: E402 - the repo is not installed here necessarily
 from grader.notebook import ASSIGNMENT, NOTEBOOK  # noqa: E402
 
 MUTANTS = REPO / "tests" / "submissions" / "mutants"
@@ -157,28 +157,6 @@ from nbgrader.api import Gradebook
 with Gradebook("sqlite:///gradebook.db") as gradebook:
     print(json.dumps({s.student.id: s.score for s in gradebook.assignment_submissions(sys.argv[1])}))
 """
-
-
-def isolated_jupyter(root: Path) -> dict:
-    """Jupyter's only kernel is this interpreter; the kernel finds the kit on PYTHONPATH."""
-    kernel = root / "jupyter" / "kernels" / "python3"
-    kernel.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    (kernel / "kernel.json").write_text(json.dumps(spec))
-    env = dict(os.environ)
-    env.update(
-        JUPYTER_PATH=str(root / "jupyter"),
-        JUPYTER_DATA_DIR=str(root / "jupyter-data"),
-        JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
-        JUPYTER_RUNTIME_DIR=str(root / "jupyter-runtime"),
-        IPYTHONDIR=str(root / "ipython"),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-    )
-    return env
 
 
 def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:

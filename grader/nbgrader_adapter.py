@@ -19,8 +19,10 @@ from __future__ import annotations
 import ast
 import builtins
 import json
+import os
 import re
 import symtable
+import sys
 from pathlib import Path
 
 from grader.contract import EXERCISES, Exercise
@@ -29,6 +31,7 @@ from grader.submission import Submission, UsageError
 ASSIGNMENT = "lesson13"
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
 MAX_NOTEBOOK_BYTES = 20 << 20  # outputs (plots) make notebooks larger than modules
+KIT_ROOT = Path(__file__).resolve().parent.parent  # what a Jupyter kernel must find to import grader and solutions
 MAGIC = re.compile(r"^(\s*)([%!].*)$")  # IPython line magics and shell escapes: not Python
 
 
@@ -328,3 +331,30 @@ def _imports_in(source: str) -> dict[str, str]:
 
 def _without_magics(source: str) -> str:
     return "\n".join(MAGIC.sub(r"\1pass", line) for line in source.splitlines())
+
+
+def isolated_jupyter(root: Path) -> dict[str, str]:
+    """Environment variables under which Jupyter's only kernel, ``python3``, is this interpreter, with
+    its own config and runtime folders under ``root``; the kernel finds this kit on PYTHONPATH.
+
+    For running nbgrader against the kit without touching the user's Jupyter setup (the round-trip
+    test and bench/vs_nbgrader.py).
+    """
+    kernel = root / "jupyter" / "kernels" / "python3"
+    kernel.mkdir(parents=True, exist_ok=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    (kernel / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    env = dict(os.environ)
+    env.update(
+        JUPYTER_PATH=str(root / "jupyter"),
+        JUPYTER_DATA_DIR=str(root / "jupyter-data"),
+        JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
+        JUPYTER_RUNTIME_DIR=str(root / "jupyter-runtime"),
+        IPYTHONDIR=str(root / "ipython"),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(KIT_ROOT), env.get("PYTHONPATH")])),
+    )
+    return env

@@ -13,7 +13,6 @@ and it finds ``grader`` and ``solutions`` through PYTHONPATH, as an instructor's
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import pytest
 
 from grader.checks import checks_for
 from grader.contract import EXERCISES
-from grader.nbgrader_adapter import discover_nbgrader, modules_to_notebook
+from grader.nbgrader_adapter import discover_nbgrader, isolated_jupyter, modules_to_notebook
 from grader.notebook import ASSIGNMENT, NOTEBOOK, check_cell_id
 
 REPO = Path(__file__).resolve().parent.parent
@@ -39,28 +38,6 @@ def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
     assert done.returncode == 0, f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
-
-
-def isolated_jupyter(root: Path) -> dict:
-    """An environment whose only Jupyter kernel ``python3`` is this interpreter, with its own config and runtime."""
-    kernel = root / "jupyter" / "kernels" / "python3"
-    kernel.mkdir(parents=True)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    (kernel / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-    env = dict(os.environ)
-    env.update(
-        JUPYTER_PATH=str(root / "jupyter"),
-        JUPYTER_DATA_DIR=str(root / "jupyter-data"),
-        JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
-        JUPYTER_RUNTIME_DIR=str(root / "jupyter-runtime"),
-        IPYTHONDIR=str(root / "ipython"),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-    )
-    return env
 
 
 def learner_modules(target: Path, mutants: tuple[str, ...] = (), missing: tuple[str, ...] = ()) -> Path:
