@@ -7,10 +7,12 @@ exercises of many submissions through one sandbox ``Runner``, two at a time.
 
 from __future__ import annotations
 
+import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from grader import confine
 from grader.contract import EXERCISES, exercise
 from grader.grading import grade_exercise
 from grader.results import ExerciseResult
@@ -61,3 +63,12 @@ def grade_exercises(
 
 def failed_checks(result: ExerciseResult) -> list[str]:
     return [check.name for check in result.checks if check.status != "passed"]
+
+
+def namespaces_work() -> bool:
+    """Whether this machine lets a child unshare PID and network namespaces (a user namespace too, when not root)."""
+    pid = os.fork()
+    if pid == 0:
+        flags = confine.CLONE_NEWPID | confine.CLONE_NEWNET | (0 if os.geteuid() == 0 else confine.CLONE_NEWUSER)
+        os._exit(0 if confine.unshare(flags).active else 1)
+    return os.waitpid(pid, 0)[1] == 0

@@ -42,7 +42,7 @@ from grader import confine
 from grader.contract import EXERCISES, MODULES
 from grader.results import ExerciseResult
 from grader.runner import SANDBOX_ID_BASE
-from tests.grading_helpers import REPO, SOLUTIONS, SUBMISSIONS, changed_modules, grade_exercises, overlay
+from tests.grading_helpers import REPO, SOLUTIONS, SUBMISSIONS, changed_modules, grade_exercises, namespaces_work, overlay
 
 ADVERSARIAL = SUBMISSIONS / "adversarial"
 ATTACK_START, ATTACK_END = "# --- attack ---", "# --- end attack ---"
@@ -75,15 +75,7 @@ NEED_FULL_SANDBOX = {
 }
 
 
-def _namespaces_work() -> bool:
-    pid = os.fork()
-    if pid == 0:
-        flags = confine.CLONE_NEWPID | confine.CLONE_NEWNET | (0 if os.geteuid() == 0 else confine.CLONE_NEWUSER)
-        os._exit(0 if confine.unshare(flags).active else 1)
-    return os.waitpid(pid, 0)[1] == 0
-
-
-FULL_SANDBOX = confine.IS_LINUX and os.geteuid() == 0 and confine.landlock_abi() >= 4 and _namespaces_work()
+FULL_SANDBOX = confine.IS_LINUX and os.geteuid() == 0 and confine.landlock_abi() >= 4 and namespaces_work()
 ATTACKS = sorted(path.name for path in ADVERSARIAL.iterdir() if path.is_dir())
 RUNNABLE = [a for a in ATTACKS if FULL_SANDBOX or a not in NEED_FULL_SANDBOX]
 needs_full_sandbox = pytest.mark.skipif(

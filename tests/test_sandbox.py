@@ -22,20 +22,13 @@ from hypothesis import strategies as st
 
 from grader import confine, runner, wire
 from grader.runner import Limits, Runner
+from tests.grading_helpers import namespaces_work
 
 REPO = Path(runner.__file__).resolve().parents[1]
 SMALL = Limits(call_timeout_s=5, session_timeout_s=20, memory_mb=512, max_processes=16)
 
 
-def _namespaces_work() -> bool:
-    pid = os.fork()
-    if pid == 0:
-        flags = confine.CLONE_NEWPID | confine.CLONE_NEWNET | (0 if os.geteuid() == 0 else confine.CLONE_NEWUSER)
-        os._exit(0 if confine.unshare(flags).active else 1)
-    return os.waitpid(pid, 0)[1] == 0
-
-
-NAMESPACES = confine.IS_LINUX and _namespaces_work()
+NAMESPACES = confine.IS_LINUX and namespaces_work()
 LANDLOCK = confine.landlock_abi() > 0
 needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason="needs Linux PID and network namespaces (unshare refused)")
 needs_landlock = pytest.mark.skipif(not LANDLOCK, reason="needs Landlock (Linux >= 5.13 with Landlock enabled)")
