@@ -6,12 +6,11 @@ with nothing left to do returns at once.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import threading
 from pathlib import Path
 
-from grader.forkserver import launch, make_workdir
+from grader.forkserver import launch_in_new_workdir
 from grader.gradebook import Gradebook, submission_fingerprint
 from grader.pictures import preload
 from grader.progress import Progress
@@ -54,32 +53,28 @@ def grade(
 
 def _grade_all(submissions, fingerprints, gradebook, out, jobs, settings, forbidden_paths, progress_stream) -> None:
     # The fork server imports PyTorch on one core while this process imports it (and the checks) on another.
-    workdir = make_workdir()
-    try:
-        launched = launch(workdir)
-    except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
-        raise
+    launched = launch_in_new_workdir()
     try:
         from grader.grading import grade_submissions  # PyTorch and the checks: only when there is work
         from grader.runner import Runner
+
+        runner = Runner(launched=launched)
     except BaseException:
-        launched.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+        launched.discard()
         raise
 
-    # The reports draw with matplotlib: import it while the fork server is still importing PyTorch.
-    threading.Thread(target=preload, name="preload-matplotlib", daemon=True).start()
-    progress = Progress(len(submissions), progress_stream)
+    with runner:
+        # The reports draw with matplotlib: import it while the fork server is still importing PyTorch.
+        threading.Thread(target=preload, name="preload-matplotlib", daemon=True).start()
+        progress = Progress(len(submissions), progress_stream)
 
-    def record(result: SubmissionResult) -> None:
-        gradebook.save(result, fingerprints[result.submission])
-        progress.done(result)
-        try:
-            draw_pictures(result, out)  # while other workers grade, not all at the end
-        except Exception:  # noqa: BLE001 - a picture is never worth a grade; the reports try once more at the end
-            pass
+        def record(result: SubmissionResult) -> None:
+            gradebook.save(result, fingerprints[result.submission])
+            progress.done(result)
+            try:
+                draw_pictures(result, out)  # while other workers grade, not all at the end
+            except Exception:  # noqa: BLE001 - a picture is never worth a grade; the reports try once more at the end
+                pass
 
-    with Runner(launched=(workdir, launched)) as runner:
         grade_submissions(submissions, runner, record, jobs=jobs, settings=settings, forbidden_paths=forbidden_paths)
     progress.close()

@@ -8,6 +8,7 @@ the zygote's hello when the first session needs it.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -32,16 +33,22 @@ serve_zygote(int(sys.argv[2]))
 
 @dataclass
 class Launched:
-    """A zygote process that may still be importing: its control socket and when it was started."""
+    """A zygote process that may still be importing: its control socket, when it was started, and its folder."""
 
     process: subprocess.Popen
     control: socket.socket
     started: float
+    workdir: Path
 
     def close(self) -> None:
         self.control.close()
         self.process.kill()
         self.process.wait()
+
+    def discard(self) -> None:
+        """Close it and remove its folder: for a zygote that no ``Runner`` adopted."""
+        self.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def make_workdir(parent: Path | None = None) -> Path:
@@ -76,4 +83,14 @@ def launch(workdir: Path) -> Launched:
         raise
     finally:
         child_end.close()
-    return Launched(process, control, started)
+    return Launched(process, control, started, workdir)
+
+
+def launch_in_new_workdir() -> Launched:
+    """``launch`` in a fresh ``make_workdir`` folder, for a ``Runner`` to adopt later."""
+    workdir = make_workdir()
+    try:
+        return launch(workdir)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise

@@ -120,12 +120,13 @@ class Runner:
     """Owns the zygote and the sessions forked from it. Use as a context manager.
 
     workdir: where the scratch folders go (a fresh folder inside it; default: the system's temp folder).
-    launched: a zygote started earlier with ``forkserver.launch`` in a ``forkserver.make_workdir``
-        folder, so it imported PyTorch while this process did; the runner adopts both.
+    launched: a zygote started earlier (``forkserver.launch_in_new_workdir``), so it imported PyTorch
+        while this process did; the runner adopts it and its folder.
     """
 
-    def __init__(self, workdir: Path | None = None, *, launched: tuple[Path, Launched] | None = None):
-        self._workdir, self._launched = launched if launched is not None else (make_workdir(workdir), None)
+    def __init__(self, workdir: Path | None = None, *, launched: Launched | None = None):
+        self._workdir = launched.workdir if launched is not None else make_workdir(workdir)
+        self._launched = launched
         self._lock = threading.Lock()
         self._zygote: _Zygote | None = None
         self._sessions: dict[int, Session] = {}
