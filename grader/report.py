@@ -68,10 +68,9 @@ def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
                 parts.append(f"<pre>{escape(check.message)}</pre>")
                 if check.hint:
                     parts.append(f"<p class='hint'>Hint: {escape(check.hint)}</p>")
-                if check.picture:
-                    image = _picture_path(folder, stem, exercise.module, check)
-                    if image.exists() or draw_weights(check.picture, image):
-                        parts.append(f"<img alt='your weights beside the expected ones' src='{stem}_files/{image.name}'>")
+                image = _picture_path(folder, stem, exercise.module, check)
+                if image is not None and (image.exists() or draw_weights(check.picture, image)):
+                    parts.append(f"<img alt='your weights beside the expected ones' src='{stem}_files/{image.name}'>")
             parts.append("</li>")
         parts.append("</ul>")
     return "\n".join(parts) + "\n"
@@ -82,14 +81,16 @@ def draw_pictures(result: SubmissionResult, out: Path) -> None:
     folder, stem = out / FEEDBACK_DIR, feedback_filename(result.submission).removesuffix(".md")
     for exercise in result.exercises:
         for check in exercise.checks:
-            if check.status != PASSED and check.message and check.picture:
-                image = _picture_path(folder, stem, exercise.module, check)
-                if not image.exists():
-                    draw_weights(check.picture, image)
+            image = _picture_path(folder, stem, exercise.module, check)
+            if image is not None and not image.exists():
+                draw_weights(check.picture, image)
 
 
-def _picture_path(folder: Path, stem: str, module: str, check) -> Path:
-    # Named by what it shows: a rerun that changes nothing redraws nothing.
+def _picture_path(folder: Path, stem: str, module: str, check) -> Path | None:
+    """Where a failed check's picture goes (``None`` if it shows none), named by what it shows: a rerun
+    that changes nothing redraws nothing."""
+    if check.status == PASSED or not check.message or not check.picture:
+        return None
     return folder / f"{stem}_files" / f"{module}-{check.name}-{_digest(check.picture)}.png"
 
 
