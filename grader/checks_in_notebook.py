@@ -134,7 +134,7 @@ def _grade(exercise, namespace: dict):
         try:
             with warnings.catch_warnings(record=True), _captured_output():
                 warnings.simplefilter("always")  # the grader's own oracles may warn: never onto stderr
-                return grade_exercise(submission, exercise, runner, Settings())
+                return grade_exercise(submission, exercise, runner, Settings(cuda="off"))
         except KeyboardInterrupt:
             # nbgrader's cell timeout interrupted the kernel: every check of this exercise counts as timed out.
             from grader.checks import checks_for
@@ -142,7 +142,8 @@ def _grade(exercise, namespace: dict):
             message = "interrupted by nbgrader's cell timeout — an endless loop?"
             interrupted = ExerciseResult(exercise.module, exercise.number, exercise.points)
             interrupted.checks = [
-                CheckResult(c.name, c.title, TIMEOUT, 0, c.points, message) for c in checks_for(exercise.module)
+                CheckResult(c.name, c.title, TIMEOUT, 0, c.points, message)
+                for c in checks_for(exercise.module, device_checks=False)
             ]
             _RESULTS[(id(namespace), exercise.module)] = (tuple(id(namespace.get(n)) for n in exercise.names), interrupted)
             raise

@@ -38,6 +38,8 @@ SETUP_TIMEOUT_S = 30
 EXIT_SETUP_FAILED = 70
 # PyTorch's cpuinfo reads these on the first tensor operation.
 SYSTEM_READ_ONLY = [Path("/dev/urandom"), Path("/proc/cpuinfo"), Path("/sys/devices/system/cpu")]
+# A GPU session keeps these from the grader's environment: which GPUs to use, and how CUDA loads.
+GPU_ENVIRONMENT = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_MODULE_LOADING", "LD_LIBRARY_PATH")
 
 
 # --- zygote -------------------------------------------------------------------------------------
@@ -133,7 +135,8 @@ def _run_init(channel: socket.socket, output_fd: int, config: dict, protections:
     _redirect_output(output_fd)
     confine.close_fds_except({0, 1, 2, channel.fileno()})
     scratch = Path(config["scratch"])
-    _reset_environment(scratch)
+    gpu = bool(config["limits"].get("gpu"))
+    _reset_environment(scratch, keep=GPU_ENVIRONMENT if gpu else ())
     os.chdir(scratch)
     try:
         standins = _load_standins(config["standins"])
@@ -150,20 +153,32 @@ def _run_init(channel: socket.socket, output_fd: int, config: dict, protections:
 
 
 def _confine(scratch: Path, config: dict, private_mounts: bool) -> dict:
+    """Confine this process; a GPU session (``limits["gpu"]``) may also use NVIDIA's device and driver.
+
+    The GPU's grants: read and write (with ioctl) on /dev/nvidia*, reading the driver's libraries
+    and the system files it reads at start-up, and a memory limit on private writable memory
+    instead of address space. Everything else is as confined as a CPU session.
+    """
     limits = config["limits"]
-    mapped_bytes = confine.virtual_memory_bytes()
+    gpu = bool(limits.get("gpu"))
+    mapped_bytes = confine.data_bytes() if gpu else confine.virtual_memory_bytes()
     libraries = _library_folders()
     reachable = confine.Protection(True, "not needed: privileges are not dropped")
     if os.geteuid() == 0:
         reachable = confine.make_reachable([*libraries, scratch], can_mount=private_mounts)
-    read_only = confine.grant_excluding(libraries, [Path(p) for p in config["forbidden"]])
-    landlock = confine.restrict_filesystem(read_only + SYSTEM_READ_ONLY, [scratch, Path("/dev/null")])
+    read_only = confine.grant_excluding(libraries, [Path(p) for p in config["forbidden"]]) + SYSTEM_READ_ONLY
+    read_write = [scratch, Path("/dev/null")]
+    if gpu:
+        read_only += confine.driver_libraries(extra=os.environ.get("LD_LIBRARY_PATH", "")) + confine.GPU_SYSTEM_READ_ONLY
+        read_write += confine.nvidia_device_files()
+    landlock = confine.restrict_filesystem(read_only, read_write)
     rlimits = confine.limit_resources(
         mapped_bytes=mapped_bytes,
         memory_mb=limits["memory_mb"],
         file_size_mb=limits["file_size_mb"],
         max_processes=limits["max_processes"],
         cpu_s=limits["cpu_s"],
+        memory_limit="RLIMIT_DATA" if gpu else "RLIMIT_AS",
     )
     if reachable.active:
         privileges = confine.drop_privileges(config["uid"], config["gid"])
@@ -202,8 +217,10 @@ def _text_stream(fd: int) -> io.TextIOWrapper:
     return io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", line_buffering=True)
 
 
-def _reset_environment(scratch: Path) -> None:
+def _reset_environment(scratch: Path, keep: tuple[str, ...] = ()) -> None:
+    kept = {name: os.environ[name] for name in keep if name in os.environ}
     os.environ.clear()
+    os.environ.update(kept)
     os.environ.update(
         {
             "PATH": "/usr/bin:/bin",

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from grader import stubs
+from grader.accelerator import CHOICES as CUDA_CHOICES
 from grader.settings import Settings
 from grader.submission import UsageError
 
@@ -56,11 +57,12 @@ def grade(
     exercise_timeout: float,
     memory_mb: int,
     regrade: tuple[str, ...] = (),
+    cuda: str = DEFAULTS.cuda,
 ) -> int:
     """Grade PATH (one submission or a class) into OUT; grading that ran is a success whatever the scores."""
     from grader.bulk import grade as grade_path
 
-    settings = Settings(call_timeout_s=call_timeout, exercise_timeout_s=exercise_timeout, memory_mb=memory_mb)
+    settings = Settings(call_timeout_s=call_timeout, exercise_timeout_s=exercise_timeout, memory_mb=memory_mb, cuda=cuda)
     started = time.monotonic()
     try:
         results = grade_path(path, out=out, jobs=jobs, settings=settings, regrade=regrade)
@@ -162,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="grade submission NAME again even if DIR already holds its result (repeatable)",
     )
+    grade_parser.add_argument(
+        "--cuda",
+        choices=CUDA_CHOICES,
+        default=DEFAULTS.cuda,
+        help="the device checks (no points): 'auto' runs them on a GPU when the machine has one the sandbox can use, "
+        "'off' skips them (default: %(default)s)",
+    )
 
     gradescope_parser = verbs.add_parser(
         "gradescope",
@@ -252,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             exercise_timeout=args.exercise_timeout,
             memory_mb=args.memory_mb,
             regrade=tuple(args.regrade),
+            cuda=args.cuda,
         )
     if args.verb == "gradescope":
         return gradescope(submission=args.submission, results=args.results, jobs=args.jobs)

@@ -313,14 +313,70 @@ def _grant_one(path: Path, banned: list[Path]) -> list[Path]:
     return granted
 
 
+# --- a GPU for the sandbox -----------------------------------------------------------------------
+
+# Where NVIDIA's user-space driver (libcuda.so.1, loaded when CUDA starts) usually lives.
+DRIVER_LIBRARY_FOLDERS = (
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+    "/lib/x86_64-linux-gnu",
+    "/usr/local/nvidia/lib64",
+    "/usr/local/cuda/compat",
+    "/usr/lib/wsl/lib",
+)
+DRIVER_LIBRARY_PREFIXES = ("libcuda.so", "libcudadebugger.so", "libnvidia-")
+# What the CUDA driver reads when it starts: its parameters, the PCI topology, NUMA nodes, the loader cache.
+GPU_SYSTEM_READ_ONLY = [
+    Path("/proc/driver/nvidia"),
+    Path("/sys/module/nvidia"),
+    Path("/sys/bus/pci"),
+    Path("/sys/devices"),
+    Path("/etc/ld.so.cache"),
+]
+
+
+def nvidia_device_files(dev: Path = Path("/dev")) -> list[Path]:
+    """NVIDIA's device files (/dev/nvidiactl, /dev/nvidia0, /dev/nvidia-uvm, /dev/nvidia-caps …); [] without a GPU."""
+    try:
+        return sorted(Path(entry.path) for entry in os.scandir(dev) if entry.name.startswith("nvidia"))
+    except OSError:
+        return []
+
+
+def driver_libraries(folders=DRIVER_LIBRARY_FOLDERS, extra: str = "") -> list[Path]:
+    """The NVIDIA driver's own libraries in ``folders`` and the ``extra`` search path (LD_LIBRARY_PATH).
+
+    Only these files are granted, not the folders: the rest of /usr/lib stays as hidden as before.
+    """
+    found = []
+    for folder in dict.fromkeys([*folders, *filter(None, extra.split(":"))]):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        found += [Path(e.path) for e in entries if e.name.startswith(DRIVER_LIBRARY_PREFIXES)]
+    return sorted(found)
+
+
 # --- resources and identity ---------------------------------------------------------------------
 
 
 def virtual_memory_bytes() -> int:
     """The caller's current address-space size (VmSize), 0 if unknown."""
+    return _status_bytes("VmSize")
+
+
+def data_bytes() -> int:
+    """The caller's current private writable memory (VmData, what RLIMIT_DATA counts), 0 if unknown."""
+    return _status_bytes("VmData")
+
+
+def _status_bytes(field: str) -> int:
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmSize:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except (OSError, ValueError):
         pass
@@ -328,18 +384,28 @@ def virtual_memory_bytes() -> int:
 
 
 def limit_resources(
-    *, mapped_bytes: int, memory_mb: int, file_size_mb: int, max_processes: int, cpu_s: int, open_files: int = 256
+    *,
+    mapped_bytes: int,
+    memory_mb: int,
+    file_size_mb: int,
+    max_processes: int,
+    cpu_s: int,
+    open_files: int = 256,
+    memory_limit: str = "RLIMIT_AS",
 ) -> Protection:
     """Lower soft and hard rlimits together so that the process cannot raise them again.
 
-    The address-space limit is ``mapped_bytes`` (``virtual_memory_bytes()``, read before /proc is
-    closed off) plus ``memory_mb``: a child forked from the zygote already maps PyTorch, which must
-    not count against the learner's budget.
+    The memory limit is ``mapped_bytes`` (read before /proc is closed off) plus ``memory_mb``: a child
+    forked from the zygote already maps PyTorch, which must not count against the learner's budget.
+    ``memory_limit`` is RLIMIT_AS (``mapped_bytes`` = ``virtual_memory_bytes()``) or, for a session
+    that may use a GPU, RLIMIT_DATA (``mapped_bytes`` = ``data_bytes()``): CUDA reserves tens of GB
+    of address space it never touches, which an address-space limit refuses, while RLIMIT_DATA counts
+    only private writable memory, which every tensor on the CPU is.
     """
     if mapped_bytes <= 0:
-        return Protection(False, "the current address-space size is unknown, so no limit can be derived")
+        return Protection(False, "the current memory size is unknown, so no limit can be derived")
     limits = {
-        "RLIMIT_AS": mapped_bytes + memory_mb * 2**20,
+        memory_limit: mapped_bytes + memory_mb * 2**20,
         "RLIMIT_FSIZE": file_size_mb * 2**20,
         "RLIMIT_CORE": 0,
         "RLIMIT_NOFILE": open_files,

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from grader.results import PASSED, SubmissionResult
+from grader.results import PASSED, SubmissionResult, shown
 
 
 def gradescope_results(result: SubmissionResult) -> dict:
     tests = []
     for exercise in result.exercises:
-        for check in exercise.checks:
+        for check in filter(shown, exercise.checks):
             output = check.message + (f"\nHint: {check.hint}" if check.hint else "")
             tests.append(
                 {

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from grader.accelerator import accelerator_for
 from grader.checks import Check, checks_for
 from grader.compare import CheckFailed
 from grader.contract import EXERCISES, Exercise
@@ -132,9 +133,10 @@ def grade_exercise(
     standins = _standins(exercise)
     timeouts = 0
 
-    def open_session():
-        # After a timeout, later calls get less time: a correct call takes well under a second.
-        call_limits = replace(limits, call_timeout_s=min(limits.call_timeout_s, AFTER_TIMEOUT_CALL_S)) if timeouts else limits
+    def open_session(gpu: bool = False):
+        call_limits = settings.limits_for(exercise, gpu=True) if gpu else limits
+        if timeouts and not gpu:  # after a timeout, later calls get less time: a correct call takes well under a second
+            call_limits = replace(limits, call_timeout_s=min(limits.call_timeout_s, AFTER_TIMEOUT_CALL_S))
         return runner.open_session(submission.folder, standins=standins, limits=call_limits, forbidden_paths=forbidden_paths)
 
     learner = Learner(exercise.module, open_session)
@@ -145,6 +147,12 @@ def grade_exercise(
                 skip = f"not run: {exercise.filename} timed out {timeouts} times already"
             elif time.monotonic() - started > limits.session_timeout_s:
                 skip = f"not run: {exercise.filename} used up its {limits.session_timeout_s:g} s"
+            elif check.on_device:
+                accelerator = accelerator_for(runner, settings.cuda)
+                if accelerator.device is None:
+                    skip = f"not run: {accelerator.detail} (this check carries no points)"
+                elif learner.device != accelerator.device:
+                    learner.move_to(accelerator.device, functools.partial(open_session, gpu=accelerator.gpu))
             if skip:
                 result.checks.append(CheckResult(check.name, check.title, SKIPPED, 0, check.points, skip))
                 continue

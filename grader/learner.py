@@ -8,7 +8,8 @@ next call gets a fresh sandbox, so one endless loop costs only the check that hi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -36,23 +37,51 @@ class Call:
     param_grads: dict = field(default_factory=dict)
     inputs_after: list = field(default_factory=list)
     losses: list = field(default_factory=list)
+    devices: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
 
 
 class Learner:
-    """One exercise's view of a submission. ``open_session()`` gives a fresh sandbox session."""
+    """One exercise's view of a submission. ``open_session()`` gives a fresh sandbox session.
+
+    ``device``: where calls run (None: the CPU, where the inputs are made). With a device, the sandbox
+    moves every input tensor there (except the paths in ``stay_on_cpu``) and each ``Call.devices``
+    says where the results were before they travelled back.
+    """
 
     def __init__(self, module: str, open_session: Callable[[], object]):
         self.module = module
         self._open_session = open_session
         self._session = None
+        self.device: str | None = None
         self.forbidden: set[str] = set()
         self.warnings: list[str] = []
         self.output: list[str] = []
         self.cache: dict = {}  # results several checks share, e.g. one training run
 
+    @contextmanager
+    def on_cpu(self) -> Iterator[None]:
+        """Calls inside run on the CPU, in whatever session is open (a device check's own reference run)."""
+        device, self.device = self.device, None
+        try:
+            yield
+        finally:
+            self.device = device
+
+    def move_to(self, device: str | None, open_session: Callable[[], object]) -> None:
+        """From now on, run calls on ``device`` in sessions from ``open_session`` (the current one ends)."""
+        self.close()
+        self.device, self._open_session = device, open_session
+
     def call(
-        self, function: str, *args, grad_wrt: tuple[int, ...] = (), grad_outputs=None, fresh: bool = False, **kwargs
+        self,
+        function: str,
+        *args,
+        grad_wrt: tuple[int, ...] = (),
+        grad_outputs=None,
+        fresh: bool = False,
+        stay_on_cpu: tuple[str, ...] = (),
+        **kwargs,
     ) -> Call:
         """``module.function(*args, **kwargs)``; with ``grad_wrt``, also d(Σ outputs·grad_outputs)/d args.
 
@@ -69,7 +98,7 @@ class Learner:
             "grad_wrt": list(grad_wrt),
             "grad_outputs": grad_outputs,
         }
-        call = self._call("call", payload)
+        call = self._call("call", self._placed(payload, stay_on_cpu))
         if grad_wrt:
             _expect_lengths(call.grads, len(grad_wrt), "gradients")
         _expect_lengths(call.inputs_after, len(args), "inputs")
@@ -88,6 +117,7 @@ class Learner:
         grad_params: bool = False,
         seed: int = 0,
         fresh: bool = False,
+        stay_on_cpu: tuple[str, ...] = (),
     ) -> Call:
         """Build ``module.cls(*init, **init_kwargs)``, load ``state``, then run each of ``calls``.
 
@@ -109,7 +139,7 @@ class Learner:
         }
         if fresh:
             self.close()
-        call = self._call("forward", payload)
+        call = self._call("forward", self._placed(payload, stay_on_cpu))
         calls = calls or []
         _expect_lengths(call.result, len(calls), "outputs")
         _expect_lengths(call.grads, len(calls), "gradient lists")
@@ -130,7 +160,12 @@ class Learner:
 
     def train(self, payload: dict) -> Call:
         """Build the classifier, train it with the learner's ``train_classifier``, predict held-out data."""
-        return self._call("train", {"module": self.module, **payload})
+        return self._call("train", self._placed({"module": self.module, **payload}, ()))
+
+    def _placed(self, payload: dict, stay_on_cpu) -> dict:
+        if self.device is None:
+            return payload
+        return {**payload, "device": self.device, "stay_on_cpu": list(stay_on_cpu)}
 
     def close(self) -> None:
         if self._session is not None:
@@ -161,6 +196,7 @@ class Learner:
             param_grads=value.get("param_grads") or {},
             inputs_after=value.get("inputs_after") or [],
             losses=value.get("losses") or [],
+            devices=value.get("devices") if isinstance(value.get("devices"), dict) else {},
             extra={key: item for key, item in value.items() if key not in ("result", "grads", "param_grads", "inputs_after")},
         )
 

@@ -132,6 +132,38 @@ def plain(value):
     return value
 
 
+def on_device(payload: dict) -> dict:
+    """The payload with every tensor on ``payload["device"]``, except those at ``payload["stay_on_cpu"]``.
+
+    A path names one place in the payload, dot-separated: ``"kwargs.mask"`` or ``"calls.0.args.1"``
+    (SPEC: a mask may live on another device than the tensors, so the checks leave some masks behind).
+    Without a device the payload is unchanged: the CPU checks never pay for this.
+    """
+    device = payload.get("device")
+    if device is None:
+        return payload
+    stay = set(payload.get("stay_on_cpu") or [])
+
+    def place(value, path: str):
+        if path in stay:
+            return value
+        if isinstance(value, torch.Tensor):
+            return value.to(device)
+        if isinstance(value, (list, tuple)):
+            placed = [place(item, f"{path}.{index}") for index, item in enumerate(value)]
+            return tuple(placed) if isinstance(value, tuple) else placed
+        if isinstance(value, dict):
+            return {key: place(item, f"{path}.{key}") for key, item in value.items()}
+        return value
+
+    return {key: value if key == "state" else place(value, key) for key, value in payload.items()}
+
+
+def devices_of(value) -> list[str]:
+    """The device of every tensor in ``value``, in ``_tensors`` order (the wire brings them all back on the CPU)."""
+    return [str(tensor.device) for tensor in _tensors(value)]
+
+
 def _tensors(value) -> list[torch.Tensor]:
     if isinstance(value, torch.Tensor):
         return [value]
@@ -143,6 +175,7 @@ def _tensors(value) -> list[torch.Tensor]:
 def call(package, payload: dict) -> dict:
     """``module.function(*args, **kwargs)``; with ``grad_wrt``, gradients of Σ outputs·grad_outputs."""
     function = package.attribute(payload["module"], payload["function"])
+    payload = on_device(payload)
     args = list(payload.get("args", []))
     wrt = list(payload.get("grad_wrt") or [])
     for index in wrt:
@@ -163,7 +196,8 @@ def call(package, payload: dict) -> dict:
             grads = [None if g is None else g.detach() for g in found]
         else:
             grads = [None] * len(wrt)
-    return {"result": plain(result), "grads": grads, "inputs_after": plain(args), **recorder.report()}
+    devices = {"result": devices_of(result), "grads": devices_of(grads)}
+    return {"result": plain(result), "grads": grads, "inputs_after": plain(args), "devices": devices, **recorder.report()}
 
 
 def _build(package, payload: dict) -> nn.Module:
@@ -177,13 +211,19 @@ def _build(package, payload: dict) -> nn.Module:
     return model
 
 
+def _to_payload_device(model: nn.Module, payload: dict) -> nn.Module:
+    return model if payload.get("device") is None else model.to(payload["device"])
+
+
 def forward(package, payload: dict) -> dict:
     """Build the module, load the given weights, then run each call (with gradients where asked)."""
     model = _build(package, payload)
+    payload = on_device(payload)
     missing, unexpected = [], []
     if payload.get("state") is not None:
         report = model.load_state_dict(payload["state"], strict=False)
         missing, unexpected = list(report.missing_keys), list(report.unexpected_keys)
+    model = _to_payload_device(model, payload)
     model.train(bool(payload.get("train")))
     recorder = Recorder()
     recorder.inspect(model)
@@ -214,6 +254,7 @@ def forward(package, payload: dict) -> dict:
         "inputs_after": inputs_after,
         "missing": missing,
         "unexpected": unexpected,
+        "devices": {"result": devices_of(outputs), "grads": devices_of(grads)},
         **recorder.report(),
     }
 
@@ -261,6 +302,8 @@ def train(package, payload: dict) -> dict:
     train_classifier = package.attribute(payload["module"], "train_classifier")
     torch.manual_seed(int(payload.get("seed", 0)))
     model = cls(*payload["init"])
+    payload = on_device(payload)
+    model = _to_payload_device(model, payload)
     recorder = Recorder(operators=False)  # the forward checks already watch this model's operators; training is the hot path
     recorder.inspect(model)
     with recorder:
@@ -270,7 +313,7 @@ def train(package, payload: dict) -> dict:
         model.eval()
         with torch.no_grad():
             logits = model(payload["X_test"], payload.get("lengths_test"))
-    return {"result": plain(logits), "losses": plain(losses), **recorder.report()}
+    return {"result": plain(logits), "losses": plain(losses), "devices": {"result": devices_of(logits)}, **recorder.report()}
 
 
 def warm_up() -> None:

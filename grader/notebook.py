@@ -104,7 +104,7 @@ def build_notebook(solutions: Path) -> dict:
         cells.append(_code(exercise.module, parts["code"], solution=True))
         if parts["hints"]:
             cells.append(_markdown(f"{exercise.module}-hints", hints_markdown(parts["hints"])))
-        checks = checks_for(exercise.module)
+        checks = checks_for(exercise.module, device_checks=False)  # no points, and a notebook has no sandbox
         cells.append(_markdown(f"{exercise.module}-checks", CHECKS_INTRO.format(number=exercise.number, points=exercise.points)))
         if exercise.module in visible["HELPERS"]:
             cells.append(_code(f"helpers-{exercise.module}", visible["HELPERS"][exercise.module], locked=True))

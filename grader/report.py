@@ -18,7 +18,7 @@ from statistics import mean, median
 from grader.contract import EXERCISES, MODULES, TOTAL_POINTS
 from grader.gradescope import write_gradescope
 from grader.pictures import draw_class_summary, draw_weights
-from grader.results import NOT_IMPLEMENTED, PASSED, SubmissionResult
+from grader.results import NOT_IMPLEMENTED, PASSED, SubmissionResult, shown
 
 FEEDBACK_DIR = "feedback"
 GRADESCOPE_DIR = "gradescope"
@@ -60,7 +60,7 @@ def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
         )
         parts += [f"<blockquote>{escape(note)}</blockquote>" for note in exercise.notes]
         parts.append("<ul>")
-        for check in exercise.checks:
+        for check in filter(shown, exercise.checks):
             css = "passed" if check.status == PASSED else "failed"
             mark = STATUS_MARKS.get(check.status, "✗")
             parts.append(f"<li class='{css}'>{mark} {escape(check.title)} ({_points(check.score)} / {_points(check.max_score)})")
@@ -101,7 +101,7 @@ def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]
     for result in results:
         for exercise in result.exercises:
             scores[exercise.module].append(exercise.score)
-            failures.update((exercise.module, check.title) for check in exercise.checks if check.status != PASSED)
+            failures.update((exercise.module, check.title) for check in filter(shown, exercise.checks) if check.status != PASSED)
     maxima = {e.module: e.points for e in EXERCISES}
     lines = [
         f"# Class summary: {len(results)} submission(s)",
@@ -188,12 +188,13 @@ def feedback_markdown(result: SubmissionResult) -> str:
         lines += [f"> {_markdown_text(note)}" for note in exercise.notes]
         if exercise.notes:
             lines.append("")
-        messages = {check.message for check in exercise.checks}
-        if len(messages) == 1 and all(check.status == NOT_IMPLEMENTED for check in exercise.checks):
+        checks = list(filter(shown, exercise.checks))
+        messages = {check.message for check in checks}
+        if len(messages) == 1 and all(check.status == NOT_IMPLEMENTED for check in checks):
             lines += [f"Not implemented yet: {messages.pop()}", ""]
-            lines += [f"- · {check.title} (0 / {_points(check.max_score)})" for check in exercise.checks]
+            lines += [f"- · {check.title} (0 / {_points(check.max_score)})" for check in checks]
             continue
-        for check in exercise.checks:
+        for check in checks:
             mark = STATUS_MARKS.get(check.status, "✗")
             lines.append(f"- {mark} {check.title} ({_points(check.score)} / {_points(check.max_score)})")
             if check.status != PASSED and check.message:

@@ -31,6 +31,12 @@ class CheckResult:
     picture: dict | None = None
 
 
+def shown(check: CheckResult) -> bool:
+    """Whether feedback lists ``check``: all but a no-points check that did not run (the device
+    checks on a machine without a GPU, or of a missing module); results.json keeps every check."""
+    return not (check.max_score == 0 and check.status in (SKIPPED, NOT_IMPLEMENTED))
+
+
 @dataclass
 class ExerciseResult:
     """One exercise: its checks, in feedback order, and notes (stand-ins used, warnings, forbidden built-ins)."""

@@ -57,6 +57,9 @@ class Limits:
     max_processes: processes and threads the session may have at once (RLIMIT_NPROC counts both).
     output_bytes: how much of what a call prints is kept; the rest is counted, not stored.
     file_size_mb: the largest file the learner's code may write in its scratch folder.
+    gpu: the session may use NVIDIA GPUs (their device files and driver); ``memory_mb`` then bounds
+        private writable memory (RLIMIT_DATA), since CUDA reserves more address space than it uses.
+        GPU memory itself is not bounded: the session's end frees it.
     """
 
     call_timeout_s: float = 30
@@ -65,6 +68,7 @@ class Limits:
     max_processes: int = 64
     output_bytes: int = 2000
     file_size_mb: int = 64
+    gpu: bool = False
 
 
 @dataclass
@@ -164,6 +168,7 @@ class Runner:
                     "file_size_mb": limits.file_size_mb,
                     "max_processes": limits.max_processes,
                     "cpu_s": int(limits.session_timeout_s) + 1,
+                    "gpu": limits.gpu,
                 },
             }
             session = Session(self._fork_session(), scratch, limits, on_close=lambda: self._release(slot))

@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from grader.contract import Exercise
+
+# A GPU session's first call also starts CUDA in a fresh process: seconds on a warm driver, more on a cold one.
+GPU_CALL_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
 class Settings:
-    """How much each exercise may use. ``training_timeout_s`` is the call limit for the classifier's training."""
+    """How much each exercise may use. ``training_timeout_s`` is the call limit for the classifier's training.
+
+    cuda: where the device checks (no points) run: "auto" (on a GPU when the sandbox can use one,
+    else skipped), "off", or a torch device name to force (the tests' "cpu").
+    """
 
     call_timeout_s: float = 10.0
     exercise_timeout_s: float = 120.0
     training_timeout_s: float = 120.0
     memory_mb: int = 2048
+    cuda: str = "auto"
 
-    def limits_for(self, exercise: Exercise):
+    def limits_for(self, exercise: Exercise, *, gpu: bool = False):
+        """The sandbox limits of ``exercise``; ``gpu`` for the session of its device check on a GPU."""
         from grader.runner import Limits  # the sandbox (and PyTorch) only when grading starts
 
         if exercise.module == "classifier":
-            return Limits(
+            limits = Limits(
                 call_timeout_s=self.training_timeout_s,
                 session_timeout_s=self.exercise_timeout_s + self.training_timeout_s,
                 memory_mb=self.memory_mb,
             )
-        return Limits(call_timeout_s=self.call_timeout_s, session_timeout_s=self.exercise_timeout_s, memory_mb=self.memory_mb)
+        else:
+            limits = Limits(
+                call_timeout_s=self.call_timeout_s, session_timeout_s=self.exercise_timeout_s, memory_mb=self.memory_mb
+            )
+        if gpu:
+            limits = replace(limits, gpu=True, call_timeout_s=max(limits.call_timeout_s, GPU_CALL_TIMEOUT_S))
+        return limits

@@ -12,7 +12,7 @@ from types import ModuleType
 
 from .lesson_tasks import LESSON_TASKS, warm_up
 
-__all__ = ["TASKS", "MissingPart", "Package", "call_function", "warm_up"]
+__all__ = ["TASKS", "MissingPart", "Package", "call_function", "probe_device", "warm_up"]
 
 
 class MissingPart(LookupError):
@@ -52,7 +52,23 @@ def call_function(package: Package, payload: dict) -> dict:
     return {"result": function(*payload.get("args", []), **payload.get("kwargs", {}))}
 
 
+def probe_device(package: Package, payload: dict) -> dict:
+    """Whether this sandbox can compute on ``payload["device"]``: a tiny sum there, and the device's name.
+
+    It runs in a session of its own (a GPU session, for "cuda") before any learner's code needs the
+    device, so a driver the sandbox cannot reach shows up as a reason, never as a learner's failure.
+    """
+    import torch
+
+    device = torch.device(payload["device"])
+    total = torch.arange(4.0, device=device).sum().item()
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    count = torch.cuda.device_count() if device.type == "cuda" else 1
+    return {"result": {"sum": total, "name": name, "count": count}}
+
+
 TASKS: dict[str, Callable[[Package, dict], object]] = {
     "call_function": call_function,
+    "probe_device": probe_device,
     **LESSON_TASKS,
 }

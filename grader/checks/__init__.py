@@ -3,6 +3,10 @@
 A check's docstring (first line) is the title the learner sees; its order in the file is its order in
 the feedback; its points are what passing it earns. A check takes the ``Learner`` for its exercise,
 runs the learner's code through it, and raises ``CheckFailed`` (facts + hint) when a rule is broken.
+
+A device check (``on_device=True``, no points) runs the learner's code on the grading run's
+accelerator (``learner.device``, see ``grader.accelerator``) in a session of its own, and is
+skipped when the run has none; it comes last in its exercise.
 """
 
 from __future__ import annotations
@@ -21,27 +25,34 @@ class Check:
     title: str
     points: float
     run: Callable
+    on_device: bool = False
 
 
 _REGISTRY: dict[str, list[Check]] = {}
 
 
-def check(points: float) -> Callable[[Callable], Callable]:
-    """Register the decorated ``check_<behaviour>`` function with ``points``; its docstring is its title."""
+def check(points: float, *, on_device: bool = False) -> Callable[[Callable], Callable]:
+    """Register the decorated ``check_<behaviour>`` function with ``points``; its docstring is its title.
+
+    ``on_device``: a device check, worth no points (grades must not depend on the grading machine).
+    """
+    if on_device and points:
+        raise ValueError("a device check carries no points: a grade must not depend on the grading machine")
 
     def register(function: Callable) -> Callable:
         module = function.__module__.rsplit(".", 1)[-1]
         title = (function.__doc__ or function.__name__).strip().splitlines()[0].rstrip(".")
-        _REGISTRY.setdefault(module, []).append(Check(function.__name__.removeprefix("check_"), title, points, function))
+        name = function.__name__.removeprefix("check_")
+        _REGISTRY.setdefault(module, []).append(Check(name, title, points, function, on_device))
         return function
 
     return register
 
 
-def checks_for(module: str) -> list[Check]:
-    """The checks of exercise ``module``, in feedback order."""
+def checks_for(module: str, *, device_checks: bool = True) -> list[Check]:
+    """The checks of exercise ``module``, in feedback order; ``device_checks=False`` leaves the device checks out."""
     importlib.import_module(f"grader.checks.{module}")
-    return list(_REGISTRY.get(module, []))
+    return [c for c in _REGISTRY.get(module, []) if device_checks or not c.on_device]
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from functools import partial
 import torch
 
 from grader.checks import case, check, picture
+from grader.checks.devices import expect_on_device, location
 from grader.checks.inputs import FLOATS, qkv, randn, shape_text
 from grader.compare import Tolerance, expect_close, expect_dtype, expect_gradients, expect_shape, expect_tuple, is_close
 from solutions.attention import scaled_dot_product_attention as reference
@@ -161,3 +162,17 @@ def check_inputs_not_modified(learner):
             expect_close(
                 after, before, f"{WHERE}: input {name} modified in place", "Do you scale q with an in-place op such as q /= ...?"
             )
+
+
+@check(points=0, on_device=True)
+def check_runs_on_cuda(learner):
+    """on a CUDA device: output, weights and gradients stay on the device and equal the reference"""
+    q, k, v = qkv(80, (2,), 3, 5, 8, 4, torch.float64)
+    grad_output, grad_weights = randn(81, 2, 3, 4, dtype=torch.float64), randn(82, 2, 3, 5, dtype=torch.float64)
+    with case(shape_text(q, k, v) + f", {location(learner)}"):
+        call, output, weights = outputs(learner, q, k, v, grad_wrt=(0, 1, 2), grad_outputs=[grad_output, grad_weights])
+        expect_on_device(call, learner.device, f"{WHERE}: (output, weights)")
+        expect_on_device(call, learner.device, f"{WHERE}: gradients", part="grads")
+        expected_output, expected_weights = reference(q, k, v)
+        expect_close(weights, expected_weights, f"{WHERE}: weights on {learner.device}")
+        expect_close(output, expected_output, f"{WHERE}: output on {learner.device}")

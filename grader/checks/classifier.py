@@ -14,8 +14,9 @@ import math
 import torch
 
 from grader.checks import case, check
+from grader.checks.devices import expect_on_device, location
 from grader.checks.inputs import generator, randn
-from grader.compare import describe, expect_close, expect_shape, fail
+from grader.compare import Tolerance, describe, expect_close, expect_shape, fail
 
 WHERE = "classifier.AttentionClassifier"
 TASK = {"input_dim": 4, "max_len": 8, "train_size": 512, "test_size": 512, "epochs": 30, "lr": 3e-2}
@@ -165,3 +166,29 @@ def check_reaches_high_accuracy(learner):
         got = accuracy(learner)
         if got < HIGH_ACCURACY:
             fail(f"{WHERE}: held-out accuracy: expected at least {HIGH_ACCURACY:.0%}, got {got:.1%}")
+
+
+@check(points=0, on_device=True)
+def check_runs_on_cuda(learner):
+    """on a CUDA device: the model gives the same logits as on the CPU, and train_classifier trains it there"""
+    device = learner.device
+    x, lengths = randn(8, 3, 6, 4), torch.tensor([6, 2, 4])
+    spec = {"args": [x, lengths]}
+    with case(f"AttentionClassifier{tuple(MODEL)}, x (3, 6, 4), lengths [6, 2, 4], {location(learner)} and on cpu"):
+        with learner.on_cpu():
+            (on_cpu,) = logits(learner, [spec])
+        call = learner.forward("AttentionClassifier", MODEL, calls=[spec], seed=0, fresh=True)
+        expect_on_device(call, device, f"{WHERE}: logits")
+        expect_close(
+            call.result[0], on_cpu, f"{WHERE}: logits on {device} vs on cpu", tolerance=Tolerance.for_dtype(torch.float32, 10)
+        )
+    x_train, y_train, lengths_train = synthetic_task(3000, 64)
+    payload = {"init": MODEL, "seed": 7, "X": x_train, "y": y_train, "lengths": lengths_train, "epochs": 3, "lr": TASK["lr"]}
+    payload.update({"X_test": x_train[:8], "lengths_test": lengths_train[:8]})
+    with case(f"train_classifier(model, X (64, 8, 4), y, lengths, epochs=3) with model and data {location(learner)}"):
+        call = learner.train(payload)
+        if not isinstance(call.losses, list) or len(call.losses) != 3:
+            fail(f"classifier.train_classifier on {device}: expected a list of 3 losses, got {describe(call.losses)}")
+        if not all(type(loss) is float and math.isfinite(loss) for loss in call.losses):
+            fail(f"classifier.train_classifier on {device}: expected finite Python floats", "loss.item() gives a Python float.")
+        expect_on_device(call, device, f"{WHERE}: logits after training")

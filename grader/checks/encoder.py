@@ -9,7 +9,7 @@ import torch
 from grader import oracles
 from grader.checks import case, check
 from grader.checks.inputs import randn, random_mask
-from grader.checks.modules import expected_outputs, forward, reference_module
+from grader.checks.modules import expect_module_on_device, expected_outputs, forward, reference_module
 from grader.compare import Tolerance, expect_close, expect_dtype, expect_finite, expect_shape, fail, is_close
 from solutions.encoder import Encoder, EncoderBlock
 from solutions.masking import causal_mask, padding_mask
@@ -233,3 +233,15 @@ def check_keeps_dtype_and_input(learner):
         call = forward(learner, "Encoder", [2, 4, 2, 8], reference, [{"args": [x, random_mask(82, 3, 3)]}])
         expect_close(call.result[0], reference(x, random_mask(82, 3, 3)).detach(), f"{ENCODER}: output")
         expect_close(call.inputs_after[0][0], x, f"{ENCODER}: input x modified in place")
+
+
+@check(points=0, on_device=True)
+def check_runs_on_cuda(learner):
+    """on a CUDA device: a 2-block Encoder (pre- and post-norm) stays on the device and equals the reference"""
+    x = randn(70, 2, 5, 8, dtype=torch.float64)
+    masks = [("padding mask (2, 1, 5)", padding_mask([5, 3]), True), ("causal mask (5, 5)", causal_mask(5), False)]
+    for norm_first in (False, True):
+        reference = reference_module(Encoder, 2, 8, 2, 16, norm_first=norm_first, seed=71 + norm_first, dtype=torch.float64)
+        where = f"{ENCODER}(2, 8, 2, 16, norm_first={norm_first})"
+        init_kwargs = {"norm_first": norm_first}
+        expect_module_on_device(learner, "Encoder", [2, 8, 2, 16], reference, x, masks, where=where, init_kwargs=init_kwargs)

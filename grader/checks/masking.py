@@ -7,6 +7,7 @@ from functools import partial
 import torch
 
 from grader.checks import case, check, picture
+from grader.checks.devices import MASK_DEVICE_HINT, expect_on_device, location
 from grader.checks.inputs import FLOATS, mask_text, qkv, randn, random_mask, shape_text
 from grader.compare import (
     Tolerance,
@@ -258,3 +259,38 @@ def check_causality_by_perturbation(learner):
             f"{WHERE}: outputs of queries 0-2 after changing keys 3-5",
             "May query i attend to key j > i?",
         )
+
+
+@check(points=0, on_device=True)
+def check_runs_on_cuda(learner):
+    """on a CUDA device: masks are made where asked, and masked attention stays on the device wherever the mask lives"""
+    device = learner.device
+    with case(f"causal_mask(5, device={device!r})"):
+        call = learner.call("causal_mask", 5, device=device)
+        expect_on_device(
+            call, device, f"masking.causal_mask(5, device={device!r})", hint="Pass device on: torch.ones(..., device=device)."
+        )
+        expect_equal(call.result, reference_causal(5), f"masking.causal_mask(5, device={device!r})")
+    lengths = torch.tensor([4, 1, 3])
+    with case(f"padding_mask(tensor([4, 1, 3]) {location(learner)}, max_len=5)"):
+        call = learner.call("padding_mask", lengths, max_len=5)
+        expect_on_device(
+            call,
+            device,
+            "masking.padding_mask(lengths, max_len=5)",
+            hint="The mask goes where lengths are: torch.arange(max_len, device=lengths.device).",
+        )
+        expect_equal(call.result, reference_padding(lengths, max_len=5), "masking.padding_mask(lengths, max_len=5)")
+    q, k, v, mask = fully_masked_case(200, torch.float64)
+    grads = [randn(201, 2, 4, 3, dtype=torch.float64), randn(202, 2, 4, 5, dtype=torch.float64)]
+    expected_output, expected_weights = reference(q, k, v, mask)
+    for mask_device, stay in (("cpu", ("args.3",)), (device, ())):
+        with case(shape_text(q, k, v) + f", {location(learner)}, mask bool (2, 4, 5) on {mask_device}, fully masked rows"):
+            call, output, weights = attend(learner, q, k, v, mask, grad_wrt=(0, 1, 2), grad_outputs=grads, stay_on_cpu=stay)
+            expect_on_device(call, device, f"{WHERE}: (output, weights)", hint=MASK_DEVICE_HINT)
+            expect_on_device(call, device, f"{WHERE}: gradients", part="grads", hint=MASK_DEVICE_HINT)
+            expect_finite(weights, f"{WHERE}: fully masked query row: weights on {device}", ZERO_ROWS_HINT)
+            expect_close(weights, expected_weights, f"{WHERE}: weights on {device}")
+            expect_close(output, expected_output, f"{WHERE}: output on {device}")
+            for name, grad in zip("qkv", call.grads, strict=True):
+                expect_finite(grad, f"{WHERE}: gradient of {name} on {device}", ZERO_ROWS_HINT)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from grader.checks.inputs import generator
-from grader.compare import fail
+from grader.checks import case
+from grader.checks.devices import MASK_DEVICE_HINT, NEW_TENSOR_HINT, expect_on_device
+from grader.checks.inputs import generator, randn
+from grader.compare import expect_close, fail
 from grader.rng import global_rng
 
 
@@ -40,6 +42,7 @@ def forward(
     grad_params=False,
     seed=0,
     fresh=False,
+    stay_on_cpu=(),
 ):
     """Run ``calls`` on the learner's ``cls(*init)`` holding ``reference``'s weights; fail on unknown names."""
     dtype = next(reference.parameters()).dtype
@@ -54,6 +57,7 @@ def forward(
         grad_params=grad_params,
         seed=seed,
         fresh=fresh,
+        stay_on_cpu=stay_on_cpu,
     )
     unexpected = call.extra.get("unexpected") or []
     if unexpected:
@@ -62,6 +66,31 @@ def forward(
             "Do your attributes carry exactly the SPEC's names?",
         )
     return call
+
+
+def expect_module_on_device(learner, cls: str, init, reference: nn.Module, x, masks, *, where: str, init_kwargs=None):
+    """The device check of a module: ``reference``'s weights, ``x`` on ``learner.device``, one call per mask.
+
+    masks: ``[(description, mask, mask stays on the CPU)]``. Each call also takes the gradient of the
+    input; outputs and gradients must stay on the device and equal the reference's (float64 on the CPU).
+    """
+    device = learner.device
+    calls = [
+        {"args": [x, mask], "grad_wrt": [0], "grad_output": randn(90 + i, *x.shape, dtype=x.dtype)}
+        for i, (_, mask, _) in enumerate(masks)
+    ]
+    stay = [f"calls.{i}.args.1" for i, (_, mask, on_cpu) in enumerate(masks) if on_cpu and mask is not None]
+    expected, expected_grads, _ = expected_outputs(reference, calls)
+    described = "; ".join(f"{text} on {'cpu' if on_cpu else device}" for text, _, on_cpu in masks)
+    with case(f"x {tuple(x.shape)} {str(x.dtype).removeprefix('torch.')} on {device}, one call per mask: {described}"):
+        call = forward(learner, cls, init, reference, calls, init_kwargs=init_kwargs, stay_on_cpu=stay)
+        expect_on_device(call, device, f"{where}: output", hint=MASK_DEVICE_HINT if stay else NEW_TENSOR_HINT)
+        expect_on_device(call, device, f"{where}: gradient of x", part="grads")
+        for (text, _, _), got, want, grads, want_grads in zip(
+            masks, call.result, expected, call.grads, expected_grads, strict=True
+        ):
+            expect_close(got, want, f"{where}: output on {device}, {text}")
+            expect_close(grads[0], want_grads[0], f"{where}: gradient of x on {device}, {text}")
 
 
 def expected_outputs(reference: nn.Module, calls: list[dict], grad_params: bool = False):

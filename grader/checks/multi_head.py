@@ -10,7 +10,7 @@ import torch
 from grader import oracles
 from grader.checks import case, check
 from grader.checks.inputs import randn, random_mask
-from grader.checks.modules import expected_outputs, forward, reference_module
+from grader.checks.modules import expect_module_on_device, expected_outputs, forward, reference_module
 from grader.compare import Tolerance, expect_close, expect_finite, expect_shape, fail, is_close
 from grader.rng import global_rng
 from solutions.masking import causal_mask, padding_mask
@@ -196,3 +196,17 @@ def check_causality_by_perturbation(learner):
             f"{WHERE}: outputs at positions 0-3 after changing positions 4-5",
             "Does every head get the mask?",
         )
+
+
+@check(points=0, on_device=True)
+def check_runs_on_cuda(learner):
+    """on a CUDA device: with the same weights, the output and its gradient stay on the device and equal the reference"""
+    reference = reference_module(MultiHeadAttention, 8, 2, seed=60, dtype=torch.float64)
+    x = randn(61, 2, 5, 8, dtype=torch.float64)
+    fully_masked = random_mask(62, 2, 5, 5)
+    fully_masked[1, 3] = False
+    masks = [
+        ("padding mask (2, 1, 5)", padding_mask([5, 3]), True),
+        ("mask (2, 5, 5) with query 3 of batch 1 fully masked", fully_masked, False),
+    ]
+    expect_module_on_device(learner, "MultiHeadAttention", [8, 2], reference, x, masks, where=WHERE)

@@ -6,7 +6,7 @@ import torch
 
 from grader.checks import case, check
 from grader.checks.inputs import mask_text, randn, random_mask
-from grader.checks.modules import expected_outputs, forward, reference_module
+from grader.checks.modules import expect_module_on_device, expected_outputs, forward, reference_module
 from grader.compare import Tolerance, expect_close, expect_finite, expect_shape, fail
 from solutions.masking import causal_mask, padding_mask
 from solutions.self_attention import SelfAttention
@@ -124,3 +124,12 @@ def check_keeps_dtype_and_input(learner):
         call = forward(learner, "SelfAttention", [4], reference, [{"args": [x, None]}])
         expect_close(call.result[0], reference(x).detach(), f"{WHERE}: output")
         expect_close(call.inputs_after[0][0], x, f"{WHERE}: input x modified in place")
+
+
+@check(points=0, on_device=True)
+def check_runs_on_cuda(learner):
+    """on a CUDA device: with the same weights, the output and its gradient stay on the device and equal the reference"""
+    reference = reference_module(SelfAttention, 6, seed=15, dtype=torch.float64)
+    x = randn(16, 3, 5, 6, dtype=torch.float64)
+    masks = [("padding mask (3, 1, 5)", padding_mask([5, 2, 4]), True), ("causal mask (5, 5)", causal_mask(5), False)]
+    expect_module_on_device(learner, "SelfAttention", [6], reference, x, masks, where=WHERE)
