@@ -38,8 +38,6 @@ SETUP_TIMEOUT_S = 30
 EXIT_SETUP_FAILED = 70
 # PyTorch's cpuinfo reads these on the first tensor operation.
 SYSTEM_READ_ONLY = [Path("/dev/urandom"), Path("/proc/cpuinfo"), Path("/sys/devices/system/cpu")]
-# A GPU session keeps these from the grader's environment: which GPUs to use, and how CUDA loads.
-GPU_ENVIRONMENT = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_MODULE_LOADING", "LD_LIBRARY_PATH")
 
 
 # --- zygote -------------------------------------------------------------------------------------
@@ -136,7 +134,7 @@ def _run_init(channel: socket.socket, output_fd: int, config: dict, protections:
     confine.close_fds_except({0, 1, 2, channel.fileno()})
     scratch = Path(config["scratch"])
     gpu = bool(config["limits"].get("gpu"))
-    _reset_environment(scratch, keep=GPU_ENVIRONMENT if gpu else ())
+    _reset_environment(scratch, keep=confine.GPU_ENVIRONMENT if gpu else ())
     os.chdir(scratch)
     try:
         standins = _load_standins(config["standins"])

@@ -327,6 +327,9 @@ DRIVER_LIBRARY_FOLDERS = (
     "/usr/lib/wsl/lib",
 )
 DRIVER_LIBRARY_PREFIXES = ("libcuda.so", "libcudadebugger.so", "libnvidia-")
+# The fork server gets these from the grader's environment and a GPU session keeps them: which GPUs
+# to use, how CUDA loads its kernels, and where the dynamic loader finds the driver.
+GPU_ENVIRONMENT = ("CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_MODULE_LOADING", "LD_LIBRARY_PATH")
 # What the CUDA driver reads when it starts: its parameters, the PCI topology, NUMA nodes, the loader cache.
 GPU_SYSTEM_READ_ONLY = [
     Path("/proc/driver/nvidia"),

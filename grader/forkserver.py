@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from grader.confine import GPU_ENVIRONMENT
+
 HARNESS_DIR = Path(__file__).resolve().parent
 
 # Imports nothing but the harness, as the package "sandbox_harness": grader/__init__.py may import
@@ -59,7 +61,11 @@ def make_workdir(parent: Path | None = None) -> Path:
 
 
 def launch(workdir: Path) -> Launched:
-    """Start ``python -I`` on the zygote bootstrap in ``workdir``, with a bare environment; do not wait."""
+    """Start ``python -I`` on the zygote bootstrap in ``workdir``, with a bare environment; do not wait.
+
+    Bare but for ``confine.GPU_ENVIRONMENT``: the loader reads LD_LIBRARY_PATH once, at start-up, and
+    only a GPU session keeps them (the CPU sessions clear their environment).
+    """
     control, child_end = socket.socketpair()
     environment = {
         "PATH": os.defpath,
@@ -67,6 +73,7 @@ def launch(workdir: Path) -> Launched:
         "LANG": "C.UTF-8",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
+        **{name: os.environ[name] for name in GPU_ENVIRONMENT if name in os.environ},
     }
     started = time.monotonic()
     try:

@@ -19,6 +19,7 @@ import pytest
 
 from grader.checks import checks_for
 from grader.contract import MODULES
+from grader.settings import Settings
 from tests.grading_helpers import SUBMISSIONS, changed_modules, failed_checks, grade_exercises, overlay
 
 MUTANTS = SUBMISSIONS / "mutants"
@@ -132,7 +133,8 @@ def graded(tmp_path_factory) -> dict:
             jobs.append((f"{root.name}/{name}", overlay(folder, tmp / root.name / name), modules))
     # Longest first, so the two workers finish together: the whole submission, then the training runs.
     jobs.sort(key=lambda job: (-len(job[2]), "classifier" not in job[2]))
-    return grade_exercises(jobs)
+    # The device checks run on the CPU here, so every fixture meets them too (tests/test_device_checks.py).
+    return grade_exercises(jobs, Settings(cuda="cpu"))
 
 
 def describe_failures(result) -> str:
@@ -183,9 +185,9 @@ def unusual_params() -> list:
 
 @pytest.mark.parametrize("name", unusual_params())
 def test_unusual_correct_implementation_scores_full_marks(graded, name):
-    """Does correct code written another way keep every point?"""
+    """Does correct code written another way keep every point, and pass the (pointless) device check too?"""
     for module, result in graded[f"unusual/{name}"].items():
-        assert result.score == result.max_score, (
+        assert result.score == result.max_score and not failed_checks(result), (
             f"{name}: {module} {result.score}/{result.max_score}\n{describe_failures(result)}"
         )
 

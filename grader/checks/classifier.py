@@ -173,15 +173,17 @@ def check_runs_on_cuda(learner):
     """on a CUDA device: the model gives the same logits as on the CPU, and train_classifier trains it there"""
     device = learner.device
     x, lengths = randn(8, 3, 6, 4), torch.tensor([6, 2, 4])
-    spec = {"args": [x, lengths]}
-    with case(f"AttentionClassifier{tuple(MODEL)}, x (3, 6, 4), lengths [6, 2, 4], {location(learner)} and on cpu"):
+    cases = {f"lengths {location(learner)}": [x, lengths], "lengths on cpu": [x, lengths], "lengths=None": [x]}
+    specs = [{"args": args} for args in cases.values()]
+    with case(f"AttentionClassifier{tuple(MODEL)}, x (3, 6, 4) {location(learner)}, lengths [6, 2, 4]; the same model on cpu"):
         with learner.on_cpu():
-            (on_cpu,) = logits(learner, [spec])
-        call = learner.forward("AttentionClassifier", MODEL, calls=[spec], seed=0, fresh=True)
+            on_cpu = learner.forward("AttentionClassifier", MODEL, calls=specs, seed=0).result
+        call = learner.forward("AttentionClassifier", MODEL, calls=specs, seed=0, fresh=True, stay_on_cpu=("calls.1.args.1",))
         expect_on_device(call, device, f"{WHERE}: logits")
-        expect_close(
-            call.result[0], on_cpu, f"{WHERE}: logits on {device} vs on cpu", tolerance=Tolerance.for_dtype(torch.float32, 10)
-        )
+        for text, got, want in zip(cases, call.result, on_cpu, strict=True):
+            expect_close(
+                got, want, f"{WHERE}: logits on {device} vs on cpu, {text}", tolerance=Tolerance.for_dtype(torch.float32, 10)
+            )
     x_train, y_train, lengths_train = synthetic_task(3000, 64)
     payload = {"init": MODEL, "seed": 7, "X": x_train, "y": y_train, "lengths": lengths_train, "epochs": 3, "lr": TASK["lr"]}
     payload.update({"X_test": x_train[:8], "lengths_test": lengths_train[:8]})
