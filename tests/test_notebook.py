@@ -139,10 +139,13 @@ def test_one_answer_cell_per_exercise_in_lesson_order(source_notebook):
 
 def test_each_check_is_one_test_cell_worth_its_points(source_notebook):
     cells = {nbgrader_of(c)["grade_id"]: c for c in source_notebook["cells"] if nbgrader_of(c).get("grade")}
-    expected = [check_cell_id(e.module, c.name) for e in EXERCISES for c in checks_for(e.module)]
+    expected = [check_cell_id(e.module, c.name) for e in EXERCISES for c in checks_for(e.module, device_checks=False)]
     assert list(cells) == expected
     for exercise in EXERCISES:
-        points = sum(nbgrader_of(cells[check_cell_id(exercise.module, c.name)])["points"] for c in checks_for(exercise.module))
+        points = sum(
+            nbgrader_of(cells[check_cell_id(exercise.module, c.name)])["points"]
+            for c in checks_for(exercise.module, device_checks=False)
+        )
         assert points == exercise.points, exercise.module
     assert sum(nbgrader_of(c)["points"] for c in cells.values()) == TOTAL_POINTS
 
@@ -163,7 +166,7 @@ def test_each_test_cell_has_a_hidden_region_that_runs_its_check_and_a_visible_pa
 
 def test_every_check_has_a_visible_assert_or_a_reason_and_no_snippet_is_stale():
     visible = runpy.run_path(str(VISIBLE_CHECKS))
-    checks = {(e.module, c.name) for e in EXERCISES for c in checks_for(e.module)}
+    checks = {(e.module, c.name) for e in EXERCISES for c in checks_for(e.module, device_checks=False)}
     snippets = {(module, name) for module, table in visible["VISIBLE"].items() for name in table}
     assert snippets <= checks, f"snippets for checks that no longer exist: {sorted(snippets - checks)}"
     assert set(visible["HIDDEN_ONLY"]) <= checks
@@ -196,7 +199,7 @@ def test_a_pytorch_warning_in_the_learners_code_goes_to_stdout(source_notebook, 
         source.replace("    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n" + warn), encoding="utf-8"
     )
     notebook = with_answers(source_notebook, folder, tmp_path)
-    only = {check_cell_id("softmax", c.name) for c in checks_for("softmax")}
+    only = {check_cell_id("softmax", c.name) for c in checks_for("softmax", device_checks=False)}
     outcomes, stderr = run_cells(notebook, only)
     assert stderr == ""
     assert {name: error for name, error in outcomes.items() if error} == {}
@@ -211,7 +214,7 @@ def test_visible_asserts_pass_on_correct_code_written_another_way(fixture, sourc
     notebook = with_answers(
         student_view(source_notebook, hidden_tests=False), overlay(fixture, tmp_path / "submission"), tmp_path
     )
-    only = {check_cell_id(m, c.name) for m in changed_modules(fixture) for c in checks_for(m)}
+    only = {check_cell_id(m, c.name) for m in changed_modules(fixture) for c in checks_for(m, device_checks=False)}
     outcomes, stderr = run_cells(notebook, only)
     assert {name: error for name, error in outcomes.items() if error} == {}
     assert stderr == ""
@@ -226,7 +229,7 @@ def test_a_check_cell_fails_exactly_when_its_check_fails(fixture, source_noteboo
     """On every mistake in the corpus, nbgrader's cell score is the grader's check score (visible asserts included)."""
     notebook = with_answers(source_notebook, overlay(fixture, tmp_path / "submission"), tmp_path)
     modules = changed_modules(fixture)
-    only = {check_cell_id(m, c.name) for m in modules for c in checks_for(m)}
+    only = {check_cell_id(m, c.name) for m in modules for c in checks_for(m, device_checks=False)}
     checks_in_notebook._RESULTS.clear()
     outcomes, stderr = run_cells(notebook, only)
     graded = {check_cell_id(r[1].module, c.name): c.status for r in checks_in_notebook._RESULTS.values() for c in r[1].checks}
