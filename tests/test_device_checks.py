@@ -24,8 +24,9 @@ from grader.checks import check, checks_for
 from grader.checks.devices import NEW_TENSOR_HINT, expect_on_device
 from grader.compare import CheckFailed
 from grader.contract import EXERCISES
+from grader.contract import exercise as exercise_named
 from grader.gradescope import gradescope_results
-from grader.grading import grade_submission
+from grader.grading import grade_exercise, grade_submission
 from grader.learner import Call
 from grader.report import feedback_html, feedback_markdown
 from grader.results import FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, CheckResult, shown
@@ -71,13 +72,18 @@ class TestRegistration:
 
 
 @pytest.fixture(scope="module")
-def graded():
+def runner():
+    with Runner() as shared:
+        yield shared
+
+
+@pytest.fixture(scope="module")
+def graded(runner):
     """The reference and the stubs, graded with the device checks turned off."""
-    with Runner() as runner:
-        return {
-            name: grade_submission(from_folder(folder), runner, Settings(cuda="off"))
-            for name, folder in (("solutions", SOLUTIONS), ("stubs", SOLUTIONS.parent / "exercises"))
-        }
+    return {
+        name: grade_submission(from_folder(folder), runner, Settings(cuda="off"))
+        for name, folder in (("solutions", SOLUTIONS), ("stubs", SOLUTIONS.parent / "exercises"))
+    }
 
 
 class TestWithoutAGpu:
@@ -183,18 +189,17 @@ class TestPlacementInTheSandbox:
 class TestForcedOntoTheCpu:
     """With the device checks forced onto the CPU, everything but the GPU itself runs here."""
 
-    def test_the_reference_passes_every_device_check(self):
-        with Runner() as runner:
-            result = grade_submission(from_folder(SOLUTIONS), runner, Settings(cuda="cpu"))
+    def test_the_reference_passes_every_device_check(self, runner):
+        result = grade_submission(from_folder(SOLUTIONS), runner, Settings(cuda="cpu"))
         device_results = [c for e in result.exercises for c in e.checks if c.name == "runs_on_cuda"]
         assert len(device_results) == 6 and all(c.status == PASSED for c in device_results), device_results
         assert result.total == 100
 
     @pytest.mark.parametrize("mutant", DEVICE_MUTANTS, ids=lambda p: p.name)
-    def test_each_device_mutant_is_correct_on_the_cpu(self, mutant, tmp_path):
-        modules = changed_modules(mutant)
-        graded = grade_exercises([(mutant.name, overlay(mutant, tmp_path / mutant.name), modules)], Settings(cuda="cpu"))
-        for module, result in graded[mutant.name].items():
+    def test_each_device_mutant_is_correct_on_the_cpu(self, mutant, tmp_path, runner):
+        submission = from_folder(overlay(mutant, tmp_path / mutant.name))
+        for module in changed_modules(mutant):
+            result = grade_exercise(submission, exercise_named(module), runner, Settings(cuda="cpu"))
             assert result.score == result.max_score, module
             assert all(c.status == PASSED for c in result.checks), [(c.name, c.message) for c in result.checks]
 
@@ -210,7 +215,7 @@ class TestGpuSession:
     def call(self, session, function: str, *args):
         return session.call("call_function", {"module": "ops", "function": function, "args": list(args)})
 
-    def test_memory_is_bounded_by_private_memory_instead_of_address_space(self, tmp_path):
+    def test_memory_is_bounded_by_private_memory_instead_of_address_space(self, tmp_path, runner):
         source = """\
             import torch
             def hog():
@@ -219,17 +224,17 @@ class TestGpuSession:
                 import mmap
                 return len(mmap.mmap(-1, 8 * 2**30, prot=0, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS))
             """
-        with Runner() as runner, self.open(runner, tmp_path, source) as session:
+        with self.open(runner, tmp_path, source) as session:
             assert "DATA" in session.isolation["rlimits"] and "AS" not in session.isolation["rlimits"].split(", ")
             error = self.call(session, "hog").error
             assert error.kind == "memory", error
             # What CUDA does at start-up: reserve address space it does not touch. An RLIMIT_AS refuses it.
             assert self.call(session, "reserve").value == {"result": 8 * 2**30}
         cpu = Limits(call_timeout_s=10, session_timeout_s=30, memory_mb=512, max_processes=16)
-        with Runner() as runner, self.open(runner, tmp_path, source, limits=cpu) as session:
+        with self.open(runner, tmp_path, source, limits=cpu) as session:
             assert self.call(session, "reserve").error.kind == "exception"
 
-    def test_instructor_files_stay_out_of_reach(self, tmp_path):
+    def test_instructor_files_stay_out_of_reach(self, tmp_path, runner):
         source = """\
             def read(path):
                 try:
@@ -237,7 +242,7 @@ class TestGpuSession:
                 except OSError as error:
                     return type(error).__name__
             """
-        with Runner() as runner, self.open(runner, tmp_path, source) as session:
+        with self.open(runner, tmp_path, source) as session:
             for path in (SOLUTIONS / "masking.py", Path(accelerator.__file__)):
                 assert self.call(session, "read", str(path)).value["result"] == "PermissionError", path
 
@@ -264,9 +269,8 @@ class TestGpuSession:
         skipped = [c for e in result.exercises for c in e.checks if c.name == "runs_on_cuda"]
         assert all(c.status == SKIPPED and "the sandbox cannot use it" in c.message for c in skipped)
 
-    def test_the_probe_reports_the_device_it_computed_on(self):
-        with Runner() as runner:
-            assert probe(runner, "cpu") == Accelerator("cpu", "cpu, 1 device")
+    def test_the_probe_reports_the_device_it_computed_on(self, runner):
+        assert probe(runner, "cpu") == Accelerator("cpu", "cpu, 1 device")
 
 
 class TestDeviceFiles:
