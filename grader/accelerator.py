@@ -45,36 +45,37 @@ _FOUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
-def accelerator_for(runner, choice: str = AUTO) -> Accelerator:
+def accelerator_for(runner, choice: str = AUTO, limits=None) -> Accelerator:
     """The accelerator of ``runner``'s run, probed on first use (every thread waits for that one probe).
 
     choice: ``"auto"`` (CUDA when the machine has a GPU the sandbox can use), ``"off"``, or a torch
     device name to run the device checks on regardless (the tests use ``"cpu"`` to exercise them).
+    limits: the probe's session limits: those the device checks will run under (a GPU session's).
     """
     with _LOCK:
-        key = (choice,)
         found = _FOUND.setdefault(runner, {})
-        if key not in found:
-            found[key] = _find(runner, choice)
-        return found[key]
+        if choice not in found:
+            found[choice] = _find(runner, choice, limits)
+        return found[choice]
 
 
-def _find(runner, choice: str) -> Accelerator:
+def _find(runner, choice: str, limits) -> Accelerator:
     if choice == OFF:
         return Accelerator(None, "the device checks are turned off for this run (--cuda off)")
     if choice != AUTO:
         return Accelerator(choice, f"device checks run on {choice!r}, as this run was asked to")
     if not nvidia_device_files():
         return Accelerator(None, "the grading machine has no CUDA device")
-    return probe(runner, "cuda")
+    return probe(runner, "cuda", limits)
 
 
-def probe(runner, device: str) -> Accelerator:
-    """Compute a small sum on ``device`` in a GPU session of its own; say what was found or what went wrong."""
-    from grader.runner import Limits  # the sandbox (and PyTorch) only when grading starts
+def probe(runner, device: str, limits=None) -> Accelerator:
+    """Compute a small sum on ``device`` in a session of its own; say what was found or what went wrong."""
+    if limits is None:
+        from grader.runner import Limits  # the sandbox (and PyTorch) only when grading starts
 
+        limits = Limits(gpu=device.startswith("cuda"))
     with tempfile.TemporaryDirectory(prefix="probe-") as empty:
-        limits = Limits(call_timeout_s=120, session_timeout_s=150, gpu=device.startswith("cuda"))
         try:
             with runner.open_session(Path(empty), limits=limits) as session:
                 outcome = session.call("probe_device", {"device": device})

@@ -148,7 +148,7 @@ def grade_exercise(
             elif time.monotonic() - started > limits.session_timeout_s:
                 skip = f"not run: {exercise.filename} used up its {limits.session_timeout_s:g} s"
             elif check.on_device:
-                accelerator = accelerator_for(runner, settings.cuda)
+                accelerator = accelerator_for(runner, settings.cuda, settings.limits_for(exercise, gpu=True))
                 if accelerator.device is None:
                     skip = f"not run: {accelerator.detail} (this check carries no points)"
                 elif learner.device != accelerator.device:

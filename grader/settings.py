@@ -8,6 +8,8 @@ from grader.contract import Exercise
 
 # A GPU session's first call also starts CUDA in a fresh process: seconds on a warm driver, more on a cold one.
 GPU_CALL_TIMEOUT_S = 60.0
+# CUDA's own host memory (its context, the kernels it loads) is not the learner's: a GPU session gets this on top.
+GPU_RUNTIME_MEMORY_MB = 1024
 
 
 @dataclass(frozen=True)
@@ -39,5 +41,10 @@ class Settings:
                 call_timeout_s=self.call_timeout_s, session_timeout_s=self.exercise_timeout_s, memory_mb=self.memory_mb
             )
         if gpu:
-            limits = replace(limits, gpu=True, call_timeout_s=max(limits.call_timeout_s, GPU_CALL_TIMEOUT_S))
+            limits = replace(
+                limits,
+                gpu=True,
+                call_timeout_s=max(limits.call_timeout_s, GPU_CALL_TIMEOUT_S),
+                memory_mb=limits.memory_mb + GPU_RUNTIME_MEMORY_MB,
+            )
         return limits

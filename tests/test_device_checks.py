@@ -31,7 +31,7 @@ from grader.learner import Call
 from grader.report import feedback_html, feedback_markdown
 from grader.results import FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, CheckResult, shown
 from grader.runner import Limits, Runner
-from grader.settings import Settings
+from grader.settings import GPU_CALL_TIMEOUT_S, GPU_RUNTIME_MEMORY_MB, Settings
 from grader.submission import from_folder
 from tests.grading_helpers import SOLUTIONS, SUBMISSIONS, changed_modules, grade_exercises, namespaces_work, overlay
 
@@ -271,6 +271,17 @@ class TestGpuSession:
 
     def test_the_probe_reports_the_device_it_computed_on(self, runner):
         assert probe(runner, "cpu") == Accelerator("cpu", "cpu, 1 device")
+
+
+class TestGpuLimits:
+    def test_a_gpu_session_gets_time_to_start_cuda_and_memory_for_cuda_itself(self):
+        settings = Settings(call_timeout_s=10, memory_mb=2048)
+        for module in ("attention", "classifier"):
+            cpu, gpu = settings.limits_for(exercise_named(module)), settings.limits_for(exercise_named(module), gpu=True)
+            assert (cpu.gpu, gpu.gpu) == (False, True)
+            assert gpu.memory_mb == cpu.memory_mb + GPU_RUNTIME_MEMORY_MB
+            assert gpu.call_timeout_s == max(cpu.call_timeout_s, GPU_CALL_TIMEOUT_S)
+            assert gpu.session_timeout_s == cpu.session_timeout_s
 
 
 class TestDeviceFiles:
