@@ -10,6 +10,7 @@ the sandbox can use it and that each device mutant loses its device check there,
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import textwrap
 from pathlib import Path
@@ -206,7 +207,8 @@ class TestForcedOntoTheCpu:
 
 @needs_sandbox
 class TestGpuSession:
-    GPU = Limits(call_timeout_s=10, session_timeout_s=30, memory_mb=512, max_processes=16, gpu=True)
+    CPU = Limits(call_timeout_s=10, session_timeout_s=30, memory_mb=512, max_processes=16)
+    GPU = dataclasses.replace(CPU, gpu=True)
 
     def open(self, runner, tmp_path, source: str, limits=GPU):
         (tmp_path / "ops.py").write_text(textwrap.dedent(source))
@@ -230,8 +232,7 @@ class TestGpuSession:
             assert error.kind == "memory", error
             # What CUDA does at start-up: reserve address space it does not touch. An RLIMIT_AS refuses it.
             assert self.call(session, "reserve").value == {"result": 8 * 2**30}
-        cpu = Limits(call_timeout_s=10, session_timeout_s=30, memory_mb=512, max_processes=16)
-        with self.open(runner, tmp_path, source, limits=cpu) as session:
+        with self.open(runner, tmp_path, source, limits=self.CPU) as session:
             assert self.call(session, "reserve").error.kind == "exception"
 
     def test_instructor_files_stay_out_of_reach(self, tmp_path, runner):
@@ -252,8 +253,7 @@ class TestGpuSession:
         with Runner() as runner:
             with self.open(runner, tmp_path, source) as session:
                 assert self.call(session, "visible").value["result"] == "1"
-            cpu = Limits(call_timeout_s=10, session_timeout_s=30, memory_mb=512, max_processes=16)
-            with self.open(runner, tmp_path, source, limits=cpu) as session:
+            with self.open(runner, tmp_path, source, limits=self.CPU) as session:
                 assert self.call(session, "visible").value["result"] is None
 
     def test_a_gpu_the_sandbox_cannot_use_becomes_a_reason_not_a_failure(self, monkeypatch):

@@ -116,6 +116,14 @@ def check_no_lengths_means_every_position_is_real(learner):
         expect_close(none, full, f"{WHERE}: logits with lengths=None")
 
 
+def expect_one_float_loss_per_epoch(losses, epochs: int, what: str) -> None:
+    """``losses`` is a list of ``epochs`` finite Python floats (SPEC: the loss of each epoch as a float)."""
+    if not isinstance(losses, list) or len(losses) != epochs:
+        fail(f"{what}: expected a list of {epochs} losses, got {describe(losses)}")
+    if not all(type(loss) is float and math.isfinite(loss) for loss in losses):
+        fail(f"{what}: expected finite Python floats, got {describe(losses[0])} first", "loss.item() gives a Python float.")
+
+
 @check(points=1)
 def check_training_returns_one_float_loss_per_epoch(learner):
     """train_classifier returns `epochs` finite Python floats, and the loss falls"""
@@ -124,13 +132,7 @@ def check_training_returns_one_float_loss_per_epoch(learner):
     with case(
         f"train_classifier(model, X ({TASK['train_size']}, {TASK['max_len']}, {TASK['input_dim']}), y, lengths, epochs={epochs}, lr={TASK['lr']})"
     ):
-        if not isinstance(losses, list) or len(losses) != epochs:
-            fail(f"classifier.train_classifier: expected a list of {epochs} losses, got {describe(losses)}")
-        if not all(type(loss) is float and math.isfinite(loss) for loss in losses):
-            fail(
-                f"classifier.train_classifier: expected finite Python floats, got {describe(losses[0])} first",
-                "loss.item() gives a Python float.",
-            )
+        expect_one_float_loss_per_epoch(losses, epochs, "classifier.train_classifier")
         if not losses[-1] < 0.9 * losses[0]:
             fail(
                 f"classifier.train_classifier: the loss did not fall: epoch 1 {losses[0]:.4f}, epoch {epochs} {losses[-1]:.4f}",
@@ -189,8 +191,5 @@ def check_runs_on_cuda(learner):
     payload.update({"X_test": x_train[:8], "lengths_test": lengths_train[:8]})
     with case(f"train_classifier(model, X (64, 8, 4), y, lengths, epochs=3) with model and data {location(learner)}"):
         call = learner.train(payload)
-        if not isinstance(call.losses, list) or len(call.losses) != 3:
-            fail(f"classifier.train_classifier on {device}: expected a list of 3 losses, got {describe(call.losses)}")
-        if not all(type(loss) is float and math.isfinite(loss) for loss in call.losses):
-            fail(f"classifier.train_classifier on {device}: expected finite Python floats", "loss.item() gives a Python float.")
+        expect_one_float_loss_per_epoch(call.losses, 3, f"classifier.train_classifier on {device}")
         expect_on_device(call, device, f"{WHERE}: logits after training")
