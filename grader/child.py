@@ -20,15 +20,14 @@ import io
 import os
 import socket
 import sys
-import sysconfig
 import traceback
 import types
 from pathlib import Path
 
-import numpy
+import numpy  # noqa: F401 - imported once in the zygote, not by every softmax session
 import torch
 
-from . import confine, tasks, wire
+from . import confine, private_root, syscall_filter, tasks, wire
 from .wire import CALL_ID
 
 SUBMISSION_PACKAGE = "submission"
@@ -36,8 +35,10 @@ STANDIN_PACKAGE = "_standin"
 MESSAGE_CHARS = 2000
 SETUP_TIMEOUT_S = 30
 EXIT_SETUP_FAILED = 70
-# PyTorch's cpuinfo reads these on the first tensor operation.
-SYSTEM_READ_ONLY = [Path("/dev/urandom"), Path("/proc/cpuinfo"), Path("/sys/devices/system/cpu")]
+# PyTorch's cpuinfo reads this on the first tensor operation (/proc/cpuinfo is in the session's own /proc).
+SYSTEM_READ_ONLY = [Path("/sys/devices/system/cpu")]
+NAMESPACES = {"pid namespace", "network namespace", "mount namespace", "ipc namespace", "user namespace"}
+TURNED_OFF = "turned off for this run, standing for a machine without it"
 
 
 # --- zygote -------------------------------------------------------------------------------------
@@ -46,6 +47,7 @@ SYSTEM_READ_ONLY = [Path("/dev/urandom"), Path("/proc/cpuinfo"), Path("/sys/devi
 def serve_zygote(control_fd: int) -> None:
     """Fork a session for every control message; return when the grader closes the socket."""
     tasks.warm_up()
+    syscall_filter.preload()  # its library file is outside every session's root
     _forget_harness_location()
     control = socket.socket(fileno=control_fd)
     control.settimeout(1.0)  # wake up now and then to reap finished sessions
@@ -67,11 +69,22 @@ def serve_zygote(control_fd: int) -> None:
 
 
 def _forget_harness_location() -> None:
-    # The harness is loaded; nothing else may ever be imported from the grader's folder.
+    """Drop what points outside the libraries: the harness's folder, an editable install's finder.
+
+    The harness is loaded; nothing else may be imported from its folder. An editable install's
+    finder (from a ``.pth`` file) maps package names to the repository's folders.
+    """
     package = sys.modules[__package__]
     for folder in package.__path__:
         sys.path_importer_cache.pop(folder, None)
     package.__path__ = []
+    sys.meta_path[:] = [f for f in sys.meta_path if not type(f).__module__.startswith("__editable__")]
+    for name in [name for name in sys.modules if name.startswith("__editable__")]:
+        del sys.modules[name]
+    libraries = [str(folder) for folder in confine.library_folders()]
+    sys.path[:] = [entry for entry in sys.path if any(entry.startswith(folder) for folder in libraries)]
+    sys.path_importer_cache.clear()
+    sys.argv[:] = ["sandbox"]
 
 
 def _reap_finished_children() -> None:
@@ -92,7 +105,11 @@ def run_session(channel_fd: int, status_fd: int, output_fd: int) -> None:
         protections = {"parent death signal": confine.set_parent_death_signal()}
         channel = socket.socket(fileno=channel_fd)
         config = _receive_setup(channel)
-        protections.update(confine.isolate_namespaces())
+        without = set(config.get("without", ()))
+        if without & NAMESPACES:  # a machine (a container, say) that grants none
+            protections.update({name: confine.Protection(False, TURNED_OFF) for name in NAMESPACES - {"user namespace"}})
+        else:
+            protections.update(confine.isolate_namespaces())
         init_pid = os.fork()
         if init_pid:
             channel.close()
@@ -128,48 +145,66 @@ def _supervise(init_pid: int, status: socket.socket) -> None:
 
 def _run_init(channel: socket.socket, output_fd: int, config: dict, protections: dict) -> None:
     protections["parent death signal"] = confine.set_parent_death_signal()
-    if protections["pid namespace"].active and protections["mount namespace"].active:
-        protections["private /proc"] = confine.mount_private_proc()
     _redirect_output(output_fd)
     confine.close_fds_except({0, 1, 2, channel.fileno()})
     scratch = Path(config["scratch"])
     gpu = bool(config["limits"].get("gpu"))
     _reset_environment(scratch, keep=confine.GPU_ENVIRONMENT if gpu else ())
-    os.chdir(scratch)
     try:
         standins = _load_standins(config["standins"])
     except BaseException:
         channel.sendall(wire.pack_frame(wire.TAG_BROKEN, {"traceback": traceback.format_exc()}))
         raise
     torch.set_num_threads(1)
-    private_mounts = protections.get("private /proc", confine.Protection(False)).active
-    protections.update(_confine(scratch, config, private_mounts))
+    protections.update(_confine(scratch, config, protections))
+    for name in set(config.get("without", ())) & set(protections):
+        protections[name] = confine.Protection(False, TURNED_OFF)
     report = {name: [protection.active, protection.detail] for name, protection in protections.items()}
     channel.sendall(wire.pack_frame(wire.TAG_READY, report))
     package = _import_submission(scratch, standins)
     _serve(channel, package, scratch)
 
 
-def _confine(scratch: Path, config: dict, private_mounts: bool) -> dict:
-    """Confine this process; a GPU session (``limits["gpu"]``) may also use NVIDIA's device and driver.
+def _unless_without(config: dict, name: str, protect) -> confine.Protection:
+    """``protect()``, unless the grader turned ``name`` off to stand for a machine without it (tests)."""
+    return confine.Protection(False, TURNED_OFF) if name in config.get("without", ()) else protect()
 
-    The GPU's grants: read and write (with ioctl) on /dev/nvidia*, reading the driver's libraries
-    and the system files it reads at start-up, and a memory limit on private writable memory
-    instead of address space. Everything else is as confined as a CPU session.
+
+def _confine(scratch: Path, config: dict, namespaces: dict) -> dict:
+    """Confine this process: its own root, Landlock, rlimits, keyring, identity, then the syscall filter.
+
+    The order matters: building the root needs mounts, which the filter denies; dropping the uid (or,
+    without root, the user namespace's capabilities) ends the power to mount; the filter comes last
+    so that nothing of the set-up needs a call it denies.
+
+    A GPU session (``limits["gpu"]``) may also use NVIDIA's device and driver: read and write (with
+    ioctl) on /dev/nvidia*, reading the driver's libraries and the system files it reads at start-up,
+    and a memory limit on private writable memory instead of address space.
     """
     limits = config["limits"]
     gpu = bool(limits.get("gpu"))
     mapped_bytes = confine.data_bytes() if gpu else confine.virtual_memory_bytes()
-    libraries = _library_folders()
-    reachable = confine.Protection(True, "not needed: privileges are not dropped")
-    if os.geteuid() == 0:
-        reachable = confine.make_reachable([*libraries, scratch], can_mount=private_mounts)
-    read_only = confine.grant_excluding(libraries, [Path(p) for p in config["forbidden"]]) + SYSTEM_READ_ONLY
-    read_write = [scratch, Path("/dev/null")]
+    read_only = [Path(p) for p in config["read_only"]] + SYSTEM_READ_ONLY
+    hidden = [Path(p) for p in config["hidden"]]
+    devices = []
     if gpu:
-        read_only += confine.driver_libraries(extra=os.environ.get("LD_LIBRARY_PATH", "")) + confine.GPU_SYSTEM_READ_ONLY
-        read_write += confine.nvidia_device_files()
-    landlock = confine.restrict_filesystem(read_only, read_write)
+        extra = os.environ.get("LD_LIBRARY_PATH", "")
+        read_only += confine.driver_libraries(extra=extra) + confine.GPU_SYSTEM_READ_ONLY
+        devices = confine.nvidia_device_files()
+    root = confine.Protection(False, "needs PID and mount namespaces of its own")
+    if "private root" not in config.get("without", ()) and all(
+        namespaces.get(name, root).active for name in ("pid namespace", "mount namespace")
+    ):
+        owner = (config["uid"], config["gid"]) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
+        quota = private_root.Quota(limits["scratch_mb"], limits["scratch_files"])
+        root = private_root.enter(
+            read_only=read_only, hidden=hidden, read_write_devices=devices, scratch=scratch, quota=quota, owner=owner
+        )
+    os.chdir(scratch)
+    read_write = [scratch, *(Path("/dev") / name for name in private_root.DEVICES), *devices]
+    landlock = _unless_without(
+        config, "landlock", lambda: confine.restrict_filesystem(confine.grant_excluding(read_only, hidden), read_write)
+    )
     rlimits = confine.limit_resources(
         mapped_bytes=mapped_bytes,
         memory_mb=limits["memory_mb"],
@@ -178,25 +213,25 @@ def _confine(scratch: Path, config: dict, private_mounts: bool) -> dict:
         cpu_s=limits["cpu_s"],
         memory_limit="RLIMIT_DATA" if gpu else "RLIMIT_AS",
     )
-    if reachable.active:
-        privileges = confine.drop_privileges(config["uid"], config["gid"])
-    else:  # a dropped uid could not even import the standard library
-        privileges = confine.Protection(False, f"kept root because {reachable.detail}")
+    keyring = confine.leave_session_keyring()
+    closed = [] if root.active else confine.closed_to_others([*read_only, scratch])
+    if os.geteuid() == 0 and closed:  # a dropped uid could not even import the standard library
+        identity = confine.Protection(False, f"kept root: {', '.join(map(str, closed))} is closed to other users")
+    elif os.geteuid() == 0:
+        identity = confine.drop_privileges(config["uid"], config["gid"])
+    else:
+        identity = confine.drop_capabilities()
+    syscalls = _unless_without(config, "syscall filter", syscall_filter.install)
     # Changing uid clears the parent-death signal, so it is set once more.
     return {
-        "reachable libraries": reachable,
+        "private root": root,
         "landlock": landlock,
         "rlimits": rlimits,
-        "privileges": privileges,
+        "session keyring": keyring,
+        "identity": identity,
+        "syscall filter": syscalls,
         "parent death signal": confine.set_parent_death_signal(),
     }
-
-
-def _library_folders() -> list[Path]:
-    """The folders the learner's code may read: the standard library and where torch and numpy live."""
-    folders = {Path(sysconfig.get_path("stdlib")).resolve()}
-    folders |= {Path(module.__file__).resolve().parents[1] for module in (torch, numpy)}
-    return sorted(folders)
 
 
 def _redirect_output(output_fd: int) -> None:

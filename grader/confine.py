@@ -8,11 +8,13 @@ Everything here is irreversible for the process that calls it, so only the sandb
 
 import ctypes
 import errno
+import importlib.util
 import os
 import resource
 import signal
 import stat
 import sys
+import sysconfig
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,9 +25,10 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 
 PR_SET_PDEATHSIG = 1
+CAPABILITY_VERSION_3 = 0x20080522
+KEYCTL_JOIN_SESSION_KEYRING = 1
+KEYCTL_SYSCALL = {"x86_64": 250, "aarch64": 219}
 PR_SET_NO_NEW_PRIVS = 38
-
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 8, 1 << 12, 1 << 14, 1 << 18
 
 # Landlock's syscall numbers are the same on every architecture (include/uapi/asm-generic/unistd.h).
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
@@ -112,60 +115,6 @@ def isolate_namespaces() -> dict[str, Protection]:
     if extra:
         result["user namespace"] = map_current_user(uid, gid)
     return result
-
-
-def mount_private_proc() -> Protection:
-    """Stop mount events propagating out, then mount a /proc that shows only our PID namespace."""
-    if not IS_LINUX:
-        return _not_linux()
-    libc = _libc()
-    if libc.mount(None, b"/", None, ctypes.c_ulong(MS_REC | MS_PRIVATE), None) != 0:
-        return _failure("making mounts private")
-    if libc.mount(b"proc", b"/proc", b"proc", ctypes.c_ulong(MS_NOSUID | MS_NODEV | MS_NOEXEC), None) != 0:
-        return _failure("mounting /proc")
-    return Protection(True, "private /proc")
-
-
-def make_reachable(folders: list[Path], *, can_mount: bool) -> Protection:
-    """Let an unprivileged user reach ``folders`` whose path crosses a directory closed to others.
-
-    Python often lives under /root (mode 0700), which a dropped uid cannot cross. In our private
-    mount namespace (``can_mount``) each such directory is covered with an empty tmpfs and the
-    folders are bound back at their old paths; the rest of the directory is hidden. Call as root
-    after ``mount_private_proc`` (the bind goes through /proc/self/fd), before dropping privileges.
-    Inactive when some folder stays out of reach: then privileges must not be dropped.
-    """
-    covered: dict[Path, list[Path]] = {}
-    for folder in sorted({Path(os.path.abspath(f)) for f in folders if os.path.isdir(f)}):
-        closed = _first_closed_ancestor(folder)
-        if closed is not None:
-            covered.setdefault(closed, []).append(folder)
-    if not covered:
-        return Protection(True, "nothing to bridge")
-    if not can_mount:
-        return Protection(False, f"{', '.join(map(str, covered))} is closed to other users and there is no mount namespace")
-    libc = _libc()
-    for closed, inside in covered.items():
-        handles = [os.open(folder, os.O_PATH | os.O_CLOEXEC) for folder in inside]  # before the cover hides them
-        try:
-            if libc.mount(b"tmpfs", bytes(closed), b"tmpfs", ctypes.c_ulong(MS_NOSUID | MS_NODEV), b"mode=0755") != 0:
-                return _failure(f"covering {closed}")
-            for folder, handle in zip(inside, handles):
-                os.makedirs(folder, exist_ok=True)
-                source = f"/proc/self/fd/{handle}".encode()
-                if libc.mount(source, bytes(folder), None, ctypes.c_ulong(MS_BIND | MS_REC), None) != 0:
-                    return _failure(f"binding {folder}")
-        finally:
-            for handle in handles:
-                os.close(handle)
-    return Protection(True, "bound past " + ", ".join(str(closed) for closed in covered))
-
-
-def _first_closed_ancestor(folder: Path) -> Path | None:
-    for ancestor in reversed(folder.parents):
-        if not os.stat(ancestor).st_mode & stat.S_IXOTH:
-            return ancestor
-    return None
 
 
 def set_parent_death_signal(sig: int = signal.SIGKILL) -> Protection:
@@ -440,3 +389,60 @@ def drop_privileges(uid: int, gid: int) -> Protection:
     except OSError as error:
         return Protection(False, f"setuid failed: {error.strerror}")
     return Protection(True, f"uid {uid}, gid {gid}")
+
+
+def drop_capabilities() -> Protection:
+    """Without root: give up every capability the new user namespace granted (mounting, among others).
+
+    The code then runs as the instructor's own uid with no power beyond it; the private root and the
+    syscall filter keep it from the instructor's files and sockets (the supplementary groups stay, but
+    nothing they open is reachable).
+    """
+    if not IS_LINUX:
+        return _not_linux()
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+    header, nothing = Header(CAPABILITY_VERSION_3, 0), (Data * 2)()
+    if _libc().capset(ctypes.byref(header), nothing) != 0:
+        return _failure("capset")
+    return Protection(True, f"not root: your uid {os.geteuid()} in a user namespace, no capabilities")
+
+
+def leave_session_keyring() -> Protection:
+    """Join a new, empty session keyring, so that keys the grader's session holds are not ours to use.
+
+    The syscall filter denies every keyring call as well; this keeps the grader's keys out of reach
+    where the filter is missing.
+    """
+    number = KEYCTL_SYSCALL.get(os.uname().machine) if IS_LINUX else None
+    if number is None:
+        return Protection(False, f"unknown keyctl system call on {os.uname().machine if IS_LINUX else sys.platform}")
+    if _libc().syscall(ctypes.c_long(number), KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
+        return _failure("keyctl(JOIN_SESSION_KEYRING)")
+    return Protection(True, "a new, empty session keyring")
+
+
+def library_folders() -> list[Path]:
+    """The folders the learner's code may read: the standard library and where torch and numpy live."""
+    folders = {Path(sysconfig.get_path("stdlib")).resolve()}
+    for name in ("torch", "numpy"):
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.origin:
+            folders.add(Path(spec.origin).resolve().parents[1])
+    return sorted(folders)
+
+
+def closed_to_others(folders: list[Path]) -> list[Path]:
+    """The first folder on each path that other users cannot cross (/root is often 0700), if any."""
+    closed = set()
+    for folder in folders:
+        for ancestor in reversed(Path(os.path.abspath(folder)).parents):
+            if not os.stat(ancestor).st_mode & stat.S_IXOTH:
+                closed.add(ancestor)
+                break
+    return sorted(closed)

@@ -12,14 +12,25 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.confine import GPU_ENVIRONMENT
+from grader.scratch_folders import LockedFolder, sweep
 
 HARNESS_DIR = Path(__file__).resolve().parent
+# What runs beside the learner's code, and nothing else: the zygote imports these from a copy in its
+# own folder, so neither its package path nor its modules' file names lead back to the repository.
+HARNESS_MODULES = (
+    "child.py",
+    "confine.py",
+    "private_root.py",
+    "syscall_filter.py",
+    "wire.py",
+    "tasks.py",
+    "lesson_tasks.py",
+)
 
 # Imports nothing but the harness, as the package "sandbox_harness": grader/__init__.py may import
 # the checks, and whatever the zygote holds in memory the learner's code can read.
@@ -40,7 +51,11 @@ class Launched:
     process: subprocess.Popen
     control: socket.socket
     started: float
-    workdir: Path
+    folder: LockedFolder
+
+    @property
+    def workdir(self) -> Path:
+        return self.folder.path
 
     def close(self) -> None:
         self.control.close()
@@ -50,22 +65,23 @@ class Launched:
     def discard(self) -> None:
         """Close it and remove its folder: for a zygote that no ``Runner`` adopted."""
         self.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.folder.remove()
 
 
-def make_workdir(parent: Path | None = None) -> Path:
-    """A fresh folder for the zygote and the sessions' scratch copies."""
-    workdir = Path(tempfile.mkdtemp(prefix="grader-sandbox-", dir=parent))
-    workdir.chmod(0o711)  # sandbox users must traverse it to reach their scratch folder
-    return workdir
+def make_workdir(parent: Path | None = None) -> LockedFolder:
+    """A fresh folder for the zygote and the sessions' scratch copies; first, sweep what dead runs left."""
+    sweep(parent)
+    return LockedFolder("grader-sandbox-", parent, mode=0o711)  # sandbox users traverse it to their scratch
 
 
-def launch(workdir: Path) -> Launched:
+def launch(folder: LockedFolder) -> Launched:
     """Start ``python -I`` on the zygote bootstrap in ``workdir``, with a bare environment; do not wait.
 
     Bare but for ``confine.GPU_ENVIRONMENT``: the loader reads LD_LIBRARY_PATH once, at start-up, and
     only a GPU session keeps them (the CPU sessions clear their environment).
     """
+    workdir = folder.path
+    harness = _copy_harness(workdir)
     control, child_end = socket.socketpair()
     environment = {
         "PATH": os.defpath,
@@ -78,7 +94,7 @@ def launch(workdir: Path) -> Launched:
     started = time.monotonic()
     try:
         process = subprocess.Popen(
-            [sys.executable, "-I", "-B", "-c", ZYGOTE_BOOTSTRAP, str(HARNESS_DIR), str(child_end.fileno())],
+            [sys.executable, "-I", "-B", "-c", ZYGOTE_BOOTSTRAP, str(harness), str(child_end.fileno())],
             pass_fds=[child_end.fileno()],
             env=environment,
             cwd=workdir,
@@ -90,14 +106,22 @@ def launch(workdir: Path) -> Launched:
         raise
     finally:
         child_end.close()
-    return Launched(process, control, started, workdir)
+    return Launched(process, control, started, folder)
+
+
+def _copy_harness(workdir: Path) -> Path:
+    harness = workdir / "harness"
+    harness.mkdir(mode=0o700, exist_ok=True)
+    for name in HARNESS_MODULES:
+        shutil.copyfile(HARNESS_DIR / name, harness / name)
+    return harness
 
 
 def launch_in_new_workdir() -> Launched:
     """``launch`` in a fresh ``make_workdir`` folder, for a ``Runner`` to adopt later."""
-    workdir = make_workdir()
+    folder = make_workdir()
     try:
-        return launch(workdir)
+        return launch(folder)
     except BaseException:
-        shutil.rmtree(workdir, ignore_errors=True)
+        folder.remove()
         raise

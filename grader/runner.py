@@ -25,18 +25,37 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import wire
-from .confine import Protection
+from .confine import Protection, library_folders
 from .forkserver import HARNESS_DIR, Launched, launch, make_workdir
 
 REPO_ROOT = HARNESS_DIR.parent
 INSTRUCTOR_FOLDERS = ("grader", "solutions", "tests")
 SKIPPED_FILES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "__init__.py"}
 MAX_SUBMISSION_BYTES = 5 * 2**20
+EDITABLE_INSTALL_PREFIXES = ("__editable__", "attention_kit")  # they name the repository's folder
 SANDBOX_ID_BASE = 2_000_000_000  # one unused uid per live session, so RLIMIT_NPROC counts only its processes
 ZYGOTE_START_TIMEOUT_S = 120
 SANDBOX_START_TIMEOUT_S = 30
 STATUS_TIMEOUT_S = 2
+# Every protection each session must have; the instructor may accept the risk of going without one
+# (by name: --accept-risk syscall-filter), never silently. See README, Trust.
+REQUIRED_PROTECTIONS = (
+    "parent death signal",
+    "pid namespace",
+    "network namespace",
+    "mount namespace",
+    "ipc namespace",
+    "user namespace",
+    "private root",
+    "landlock",
+    "rlimits",
+    "session keyring",
+    "identity",
+    "syscall filter",
+)
 KILL_TIMEOUT_S = 10
+RISKS = tuple(protection.replace(" ", "-") for protection in REQUIRED_PROTECTIONS)
+WITHOUT_VARIABLE = "KIT_SANDBOX_WITHOUT"
 MESSAGE_CHARS = 2000
 # A call still running after DEMOTE_AFTER_S (the slowest correct call in this lesson takes ~3 s) is
 # lowered to DEMOTED_NICENESS until it returns or times out, and its worker lends its slot (see
@@ -57,6 +76,9 @@ class Limits:
     max_processes: processes and threads the session may have at once (RLIMIT_NPROC counts both).
     output_bytes: how much of what a call prints is kept; the rest is counted, not stored.
     file_size_mb: the largest file the learner's code may write in its scratch folder.
+    scratch_mb, scratch_files: what the scratch folder may hold in all (a tmpfs of that size and
+        number of files; the submission's own modules count).
+    reply_mb: the largest reply the grader reads; a larger one is refused from its header, unread.
     gpu: the session may use NVIDIA GPUs (their device files and driver); ``memory_mb`` then bounds
         private writable memory (RLIMIT_DATA), since CUDA reserves more address space than it uses.
         GPU memory itself is not bounded: the session's end frees it.
@@ -68,6 +90,9 @@ class Limits:
     max_processes: int = 64
     output_bytes: int = 2000
     file_size_mb: int = 64
+    scratch_mb: int = 64
+    scratch_files: int = 1024
+    reply_mb: int = 32
     gpu: bool = False
 
 
@@ -116,6 +141,21 @@ class SandboxError(RuntimeError):
     """The sandbox itself failed (not the learner's code): the zygote died, a stand-in is broken."""
 
 
+class MissingProtection(SandboxError):
+    """The sandbox lacks a protection the instructor has not accepted to go without: grading must stop."""
+
+    def __init__(self, missing: dict[str, str]):
+        self.missing = missing
+        lines = "\n".join(f"  {name}: {status}" for name, status in missing.items())
+        flags = " ".join(f"--accept-risk {risk_name(name)}" for name in missing)
+        super().__init__(
+            "refusing to grade: the sandbox on this machine lacks\n"
+            f"{lines}\n"
+            "Without it, a submission could reach what that protection guards (see the README, Trust).\n"
+            f"To grade anyway, name each risk you accept: {flags}"
+        )
+
+
 class SubmissionError(ValueError):
     """The submission folder cannot be copied into a sandbox (too large, unreadable)."""
 
@@ -124,17 +164,31 @@ class Runner:
     """Owns the zygote and the sessions forked from it. Use as a context manager.
 
     workdir: where the scratch folders go (a fresh folder inside it; default: the system's temp folder).
+    accepted_risks: protections (``RISKS`` names: "syscall-filter") the sandbox may go without; any
+        other missing protection makes ``open_session`` raise ``MissingProtection``.
+    without: protections to turn off, standing for a machine without them (tests; a Gradescope
+        container has no namespaces): the namespaces, the private root, Landlock and the syscall filter
+        are not applied, any other is reported missing. Default: ``$KIT_SANDBOX_WITHOUT``
+        (comma-separated). The refusal above still applies to them.
     launched: a zygote started earlier (``forkserver.launch_in_new_workdir``), so it imported PyTorch
         while this process did; the runner adopts it and its folder.
     """
 
-    def __init__(self, workdir: Path | None = None, *, launched: Launched | None = None):
-        self._workdir = launched.workdir if launched is not None else make_workdir(workdir)
+    def __init__(self, workdir: Path | None = None, *, launched: Launched | None = None, accepted_risks=(), without=None):
+        without = _from_environment(WITHOUT_VARIABLE) if without is None else tuple(without)
+        unknown = (set(accepted_risks) | set(without)) - set(RISKS)
+        if unknown:
+            raise ValueError(f"no such protection: {', '.join(sorted(unknown))}; the risks are {', '.join(RISKS)}")
+        self._accepted = {name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(accepted_risks)}
+        self._without = [name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(without)]
+        self._folder = launched.folder if launched is not None else make_workdir(workdir)
+        self._workdir = self._folder.path
         self._launched = launched
         self._lock = threading.Lock()
         self._zygote: _Zygote | None = None
         self._sessions: dict[int, Session] = {}
         self._last_isolation: dict[str, str] | None = None
+        self._libraries = library_folders()
 
     def __enter__(self) -> "Runner":
         return self
@@ -150,7 +204,9 @@ class Runner:
         standins: ``{module: {"source": str, "names": [str]}}`` in module order; each listed name in
             the learner's module is replaced by the stand-in's (the whole module if it fails to import).
         forbidden_paths: more paths the learner's code must not read (say, the class folder); the
-            repository's grader/, solutions/ and tests/ and ``submission_dir`` itself always are.
+            repository's grader/, solutions/ and tests/ and ``submission_dir`` itself never are. The
+            sandbox sees none of these paths: it gets the folders it may read, and only those forbidden
+            paths that lie inside them (to hide).
         """
         with self._lock:
             slot = next(i for i in range(len(self._sessions) + 1) if i not in self._sessions)
@@ -160,7 +216,9 @@ class Runner:
             config = {
                 "scratch": str(scratch),
                 "standins": dict(standins or {}),
-                "forbidden": [str(p) for p in _forbidden(Path(submission_dir), forbidden_paths)],
+                "read_only": [str(p) for p in self._libraries],
+                "hidden": [str(p) for p in _hidden(self._libraries, Path(submission_dir), forbidden_paths)],
+                "without": self._without,
                 "uid": SANDBOX_ID_BASE + slot,
                 "gid": SANDBOX_ID_BASE + slot,
                 "limits": {
@@ -168,6 +226,8 @@ class Runner:
                     "file_size_mb": limits.file_size_mb,
                     "max_processes": limits.max_processes,
                     "cpu_s": int(limits.session_timeout_s) + 1,
+                    "scratch_mb": limits.scratch_mb,
+                    "scratch_files": limits.scratch_files,
                     "gpu": limits.gpu,
                 },
             }
@@ -179,6 +239,9 @@ class Runner:
             self._sessions[slot] = session
         try:
             session._start(config)
+            missing = missing_protections(session.isolation, self._accepted)
+            if missing:
+                raise MissingProtection(missing)
         except BaseException:
             session.close()
             raise
@@ -186,13 +249,22 @@ class Runner:
         return session
 
     def isolation_report(self) -> dict[str, str]:
-        """Each protection and whether it is active here, as seen by the last session (or a probe)."""
+        """Each protection and whether it is active here, as seen by the last session (or a probe).
+
+        Raises MissingProtection when one is missing and its risk was not accepted; an accepted one
+        reads "unavailable: … (risk accepted)".
+        """
         if self._last_isolation is None:
             empty = Path(tempfile.mkdtemp(dir=self._workdir))
-            self.open_session(empty).close()
-            empty.rmdir()
+            try:
+                self.open_session(empty).close()
+            finally:
+                empty.rmdir()
         zygote = self._zygote
-        return {"fork server": f"active (zygote pid {zygote.pid}, {zygote.threads} thread(s) at fork)", **self._last_isolation}
+        report = {"fork server": f"active (zygote pid {zygote.pid}, {zygote.threads} thread(s) at fork)"}
+        for name, status in self._last_isolation.items():
+            report[name] = status + (" (risk accepted)" if name in self._accepted and not _is_active(status) else "")
+        return report
 
     def close(self) -> None:
         """End every session and the zygote, and remove the scratch folders."""
@@ -206,7 +278,7 @@ class Runner:
             if self._launched is not None:
                 self._launched.close()
                 self._launched = None
-        shutil.rmtree(self._workdir, ignore_errors=True)
+        self._folder.remove()
 
     def _fork_session(self) -> "_Channels":
         channels = _Channels()
@@ -214,7 +286,7 @@ class Runner:
             for attempt in range(2):
                 if self._zygote is None or not self._zygote.alive():
                     launched, self._launched = self._launched, None
-                    self._zygote = _Zygote(launched or launch(self._workdir))
+                    self._zygote = _Zygote(launched or launch(self._folder))
                 try:
                     self._zygote.fork(channels.child_fds)
                     break
@@ -253,6 +325,7 @@ class Session:
         self._on_close = on_close
         self._lock = threading.Lock()
         channels.output.limit = limits.output_bytes
+        channels.channel.limit = limits.reply_mb * 2**20
         self._failure: ChildError | None = None
         self._closed = False
         self._pidfd: int | None = None
@@ -444,6 +517,7 @@ class _FrameSocket:
         self.sock = sock
         self.output = output
         self.buffer = bytearray()
+        self.limit = wire.MAX_MESSAGE_BYTES
 
     def send(self, data: bytes, deadline: float) -> None:
         self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
@@ -466,14 +540,20 @@ class _FrameSocket:
         if len(self.buffer) < wire.FRAME.size:
             return None
         tag, length = wire.FRAME.unpack_from(self.buffer)
-        if tag not in tags or length > wire.MAX_MESSAGE_BYTES:
+        if tag not in tags:
             raise wire.WireError(f"unexpected frame {tag!r} of {length} bytes")
+        if length > self.limit:  # refused from its header, before a byte of it is read
+            raise wire.WireError(f"a reply of {length / 2**20:.0f} MB; the limit is {self.limit / 2**20:.0f} MB")
         end = wire.FRAME.size + length
         if len(self.buffer) < end:
             return None
-        message = bytes(self.buffer[wire.FRAME.size : end])
-        del self.buffer[:end]
-        return tag, wire.decode(message)
+        with memoryview(self.buffer) as view:  # decoded in place: the reply is held once, not three times
+            value = wire.decode(view[wire.FRAME.size : end], max_bytes=self.limit)
+        try:
+            del self.buffer[:end]
+        except BufferError:  # a view of it outlived the decoding (in a traceback, say)
+            self.buffer = bytearray(self.buffer[end:])
+        return tag, value
 
     def _wait_for_bytes(self, deadline: float) -> None:
         poller = select.poll()
@@ -622,9 +702,40 @@ def _copy_modules(source: Path, scratch: Path) -> None:
         (scratch / name).chmod(0o644)  # readable by the sandbox uid whatever the grader's umask
 
 
-def _forbidden(submission_dir: Path, extra) -> list[Path]:
+def _from_environment(variable: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in os.environ.get(variable, "").split(",") if name.strip())
+
+
+def risk_name(protection: str) -> str:
+    """The command line's name for going without ``protection``: "syscall filter" -> "syscall-filter"."""
+    return protection.replace(" ", "-")
+
+
+def missing_protections(report: dict[str, str], accepted=()) -> dict[str, str]:
+    """The required protections that ``report`` (a session's, read before any learner code ran) lacks.
+
+    A user namespace is made (and so required) only without root: it is then what the identity rests on.
+    """
+    required = [name for name in REQUIRED_PROTECTIONS if name != "user namespace" or "user namespace" in report]
+    return {
+        name: report.get(name, "not reported")
+        for name in required
+        if name not in accepted and not _is_active(report.get(name, ""))
+    }
+
+
+def _is_active(status: str) -> bool:
+    return status.startswith("active")
+
+
+def _hidden(libraries: list[Path], submission_dir: Path, extra) -> list[Path]:
+    """The paths the sandbox must not read that lie inside a folder it may read (say, the grader when it
+    is installed in site-packages, or an editable install's pointer back to the repository)."""
     folders = [REPO_ROOT / name for name in INSTRUCTOR_FOLDERS] + [HARNESS_DIR, submission_dir, *map(Path, extra)]
-    return sorted({Path(os.path.realpath(folder)) for folder in folders})
+    forbidden = {Path(os.path.realpath(folder)) for folder in folders}
+    for library in libraries:
+        forbidden |= {library / name for name in os.listdir(library) if name.startswith(EDITABLE_INSTALL_PREFIXES)}
+    return sorted(path for path in forbidden if any(path.is_relative_to(library) for library in libraries))
 
 
 def _open_pidfd(pid: int) -> int | None:

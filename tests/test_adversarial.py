@@ -72,6 +72,9 @@ NEED_FULL_SANDBOX = {
     "exhausts_memory",
     "hunts_the_disk_for_the_reference",
     "shares_answers_through_sysv_ipc",
+    "shares_answers_through_kernel_keyrings",
+    "floods_the_scratch_folder",
+    "talks_to_the_instructors_sockets",
 }
 
 
@@ -199,6 +202,16 @@ def surviving_sandbox_processes() -> list[str]:
     return survivors
 
 
+def kernel_key_users(uids) -> dict[int, str]:
+    """The uids among ``uids`` that own kernel keys now, with /proc/key-users' line for each."""
+    found = {}
+    for line in Path("/proc/key-users").read_text().splitlines():
+        uid = int(line.split(":")[0])
+        if uid in uids:
+            found[uid] = line.strip()
+    return found
+
+
 @dataclass
 class IpcObject:
     kind: str  # shm | msg | sem
@@ -264,6 +277,8 @@ class Listeners:
                 unix.close()
                 continue
             unix.listen()
+            if not address.startswith("\0"):
+                os.chmod(address, 0o777)  # anyone may connect: only the sandbox's own root keeps it out of reach
             self.sockets.append(unix)
 
     def reached(self) -> list[str]:
@@ -307,6 +322,7 @@ class Run:
     listeners: Listeners
     command: subprocess.CompletedProcess
     out: Path
+    keys_before: dict[int, str]
 
     def pair(self, learner: str, module: str) -> tuple[ExerciseResult, ExerciseResult]:
         return self.results[f"{learner}::attack"][module], self.results[f"{learner}::honest"][module]
@@ -365,10 +381,12 @@ def run(tmp_path_factory):
     built = [folder for _, folder, _ in jobs] + sorted(klass.iterdir())
     built_before = {str(folder): tree_digest(folder) for folder in built}
     listeners = Listeners()
+    keys_before = kernel_key_users(SANDBOX_UIDS)
     try:
         results = grade_exercises(jobs)
         command = grade_by_command(klass, tmp / "command" / "out")
-        yield Run(results, built_before, folders_before, markers_before, listeners, command, tmp / "command" / "out")
+        out = tmp / "command" / "out"
+        yield Run(results, built_before, folders_before, markers_before, listeners, command, out, keys_before)
     finally:
         listeners.close()
         remove_ipc_objects([obj for obj in sandbox_ipc_objects() if obj.key in IPC_KEYS])
@@ -534,6 +552,15 @@ class TestAftermath:
         """Is no shared memory, message queue or semaphore made inside a sandbox left on the machine afterwards?"""
         left = sandbox_ipc_objects()
         assert [f"{o.kind} key {o.key:#x} id {o.ident} made by uid {o.cuid}" for o in left] == []
+
+    @needs_full_sandbox
+    def test_no_kernel_key_is_left_by_a_sandbox_uid(self, run):
+        """Does no sandbox uid own a kernel key (a keyring or a key) that it did not own before grading?
+
+        Before; not none: a uid's user keyrings live as long as the machine, so keys an older grader let
+        a sandbox make are still counted here.
+        """
+        assert kernel_key_users(SANDBOX_UIDS) == run.keys_before
 
     def test_instructor_files_are_unchanged(self, run):
         """Do solutions/, grader/ and the example class hold nothing an attack wrote, and no canary anywhere in the repository?"""

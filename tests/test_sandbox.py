@@ -266,7 +266,10 @@ class TestProcessCleanup:
             import os, time
             def orphan():
                 if os.fork() == 0:
-                    os.setsid()
+                    try:
+                        os.setsid()  # refused by the syscall filter; the orphan must die all the same
+                    except PermissionError:
+                        pass
                     if os.fork() == 0:
                         time.sleep(1000)
                     os._exit(0)
@@ -284,6 +287,10 @@ class TestProcessCleanup:
     def test_the_learner_sees_only_its_own_processes(self, open_submission):
         session = open_submission({"ops": "import os\ndef me():\n    return os.getpid()\n"})
         assert call(session, "ops.me").value == {"result": 1}
+
+
+# No such path in the sandbox's own root; or, where a missing root's risk was accepted, Landlock's refusal.
+DENIED = ("FileNotFoundError", "PermissionError")
 
 
 class TestFilesystem:
@@ -308,19 +315,19 @@ class TestFilesystem:
         session = open_submission({"files": self.READER})
         for path in [REPO / "grader" / "runner.py", REPO / "solutions" / "__init__.py", Path(__file__), REPO / "pyproject.toml"]:
             assert path.exists()
-            assert call(session, "files.read", str(path)).value["result"] == "PermissionError", path
+            assert call(session, "files.read", str(path)).value["result"] in DENIED, path
 
     @needs_landlock
     def test_the_original_submission_folder_cannot_be_read(self, open_submission, tmp_path):
         session = open_submission({"files": self.READER})
-        assert call(session, "files.read", str(tmp_path / "submission0" / "files.py")).value["result"] == "PermissionError"
+        assert call(session, "files.read", str(tmp_path / "submission0" / "files.py")).value["result"] in DENIED
         assert call(session, "files.read", "files.py").value["result"].startswith("read ")
 
     @needs_landlock
     def test_writing_outside_the_scratch_folder_fails(self, open_submission, tmp_path):
         session = open_submission({"files": self.READER})
         for path in [tmp_path / "escaped.txt", "/tmp/escaped.txt", "../escaped.txt"]:
-            assert call(session, "files.write", str(path)).value["result"] == "PermissionError", path
+            assert call(session, "files.write", str(path)).value["result"] in (*DENIED, "OSError"), path  # EROFS
         assert not (tmp_path / "escaped.txt").exists() and not Path("/tmp/escaped.txt").exists()
         assert call(session, "files.write", "notes.txt").value["result"] == "written"
 
@@ -509,7 +516,10 @@ class TestIsolationReport:
             "network namespace",
             "landlock",
             "rlimits",
-            "privileges",
+            "identity",
+            "private root",
+            "syscall filter",
+            "session keyring",
             "parent death signal",
         ]:
             assert report[name].startswith("active"), (name, report[name])
