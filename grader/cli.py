@@ -8,22 +8,27 @@ import sys
 import time
 from pathlib import Path
 
-from grader import stubs
+from grader import confined, stubs
 from grader.accelerator import CHOICES as CUDA_CHOICES
+from grader.protections import RISKS
+from grader.safe_text import SHOWN_NAME_LIMIT, for_terminal
 from grader.settings import Settings
 from grader.submission import UsageError
 
 EXIT_OK = 0
 EXIT_FAILED_CHECK = 1  # a --check (stale stubs or notebook) or the release's leak check found something to fix
 EXIT_USAGE = 2  # bad arguments or unreadable input
+EXIT_UNSAFE = 3  # the sandbox lacks a protection whose risk was not accepted: nothing was graded
 
 REPO = Path(__file__).resolve().parent.parent
+USAGE_ERROR_LIMIT = 1000  # a usage error can name entries of the class folder: learner-chosen names
 DEFAULTS = Settings()
 
 EXIT_CODES_HELP = f"""exit codes:
   {EXIT_OK}  success
   {EXIT_FAILED_CHECK}  a --check or the release's leak check found something to fix
-  {EXIT_USAGE}  usage error (bad arguments or unreadable input)"""
+  {EXIT_USAGE}  usage error (bad arguments or unreadable input)
+  {EXIT_UNSAFE}  the sandbox lacks a protection on this machine (see --accept-risk); nothing was graded"""
 
 
 def make_stubs(*, solutions: Path, exercises: Path, check: bool) -> int:
@@ -58,39 +63,63 @@ def grade(
     memory_mb: int,
     regrade: tuple[str, ...] = (),
     cuda: str = DEFAULTS.cuda,
+    accepted_risks: tuple[str, ...] = (),
 ) -> int:
     """Grade PATH (one submission or a class) into OUT; grading that ran is a success whatever the scores."""
     from grader.bulk import grade as grade_path
+    from grader.runner import MissingProtection
 
-    settings = Settings(call_timeout_s=call_timeout, exercise_timeout_s=exercise_timeout, memory_mb=memory_mb, cuda=cuda)
+    settings = Settings(
+        call_timeout_s=call_timeout,
+        exercise_timeout_s=exercise_timeout,
+        memory_mb=memory_mb,
+        cuda=cuda,
+        accepted_risks=accepted_risks,
+    )
     started = time.monotonic()
     try:
         results = grade_path(path, out=out, jobs=jobs, settings=settings, regrade=regrade)
     except UsageError as error:
-        print(f"grader grade: {error}", file=sys.stderr)
+        print(f"grader grade: {for_terminal(error, USAGE_ERROR_LIMIT)}", file=sys.stderr)
         return EXIT_USAGE
+    except MissingProtection as error:
+        print(f"grader grade: {error}", file=sys.stderr)
+        return EXIT_UNSAFE
     mean = sum(r.total for r in results) / len(results) if results else 0.0
     print(
         f"graded {len(results)} submission(s) in {time.monotonic() - started:.1f} s, mean {mean:.1f}/100; "
         f"wrote {out / 'grades.csv'}, {out / 'results.json'} and {out / 'feedback'}/",
         file=sys.stderr,
     )
+    troubled = [r.submission for r in results if confined.hit(r)]
+    if troubled:  # learner-chosen names: shown through for_terminal, a few of them
+        shown = ", ".join(for_terminal(name, SHOWN_NAME_LIMIT, tag=True) for name in troubled[:5])
+        print(
+            f"{len(troubled)} submission(s) hit a limit or an error of the grader, confined to their own "
+            f"rows (notes starting with {confined.MARK.strip()} in results.json and their feedback): {shown}"
+            + (f" and {len(troubled) - 5} more" if len(troubled) > 5 else ""),
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 
-def gradescope(*, submission: Path, results: Path, jobs: int = 1) -> int:
+def gradescope(*, submission: Path, results: Path, jobs: int = 1, accepted_risks: tuple[str, ...] = ()) -> int:
     """Grade one submission and write Gradescope's ``results.json`` (the ``run_autograder`` entry point)."""
     import shutil
-    import tempfile
 
     from grader.bulk import grade as grade_path
     from grader.report import GRADESCOPE_DIR
+    from grader.runner import MissingProtection
+    from grader.scratch_folders import LockedFolder
 
-    with tempfile.TemporaryDirectory(prefix="gradescope-") as out:
+    with LockedFolder("gradescope-") as out:
         try:
-            (result,) = grade_path(submission, out=Path(out), jobs=jobs)
-        except UsageError as error:
+            (result,) = grade_path(submission, out=Path(out), jobs=jobs, settings=Settings(accepted_risks=accepted_risks))
+        except MissingProtection as error:
             print(f"grader gradescope: {error}", file=sys.stderr)
+            return EXIT_UNSAFE
+        except UsageError as error:
+            print(f"grader gradescope: {for_terminal(error, USAGE_ERROR_LIMIT)}", file=sys.stderr)
             return EXIT_USAGE
         except ValueError:
             print(f"grader gradescope: {submission} holds several submissions; Gradescope grades one", file=sys.stderr)
@@ -98,8 +127,22 @@ def gradescope(*, submission: Path, results: Path, jobs: int = 1) -> int:
         (written,) = (Path(out) / GRADESCOPE_DIR).glob("*.json")
         results.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(written, results)
-    print(f"{result.submission}: {result.total:g}/{result.max_score:g}; wrote {results}", file=sys.stderr)
+    name = for_terminal(result.submission, SHOWN_NAME_LIMIT, tag=True)
+    print(f"{name}: {result.total:g}/{result.max_score:g}; wrote {results}", file=sys.stderr)
     return EXIT_OK
+
+
+def add_accept_risk(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--accept-risk",
+        action="append",
+        default=[],
+        choices=RISKS,
+        metavar="PROTECTION",
+        help="grade even though the sandbox lacks PROTECTION on this machine (repeatable; one of: "
+        f"{', '.join(RISKS)}). The run prints every protection first and refuses to grade when one is "
+        "missing and not named here (see README, Trust).",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the device checks (no points): 'auto' runs them on a GPU when the machine has one the sandbox can use, "
         "'off' skips them (default: %(default)s)",
     )
+    add_accept_risk(grade_parser)
 
     gradescope_parser = verbs.add_parser(
         "gradescope",
@@ -186,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope_parser.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="exercises graded at once (default: %(default)s, the CPU count)"
     )
+    add_accept_risk(gradescope_parser)
 
     stub_parser = verbs.add_parser(
         "stubs",
@@ -262,9 +307,12 @@ def main(argv: list[str] | None = None) -> int:
             memory_mb=args.memory_mb,
             regrade=tuple(args.regrade),
             cuda=args.cuda,
+            accepted_risks=tuple(args.accept_risk),
         )
     if args.verb == "gradescope":
-        return gradescope(submission=args.submission, results=args.results, jobs=args.jobs)
+        return gradescope(
+            submission=args.submission, results=args.results, jobs=args.jobs, accepted_risks=tuple(args.accept_risk)
+        )
     if args.verb == "stubs":
         return make_stubs(solutions=args.solutions, exercises=args.exercises, check=args.check)
     if args.verb == "release":

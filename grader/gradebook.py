@@ -5,6 +5,13 @@ A record is written to a temporary file and renamed into place, so a run killed 
 fingerprint of what was graded — the submission's files and the grader's own checks and reference —
 so a rerun with the same ``--out`` skips exactly the submissions already graded with the same code,
 regrades changed ones, and never duplicates a row.
+
+A record's file is named by its submission's exact name (``grader.names.tagged_stem``: a readable
+start and a hash), so every entry has its own record, found again on the next run, whatever its name:
+``x`` and ``x.zip``, ``bob smith`` and ``bob_smith``, ``Alice`` and ``alice``, 10 000 characters. Records
+are written as ASCII JSON, so a name or message holding bytes that are not UTF-8 is recorded too.
+A record that cannot be read back as a result (truncated by a full disk, from an older grader) counts
+as absent: that submission is graded again.
 """
 
 from __future__ import annotations
@@ -12,14 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 
+from grader.names import tagged_stem
 from grader.results import SubmissionResult
 from grader.submission import Submission
 
 GRADER_ROOT = Path(__file__).resolve().parent
 RECORDS_DIR = "submissions"
+MAX_RECORD_BYTES = 64 << 20  # ours, and far larger than any: anything bigger is not a record of ours
+CHUNK_BYTES = 1 << 20
 
 
 def grader_fingerprint() -> str:
@@ -36,18 +45,31 @@ def grader_fingerprint() -> str:
 
 
 def submission_fingerprint(submission: Submission) -> str:
-    """A hash of what the learner handed in: the zip's bytes, or the folder's .py files."""
+    """A hash of what the learner handed in: the zip's bytes, or the folder's .py files.
+
+    Read in chunks (a learner's file can be gigabytes); a file that cannot be read is hashed as the
+    error it gave, so the fingerprint never stops the run.
+    """
     digest = hashlib.sha256()
     source = submission.source
     if source.is_file() and not source.is_symlink():
-        digest.update(source.read_bytes())
+        _hash_file(digest, source)
     elif submission.folder is not None:
         for path in sorted(submission.folder.glob("*.py")):
             if path.is_file() and not path.is_symlink():
-                digest.update(path.name.encode())
-                digest.update(path.read_bytes())
-    digest.update("\n".join(submission.problems).encode())
+                digest.update(path.name.encode("utf-8", "surrogatepass"))
+                _hash_file(digest, path)
+    digest.update("\n".join(submission.problems).encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:16]
+
+
+def _hash_file(digest, path: Path) -> None:
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                digest.update(chunk)
+    except OSError as error:
+        digest.update(f"unreadable: {error.strerror}".encode())
 
 
 class Gradebook:
@@ -59,9 +81,7 @@ class Gradebook:
         self.grader = grader_fingerprint()
 
     def path_for(self, name: str) -> Path:
-        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "submission"
-        tag = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:8]  # keeps "a b" and "a_b" apart
-        return self.folder / f"{safe}-{tag}.json"
+        return self.folder / f"{tagged_stem(name)}.json"
 
     def is_current(self, submission: Submission, fingerprint: str) -> bool:
         record = self._read(submission.name)
@@ -71,19 +91,28 @@ class Gradebook:
         target = self.path_for(result.submission)
         temporary = target.with_suffix(f".tmp{os.getpid()}")
         document = {"fingerprint": [self.grader, fingerprint], "result": result.to_json()}
-        with temporary.open("w", encoding="utf-8") as handle:
-            json.dump(document, handle, ensure_ascii=False)
+        with temporary.open("w", encoding="ascii") as handle:
+            json.dump(document, handle)  # ASCII: "\udcff" escapes keep a name's undecodable bytes exact
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, target)
 
     def load(self, name: str) -> SubmissionResult | None:
         record = self._read(name)
-        return None if record is None else SubmissionResult.from_json(record["result"])
+        return None if record is None else record["loaded"]
 
     def _read(self, name: str) -> dict | None:
+        """The record of ``name``, its result ``loaded``; ``None`` if absent or not a whole record of ours."""
         try:
-            record = json.loads(self.path_for(name).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None  # absent, or unreadable: graded again
-        return record if isinstance(record, dict) and record.get("result", {}).get("submission") == name else None
+            path = self.path_for(name)
+            if path.stat().st_size > MAX_RECORD_BYTES:
+                return None
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or not isinstance(record.get("result"), dict):
+                return None
+            if record["result"].get("submission") != name:
+                return None
+            record["loaded"] = SubmissionResult.from_json(record["result"])
+        except Exception:  # noqa: BLE001 - absent, truncated, another version's: graded again
+            return None
+        return record

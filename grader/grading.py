@@ -3,6 +3,10 @@
 The decisions happen here, in the grader's process: the learner's code only ever runs inside a
 ``Runner`` session and sends back plain tensors. Exercises 4–7 run with the reference standing in
 for the earlier exercises they import, so a mistake costs points only where it is made.
+
+Whatever grading one exercise of one submission raises in this process — but the sandbox's own
+failure, ``SandboxError``, which would fail every submission alike — is confined to that exercise:
+its checks become errors with the reason, and the rest of the class is graded as usual.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from grader import confined
 from grader.accelerator import accelerator_for
+from grader.bounded_parse import MAX_SOURCE_CHARS, Unanalysable
 from grader.checks import Check, checks_for
 from grader.compare import CheckFailed
 from grader.contract import EXERCISES, Exercise
@@ -23,7 +29,7 @@ from grader.forbidden import forbidden_uses
 from grader.learner import Learner, LearnerError
 from grader.report import truncate_output
 from grader.results import ERROR, FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, TIMEOUT, CheckResult, ExerciseResult, SubmissionResult
-from grader.runner import Runner, SubmissionError, lend_slot_during_long_calls
+from grader.runner import Runner, SandboxError, SubmissionError, lend_slot_during_long_calls
 from grader.settings import Settings
 from grader.submission import Submission
 
@@ -38,7 +44,7 @@ MAX_TIMEOUTS = 3  # an exercise that hangs this often has its remaining checks s
 def grade_submission(
     submission: Submission, runner: Runner, settings: Settings = Settings(), forbidden_paths=()
 ) -> SubmissionResult:
-    exercises = [grade_exercise(submission, exercise, runner, settings, forbidden_paths) for exercise in EXERCISES]
+    exercises = [grade_exercise_confined(submission, e, runner, settings, forbidden_paths) for e in EXERCISES]
     return _submission_result(submission, exercises)
 
 
@@ -66,7 +72,8 @@ def grade_submissions(
 
     def one(index: int, position: int) -> None:
         submission = submissions[index]
-        exercise_result = grade_exercise(submission, EXERCISES[position], runner, settings, forbidden_paths)
+        exercise = EXERCISES[position]
+        exercise_result = grade_exercise_confined(submission, exercise, runner, settings, forbidden_paths)
         with lock:
             graded[index][position] = exercise_result
             complete = all(result is not None for result in graded[index])
@@ -112,9 +119,37 @@ def grade_submissions(
 
 
 def _submission_result(submission: Submission, exercises: list[ExerciseResult]) -> SubmissionResult:
-    result = SubmissionResult(submission.name, notes=[f"{submission.source.name} {problem}" for problem in submission.problems])
+    notes = [
+        confined.note(f"{submission.source.name} {problem.removeprefix(confined.MARK)}")
+        if confined.is_note(problem)
+        else f"{submission.source.name} {problem}"
+        for problem in submission.problems
+    ]
+    result = SubmissionResult(submission.name, notes=notes)
     result.exercises = list(exercises)
     result.elapsed_s = round(sum(exercise.elapsed_s for exercise in exercises), 3)  # grading work, whatever ran alongside
+    return result
+
+
+def grade_exercise_confined(
+    submission: Submission, exercise: Exercise, runner: Runner, settings: Settings, forbidden_paths=()
+) -> ExerciseResult:
+    """``grade_exercise``, whatever it raises (but ``SandboxError``) turned into this exercise's result."""
+    try:
+        return grade_exercise(submission, exercise, runner, settings, forbidden_paths)
+    except SandboxError:
+        raise
+    except Exception as error:  # noqa: BLE001 - one submission never stops the class
+        reason = f"the grader could not grade this exercise: {confined.describe(error)}"
+        return ungradable_exercise(exercise, reason)
+
+
+def ungradable_exercise(exercise: Exercise, reason: str) -> ExerciseResult:
+    """Every check of ``exercise`` an error (no points) for ``reason``, repeated in a confined-error note."""
+    said = f"{exercise.filename}: {reason}"
+    result = ExerciseResult(exercise.module, exercise.number, exercise.points, notes=[confined.note(said)])
+    checks = checks_for(exercise.module)
+    result.checks = [CheckResult(c.name, c.title, ERROR, 0, c.points, said) for c in checks]
     return result
 
 
@@ -128,7 +163,9 @@ def grade_exercise(
         missing = f"{exercise.filename} is missing from the submission"
         result.checks = [CheckResult(c.name, c.title, NOT_IMPLEMENTED, 0, c.points, missing) for c in checks]
         return result
-    source_uses = forbidden_uses(_read(submission.folder / exercise.filename), exercise.filename)
+    source_uses, unread = _scan_source(submission.folder / exercise.filename, exercise.filename)
+    if unread:
+        result.notes.append(unread)
     limits = settings.limits_for(exercise)
     standins = _standins(exercise)
     timeouts = 0
@@ -220,8 +257,28 @@ def _standins(exercise: Exercise) -> dict[str, dict]:  # read once per run, not 
     }
 
 
-def _read(path: Path) -> str:
+def _scan_source(path: Path, filename: str) -> tuple[list[str], str | None]:
+    """The forbidden built-ins the source spells, and a note when it cannot be analysed.
+
+    A module too large or nested too deeply to analyse is still graded: the scan only names plain
+    spellings early, and the sandbox's run-time recorder, which decides as well, watches every call
+    whatever the source looks like. Withholding its points instead would punish an unusual honest
+    module for the grader's limits, and a module the parser cannot hold fails its own import there.
+    """
     try:
-        return path.read_text(encoding="utf-8", errors="replace")
+        return forbidden_uses(_read(path), filename), None
+    except Unanalysable as error:
+        return [], confined.note(
+            f"{filename} could not be analysed: {error.reason}. Its source was not scanned for forbidden "
+            "built-ins; it was graded as it stands, with the sandbox's run-time recorder watching every call."
+        )
+
+
+def _read(path: Path) -> str:
+    """The module's text; past ``MAX_SOURCE_CHARS`` only enough of it to know that (the parser refuses it)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(4 * MAX_SOURCE_CHARS + 1)  # a character is at most 4 bytes: still too long
     except OSError:
         return ""
+    return data.decode("utf-8", errors="replace")

@@ -1,4 +1,8 @@
-"""Progress of a grading run: a bar with count, ETA and failures on a terminal, plain lines in CI logs."""
+"""Progress of a grading run: a bar with count, ETA and failures on a terminal, plain lines in CI logs.
+
+A learner's name and notes reach these lines only through ``safe_text.for_terminal``: one bounded
+line each, so no escape sequence reaches the terminal and no name can start a line of its own.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import time
 from typing import TextIO
 
 from grader.results import ERROR, TIMEOUT, SubmissionResult
+from grader.safe_text import SHOWN_NAME_LIMIT, for_terminal
 
 BAR_WIDTH = 24
 
@@ -31,7 +36,9 @@ class Progress:
             self.count += 1
             trouble = self._trouble(result)
             self.troubled += bool(trouble)
-            line = f"[{self.count}/{self.total}] {result.submission}: {result.total:g}/{result.max_score:g} ({result.elapsed_s:.1f} s){trouble}"
+            name = for_terminal(result.submission, SHOWN_NAME_LIMIT, tag=True)
+            score = f"{result.total:g}/{result.max_score:g} ({result.elapsed_s:.1f} s)"
+            line = f"[{self.count}/{self.total}] {name}: {score}{trouble}"
             if self.interactive:
                 self._draw(line)
             else:
@@ -59,5 +66,6 @@ class Progress:
         """ " — 3 checks crashed, 2 timed out" when the learner's code misbehaved, else ""."""
         statuses = [check.status for exercise in result.exercises for check in exercise.checks]
         crashed, timed_out = statuses.count(ERROR), statuses.count(TIMEOUT)
-        parts = [f"{crashed} check(s) crashed"] * bool(crashed) + [f"{timed_out} timed out"] * bool(timed_out) + result.notes[:1]
+        parts = [f"{crashed} check(s) crashed"] * bool(crashed) + [f"{timed_out} timed out"] * bool(timed_out)
+        parts += [for_terminal(note) for note in result.notes[:1]]
         return (" — " + ", ".join(parts)) if parts else ""

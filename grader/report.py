@@ -2,6 +2,8 @@
 
 Learner-visible text is built only from check titles, failure messages and hints — never from the
 grader's source or the reference's code — and a submission's own prints are cut to a small bound.
+Every learner-controlled string (names, notes, messages) goes through ``grader.safe_text`` for the
+format it is written in, here where it is written.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import re
 from collections import Counter
 from html import escape
 from pathlib import Path
@@ -17,8 +18,21 @@ from statistics import mean, median
 
 from grader.contract import EXERCISES, MODULES, TOTAL_POINTS
 from grader.gradescope import write_gradescope
+from grader.names import file_stem
 from grader.pictures import draw_class_summary, draw_weights
 from grader.results import NOT_IMPLEMENTED, PASSED, SubmissionResult, shown
+from grader.safe_text import (
+    MESSAGE_LIMIT,
+    NAME_LIMIT,
+    NOTE_LIMIT,
+    SHOWN_NAME_LIMIT,
+    bounded_items,
+    for_csv_cell,
+    for_html,
+    for_json,
+    for_markdown,
+    markdown_code_block,
+)
 
 FEEDBACK_DIR = "feedback"
 GRADESCOPE_DIR = "gradescope"
@@ -26,10 +40,19 @@ PRINTED_OUTPUT_LIMIT = 1000  # characters of a submission's own prints shown in 
 STATUS_MARKS = {PASSED: "✓", "failed": "✗", "not_implemented": "·", "error": "✗", "timeout": "⏱", "skipped": "–"}
 
 
-def write_reports(results: list[SubmissionResult], out: Path) -> dict[str, Path]:
-    """Write every report for ``results`` under ``out``; returns what was written, by kind."""
+def write_reports(results: list[SubmissionResult], out: Path, protections: dict | None = None) -> dict[str, Path]:
+    """Write every report for ``results`` under ``out``; returns what was written, by kind.
+
+    ``protections``: the sandbox's protections in this run (None when it graded nothing: those of the
+    run that wrote the last results.json are kept).
+    """
     out.mkdir(parents=True, exist_ok=True)
-    written = {"grades": write_grades(results, out / "grades.csv"), "results": write_results(results, out / "results.json")}
+    if protections is None:
+        protections = _previous_protections(out / "results.json")
+    written = {
+        "grades": write_grades(results, out / "grades.csv"),
+        "results": write_results(results, out / "results.json", protections),
+    }
     feedback = out / FEEDBACK_DIR
     feedback.mkdir(exist_ok=True)
     for result in results:
@@ -45,31 +68,33 @@ def write_reports(results: list[SubmissionResult], out: Path) -> dict[str, Path]
 
 def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
     """The Markdown feedback's content as a page, with a picture beside each failure that has one."""
+    name = for_html(result.submission, SHOWN_NAME_LIMIT, one_line=True, tag=True)
     parts = [
         "<!doctype html><meta charset='utf-8'>",
-        f"<title>Feedback for {escape(result.submission)}</title>",
+        f"<title>Feedback for {name}</title>",
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}pre{background:#f4f4f4;padding:.6em;white-space:pre-wrap}"
         ".passed{color:#2a7d2a}.failed{color:#b00}.hint{font-style:italic}</style>",
-        f"<h1>Lesson 13 — Attention: feedback for {escape(result.submission)}</h1>",
+        f"<h1>Lesson 13 — Attention: feedback for {name}</h1>",
         f"<p><strong>Total: {_points(result.total)} / {_points(result.max_score)}</strong></p>",
     ]
-    parts += [f"<p>{escape(note)}</p>" for note in result.notes]
+    parts += [f"<p>{for_html(note, NOTE_LIMIT, one_line=True)}</p>" for note in bounded_items(result.notes)]
     for exercise in result.exercises:
         parts.append(
             f"<h2>{exercise.number}. {exercise.module}.py — {_points(exercise.score)} / {_points(exercise.max_score)}</h2>"
         )
-        parts += [f"<blockquote>{escape(note)}</blockquote>" for note in exercise.notes]
+        notes = bounded_items(exercise.notes)
+        parts += [f"<blockquote>{for_html(note, NOTE_LIMIT, one_line=True)}</blockquote>" for note in notes]
         parts.append("<ul>")
         for check in filter(shown, exercise.checks):
             css = "passed" if check.status == PASSED else "failed"
             mark = STATUS_MARKS.get(check.status, "✗")
             parts.append(f"<li class='{css}'>{mark} {escape(check.title)} ({_points(check.score)} / {_points(check.max_score)})")
             if check.status != PASSED and check.message:
-                parts.append(f"<pre>{escape(check.message)}</pre>")
+                parts.append(f"<pre>{for_html(check.message, MESSAGE_LIMIT)}</pre>")
                 if check.hint:
                     parts.append(f"<p class='hint'>Hint: {escape(check.hint)}</p>")
                 image = _picture_path(folder, stem, exercise.module, check)
-                if image is not None and (image.exists() or draw_weights(check.picture, image)):
+                if image is not None and (image.exists() or _drawn(check.picture, image)):
                     parts.append(f"<img alt='your weights beside the expected ones' src='{stem}_files/{image.name}'>")
             parts.append("</li>")
         parts.append("</ul>")
@@ -84,6 +109,14 @@ def draw_pictures(result: SubmissionResult, out: Path) -> None:
             image = _picture_path(folder, stem, exercise.module, check)
             if image is not None and not image.exists():
                 draw_weights(check.picture, image)
+
+
+def _drawn(picture, image: Path) -> bool:
+    """Draw ``picture`` into ``image``; a picture that cannot be drawn is left out, never a learner's feedback."""
+    try:
+        return bool(draw_weights(picture, image))
+    except Exception:  # noqa: BLE001 - the picture's data comes from a learner's result; the page goes on without it
+        return False
 
 
 def _picture_path(folder: Path, stem: str, module: str, check) -> Path | None:
@@ -146,7 +179,7 @@ def write_grades(results: list[SubmissionResult], path: Path) -> Path:
             scores = {exercise.module: exercise.score for exercise in result.exercises}
             writer.writerow(
                 [
-                    result.submission,
+                    for_csv_cell(result.submission),
                     _points(result.total),
                     _points(result.max_score),
                     *(_points(scores.get(m, 0)) for m in MODULES),
@@ -155,28 +188,49 @@ def write_grades(results: list[SubmissionResult], path: Path) -> Path:
     return path
 
 
-def write_results(results: list[SubmissionResult], path: Path) -> Path:
+def _previous_protections(path: Path) -> dict:
+    try:
+        protections = json.loads(path.read_text(encoding="utf-8")).get("protections")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return protections if isinstance(protections, dict) else {}
+
+
+def write_results(results: list[SubmissionResult], path: Path, protections: dict | None = None) -> Path:
+    """``results.json``: every submission, exercise and check, and the sandbox's protections they were
+    graded under (``{}`` when unknown)."""
     document = {
         "max_score": TOTAL_POINTS,
         "exercises": [{"module": e.module, "number": e.number, "max_score": e.points} for e in EXERCISES],
-        "submissions": [result.to_json() for result in results],
+        "protections": {str(name): str(status) for name, status in (protections or {}).items()},
+        "submissions": [_bounded_record(result.to_json()) for result in results],
     }
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 
+def _bounded_record(record: dict) -> dict:
+    """``SubmissionResult.to_json`` bounds the notes and messages but keeps the name exact (the
+    gradebook finds records by it); here the name is bounded and made writable too."""
+    record["submission"] = for_json(record["submission"], NAME_LIMIT, one_line=True, tag=True)
+    return record
+
+
 def feedback_filename(submission: str) -> str:
-    return (re.sub(r"[^A-Za-z0-9._-]+", "_", submission).strip("._") or "submission") + ".md"
+    """``<stem>.md``: the stem (also of the ``.html``, its pictures' folder and the Gradescope file) is
+    the learner's own, whatever the name (``grader.names.file_stem``)."""
+    return file_stem(submission) + ".md"
 
 
 def feedback_markdown(result: SubmissionResult) -> str:
+    name = for_markdown(result.submission, SHOWN_NAME_LIMIT, tag=True)
     lines = [
-        f"# Lesson 13 — Attention: feedback for {result.submission}",
+        f"# Lesson 13 — Attention: feedback for {name}",
         "",
         f"**Total: {_points(result.total)} / {_points(result.max_score)}**",
         "",
     ]
-    lines += [f"- {_markdown_text(note)}" for note in result.notes]
+    lines += [f"- {for_markdown(note)}" for note in bounded_items(result.notes)]
     lines += ["", "| # | exercise | points |", "|---|---|---|"]
     lines += [f"| {e.number} | `{e.module}.py` | {_points(e.score)} / {_points(e.max_score)} |" for e in result.exercises]
     for exercise in result.exercises:
@@ -185,21 +239,20 @@ def feedback_markdown(result: SubmissionResult) -> str:
             f"## {exercise.number}. `{exercise.module}.py` — {_points(exercise.score)} / {_points(exercise.max_score)}",
             "",
         ]
-        lines += [f"> {_markdown_text(note)}" for note in exercise.notes]
+        lines += [f"> {for_markdown(note)}" for note in bounded_items(exercise.notes)]
         if exercise.notes:
             lines.append("")
         checks = list(filter(shown, exercise.checks))
         messages = {check.message for check in checks}
         if len(messages) == 1 and all(check.status == NOT_IMPLEMENTED for check in checks):
-            lines += [f"Not implemented yet: {messages.pop()}", ""]
+            lines += [f"Not implemented yet: {for_markdown(messages.pop(), MESSAGE_LIMIT)}", ""]
             lines += [f"- · {check.title} (0 / {_points(check.max_score)})" for check in checks]
             continue
         for check in checks:
             mark = STATUS_MARKS.get(check.status, "✗")
             lines.append(f"- {mark} {check.title} ({_points(check.score)} / {_points(check.max_score)})")
             if check.status != PASSED and check.message:
-                fenced = check.message.replace("`" * 3, "'" * 3)  # the learner's text cannot close the fence
-                lines += ["", "  ```", *[f"  {line}" for line in fenced.splitlines()], "  ```"]
+                lines += ["", *markdown_code_block(check.message, MESSAGE_LIMIT, indent="  ")]
                 if check.hint:
                     lines.append(f"  *Hint: {check.hint}*")
                 lines.append("")
@@ -215,13 +268,6 @@ def feedback_markdown(result: SubmissionResult) -> str:
 
 def truncate_output(text: str, limit: int = PRINTED_OUTPUT_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters cut)"
-
-
-def _markdown_text(text: str) -> str:
-    """Learner-controlled text (prints, exception messages) shown as text, never as markup."""
-    for special in ("\\", "`", "*", "_", "[", "]"):
-        text = text.replace(special, "\\" + special)
-    return escape(text, quote=False)
 
 
 def _points(value: float) -> str:

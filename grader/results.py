@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from grader.safe_text import MESSAGE_LIMIT, NOTE_LIMIT, bounded_items, for_json
+
 PASSED, FAILED, NOT_IMPLEMENTED, ERROR, TIMEOUT, SKIPPED = "passed", "failed", "not_implemented", "error", "timeout", "skipped"
 
 
@@ -71,10 +73,22 @@ class SubmissionResult:
         return sum(exercise.max_score for exercise in self.exercises)
 
     def to_json(self) -> dict:
+        """The record written to the gradebook and results.json.
+
+        Notes, messages and hints carry what the sandbox reported, which the learner's code chooses:
+        they are bounded and made visible here, for every file that records them (a lone surrogate,
+        sent as a ``\\ud800`` escape, cannot even be written as UTF-8). The name stays exact: the
+        gradebook finds a record by it.
+        """
         data = asdict(self)
         data["total"], data["max_score"] = self.total, self.max_score
+        data["notes"] = [for_json(note, NOTE_LIMIT) for note in bounded_items(data["notes"])]
         for exercise, source in zip(data["exercises"], self.exercises):
             exercise["score"] = source.score
+            exercise["notes"] = [for_json(note, NOTE_LIMIT) for note in bounded_items(exercise["notes"])]
+            for check in exercise["checks"]:
+                check["message"] = for_json(check["message"], MESSAGE_LIMIT)
+                check["hint"] = for_json(check["hint"], NOTE_LIMIT)
         return data
 
     @classmethod

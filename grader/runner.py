@@ -27,6 +27,7 @@ from pathlib import Path
 from . import wire
 from .confine import Protection, library_folders
 from .forkserver import HARNESS_DIR, Launched, launch, make_workdir
+from .protections import REQUIRED_PROTECTIONS, RISKS, is_active, missing_protections, risk_name
 
 REPO_ROOT = HARNESS_DIR.parent
 INSTRUCTOR_FOLDERS = ("grader", "solutions", "tests")
@@ -37,24 +38,7 @@ SANDBOX_ID_BASE = 2_000_000_000  # one unused uid per live session, so RLIMIT_NP
 ZYGOTE_START_TIMEOUT_S = 120
 SANDBOX_START_TIMEOUT_S = 30
 STATUS_TIMEOUT_S = 2
-# Every protection each session must have; the instructor may accept the risk of going without one
-# (by name: --accept-risk syscall-filter), never silently. See README, Trust.
-REQUIRED_PROTECTIONS = (
-    "parent death signal",
-    "pid namespace",
-    "network namespace",
-    "mount namespace",
-    "ipc namespace",
-    "user namespace",
-    "private root",
-    "landlock",
-    "rlimits",
-    "session keyring",
-    "identity",
-    "syscall filter",
-)
 KILL_TIMEOUT_S = 10
-RISKS = tuple(protection.replace(" ", "-") for protection in REQUIRED_PROTECTIONS)
 WITHOUT_VARIABLE = "KIT_SANDBOX_WITHOUT"
 MESSAGE_CHARS = 2000
 # A call still running after DEMOTE_AFTER_S (the slowest correct call in this lesson takes ~3 s) is
@@ -261,9 +245,9 @@ class Runner:
             finally:
                 empty.rmdir()
         zygote = self._zygote
-        report = {"fork server": f"active (zygote pid {zygote.pid}, {zygote.threads} thread(s) at fork)"}
+        report = {"fork server": f"active ({zygote.threads} thread(s) at fork)"}
         for name, status in self._last_isolation.items():
-            report[name] = status + (" (risk accepted)" if name in self._accepted and not _is_active(status) else "")
+            report[name] = status + (" (risk accepted)" if name in self._accepted and not is_active(status) else "")
         return report
 
     def close(self) -> None:
@@ -704,28 +688,6 @@ def _copy_modules(source: Path, scratch: Path) -> None:
 
 def _from_environment(variable: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in os.environ.get(variable, "").split(",") if name.strip())
-
-
-def risk_name(protection: str) -> str:
-    """The command line's name for going without ``protection``: "syscall filter" -> "syscall-filter"."""
-    return protection.replace(" ", "-")
-
-
-def missing_protections(report: dict[str, str], accepted=()) -> dict[str, str]:
-    """The required protections that ``report`` (a session's, read before any learner code ran) lacks.
-
-    A user namespace is made (and so required) only without root: it is then what the identity rests on.
-    """
-    required = [name for name in REQUIRED_PROTECTIONS if name != "user namespace" or "user namespace" in report]
-    return {
-        name: report.get(name, "not reported")
-        for name in required
-        if name not in accepted and not _is_active(report.get(name, ""))
-    }
-
-
-def _is_active(status: str) -> bool:
-    return status.startswith("active")
 
 
 def _hidden(libraries: list[Path], submission_dir: Path, extra) -> list[Path]:

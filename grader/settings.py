@@ -18,6 +18,8 @@ class Settings:
 
     cuda: where the device checks (no points) run: "auto" (on a GPU when the sandbox can use one,
     else skipped), "off", or a torch device name to force (the tests' "cpu").
+    accepted_risks: protections of the sandbox the run may go without (``runner.RISKS`` names); any
+        other that is missing stops the run before it grades anything.
     """
 
     call_timeout_s: float = 10.0
@@ -25,6 +27,7 @@ class Settings:
     training_timeout_s: float = 120.0
     memory_mb: int = 2048
     cuda: str = "auto"
+    accepted_risks: tuple[str, ...] = ()
 
     def limits_for(self, exercise: Exercise, *, gpu: bool = False):
         """The sandbox limits of ``exercise``; ``gpu`` for the session of its device check on a GPU."""

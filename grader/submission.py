@@ -4,23 +4,41 @@ Nothing here runs learner code. Zips are read member by member and only the lear
 are written, into a scratch folder, after checking each name (no absolute paths, no ``..``, no
 links) and bounding sizes and counts, so an archive can neither escape the scratch folder nor fill
 the disk. Links in folders are never followed. A submission that cannot be read still becomes a
-``Submission`` with its ``problems`` said plainly, so it gets a row in the gradebook.
+``Submission`` with its ``problems`` said plainly, so it gets a row in the gradebook: whatever reading
+one entry raises (``RecursionError``, ``MemoryError``, an encrypted or corrupt zip...) is confined to
+that entry's submission.
+
+What PATH is — one submission, a class folder, nbgrader's collected work — is decided from the
+whole of it, never from one entry's name (``detect_layout``), and said with its reason. Each entry of
+a class gets a name of its own (``grader.names``).
 """
 
 from __future__ import annotations
 
+import itertools
 import stat
+import struct
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grader import confined
 from grader.contract import EXERCISES
+from grader.names import entry_name, unique_names
 
 MODULE_FILES = tuple(exercise.filename for exercise in EXERCISES)
 MAX_MEMBERS = 2000  # entries read from one zip
 MAX_PY_BYTES = 1 << 20  # one learner module, uncompressed
 MAX_TOTAL_BYTES = 8 << 20  # all modules of one zip, uncompressed
 MAX_DEPTH = 4  # folders searched below the submission's root for the modules
+# zipfile parses the whole central directory before anyone can count its entries: 300 000 empty
+# entries (a 24 MB zip) take 3 s and 300 MB. Its size is read from the end record and bounded first.
+MAX_CENTRAL_DIRECTORY_BYTES = 4 << 20
+END_RECORD = struct.Struct("<4s4H2LH")  # zip's end of central directory: signature ... size, offset, comment
+ZIP64_LOCATOR = struct.Struct("<4sLQL")
+ZIP64_END_RECORD = struct.Struct("<4sQ2H2L4Q")
+
+ONE_SUBMISSION, CLASS, NBGRADER = "one submission", "class folder", "nbgrader"
 
 
 class UsageError(ValueError):
@@ -40,44 +58,84 @@ class Submission:
         return self.folder is not None and _is_regular(self.folder / filename)
 
 
-def discover(path: Path, scratch: Path) -> list[Submission]:
-    """The submissions at ``path``: one (folder or zip of modules) or every entry of a class folder."""
+@dataclass(frozen=True)
+class Layout:
+    """What PATH is (``ONE_SUBMISSION``, ``CLASS`` or ``NBGRADER``) and why, in words for the instructor."""
+
+    kind: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.why}"
+
+
+def detect_layout(path: Path) -> Layout:
+    """What ``path`` is, decided from the whole of it.
+
+    nbgrader's collected work only as ``grader.nbgrader_adapter.nbgrader_layout`` decides (PATH itself
+    is nbgrader's ``submitted/`` or a course folder); one submission when PATH is a zip, or holds the
+    modules itself or in its ``exercises/``; else a class folder, each entry one learner.
+    """
     path = Path(path)
     if path.is_symlink() or not path.exists():
         raise UsageError(f"PATH {path} does not exist (or is a link, which is never followed)")
-    from grader.nbgrader_adapter import discover_nbgrader, looks_like_nbgrader  # here: the adapter imports this module
+    from grader.nbgrader_adapter import nbgrader_layout  # here: the adapter imports this module
 
-    if looks_like_nbgrader(path):  # a .ipynb, nbgrader's submitted/ folder, or a course folder holding one
-        return discover_nbgrader(path, scratch, assignment=None)
+    is_nbgrader, why = nbgrader_layout(path)
+    if is_nbgrader:
+        return Layout(NBGRADER, why)
     if path.is_file():
         if path.suffix.lower() != ".zip":
             raise UsageError(f"PATH {path} is a file but not a .zip: expected a folder or a .zip of a submission")
-        return [from_zip(path, scratch / "0")]
+        return Layout(ONE_SUBMISSION, "PATH is a .zip")
     # PATH is one submission only when the modules sit in it or its exercises/; a lone nested
     # folder (an LMS export) is looked through for class entries, never for PATH itself.
-    if any(_is_regular(folder / name) for folder in (path, path / "exercises") for name in MODULE_FILES):
-        return [from_folder(path)]
+    for folder, where in ((path, "PATH itself"), (path / "exercises", "PATH's exercises/")):
+        held = [name for name in MODULE_FILES if _is_regular(folder / name)]
+        if held:
+            return Layout(ONE_SUBMISSION, f"{where} holds {', '.join(held)}")
+    because = "each folder or .zip in PATH is one learner's submission"
+    return Layout(CLASS, f"{because} ({why})" if why else because)
+
+
+def discover(path: Path, scratch: Path, layout: Layout | None = None) -> list[Submission]:
+    """The submissions at ``path``: one (folder or zip of modules), every entry of a class folder, or
+    nbgrader's."""
+    path = Path(path)
+    layout = layout or detect_layout(path)
+    if layout.kind == NBGRADER:
+        from grader.nbgrader_adapter import discover_nbgrader
+
+        return discover_nbgrader(path, scratch, assignment=None)
+    if layout.kind == ONE_SUBMISSION:
+        return [read_entry(path, entry_name(path), scratch / "0")]
     entries = sorted(entry for entry in path.iterdir() if not entry.name.startswith("."))
     if not entries:
         raise UsageError(
             f"PATH {path} holds no submissions: expected folders or .zip files containing "
             f"{', '.join(MODULE_FILES[:2])} ... {MODULE_FILES[-1]}, directly or under exercises/"
         )
-    submissions = []
-    for index, entry in enumerate(entries):
+    names = unique_names(entries)
+    return [read_entry(entry, name, scratch / str(n)) for n, (entry, name) in enumerate(zip(entries, names))]
+
+
+def read_entry(entry: Path, name: str, scratch: Path) -> Submission:
+    """One entry as a ``Submission`` named ``name``; what reading it raises is its problem, not the run's."""
+    try:
         if entry.is_symlink():
-            submissions.append(Submission(_name(entry), entry, problems=["is a symbolic link, which is never followed"]))
-        elif entry.is_dir():
-            submissions.append(from_folder(entry))
-        elif entry.suffix.lower() == ".zip":
-            submissions.append(from_zip(entry, scratch / str(index)))
-        else:
-            submissions.append(Submission(_name(entry), entry, problems=["is neither a folder nor a .zip file"]))
-    return submissions
+            return Submission(name, entry, problems=["is a symbolic link, which is never followed"])
+        if entry.is_dir():
+            return from_folder(entry, name)
+        if entry.name.lower().endswith(".zip"):
+            return from_zip(entry, scratch, name)
+        return Submission(name, entry, problems=["is neither a folder nor a .zip file"])
+    except Exception as error:  # noqa: BLE001 - one entry never stops the class
+        problem = confined.note(f"could not be read: {confined.describe(error)}")
+        return Submission(name, entry, problems=[problem])
 
 
-def from_folder(folder: Path) -> Submission:
-    submission = Submission(_name(folder), folder)
+def from_folder(folder: Path, name: str | None = None) -> Submission:
+    submission = Submission(name or entry_name(folder), folder)
     submission.folder = find_modules(folder)
     if submission.folder is None:
         submission.problems.append(
@@ -86,12 +144,15 @@ def from_folder(folder: Path) -> Submission:
     return submission
 
 
-def from_zip(archive: Path, scratch: Path) -> Submission:
-    submission = Submission(_name(archive), archive)
+def from_zip(archive: Path, scratch: Path, name: str | None = None) -> Submission:
+    submission = Submission(name or entry_name(archive), archive)
     try:
         extract_modules(archive, scratch)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
         submission.problems.append(f"could not be read as a zip: {error}")
+        return submission
+    except Exception as error:  # noqa: BLE001 - encrypted (RuntimeError), corrupt deflate (zlib.error)...
+        submission.problems.append(f"could not be read as a zip: {confined.describe(error)}")
         return submission
     submission.folder = find_modules(scratch)
     if submission.folder is None:
@@ -110,7 +171,9 @@ def find_modules(folder: Path, depth: int = 0) -> Path | None:
         return exercises
     if depth >= MAX_DEPTH:
         return None
-    children = [c for c in folder.iterdir() if c.is_dir() and not c.is_symlink() and not c.name.startswith((".", "__"))]
+    children = (c for c in folder.iterdir() if not c.name.startswith((".", "__")))
+    children = (c for c in children if c.is_dir() and not c.is_symlink())
+    children = list(itertools.islice(children, 2))  # "a lone folder": no need to list a folder of a million
     return find_modules(children[0], depth + 1) if len(children) == 1 else None
 
 
@@ -118,6 +181,9 @@ def extract_modules(archive: Path, target: Path) -> None:
     """Write the zip's ``.py`` files under ``target``, refusing unsafe names, links and oversized content."""
     target.mkdir(parents=True, exist_ok=True)
     total = 0
+    directory = central_directory_bytes(archive)
+    if directory > MAX_CENTRAL_DIRECTORY_BYTES:
+        raise ValueError(f"its table of contents is {directory} bytes (limit {MAX_CENTRAL_DIRECTORY_BYTES})")
     with zipfile.ZipFile(archive) as bundle:
         members = bundle.infolist()
         if len(members) > MAX_MEMBERS:
@@ -153,10 +219,29 @@ def safe_member_path(member: zipfile.ZipInfo) -> PurePosixPath:
     return PurePosixPath(*[part for part in path.parts if part not in ("", ".")])
 
 
+def central_directory_bytes(archive: Path) -> int:
+    """The size of the zip's central directory, as its end record says (0 where it has none: zipfile
+    then refuses it as a zip). The record is found as zipfile finds it: the last one in the final 64 kB."""
+    with archive.open("rb") as handle:
+        size = handle.seek(0, 2)
+        tail_start = max(0, size - END_RECORD.size - 0xFFFF)
+        handle.seek(tail_start)
+        tail = handle.read()
+        at = len(tail) - END_RECORD.size  # no comment: the record ends the file
+        if at < 0 or tail[at : at + 4] != b"PK\x05\x06" or END_RECORD.unpack_from(tail, at)[7] != 0:
+            at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or at + END_RECORD.size > len(tail):
+            return 0
+        directory = END_RECORD.unpack_from(tail, at)[5]
+        # zip64: zipfile reads the zip64 record just before its locator, just before the end record.
+        record_at = tail_start + at - ZIP64_LOCATOR.size - ZIP64_END_RECORD.size
+        if record_at >= 0:
+            handle.seek(record_at)
+            record = handle.read(ZIP64_END_RECORD.size + ZIP64_LOCATOR.size)
+            if record[:4] == b"PK\x06\x06" and record[ZIP64_END_RECORD.size :][:4] == b"PK\x06\x07":
+                directory = max(directory, ZIP64_END_RECORD.unpack_from(record)[8])
+        return directory
+
+
 def _is_regular(path: Path) -> bool:
     return not path.is_symlink() and path.is_file()
-
-
-def _name(entry: Path) -> str:
-    name = entry.name[: -len(".zip")] if entry.name.lower().endswith(".zip") else entry.name
-    return name.encode("utf-8", "replace").decode("utf-8") or "submission"

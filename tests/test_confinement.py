@@ -17,7 +17,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
@@ -325,4 +324,3 @@ class TestLeftovers:
         )
         subprocess.run([sys.executable, "-c", probe_run], cwd=REPO, env=environment, check=True, timeout=60)
         assert list(temp.iterdir()) == []
-

@@ -118,3 +118,17 @@ def test_gradescope_verb_writes_results_for_one_submission(tmp_path):
     document = json.loads(results.read_text())
     jsonschema.validate(document, schema("gradescope.schema.json"))
     assert document["score"] == 0 and len(document["tests"]) > 50
+
+
+def test_a_picture_that_cannot_be_drawn_costs_no_learner_their_feedback(tmp_path):
+    """A failed check's picture is drawn from a learner's result; one that breaks the drawing is left out."""
+    from grader.report import write_reports
+    from grader.results import CheckResult, ExerciseResult, SubmissionResult
+
+    broken = {"title": "weights", "mask": None, "got": [[0.5, "not a number"]], "expected": [[0.5, 0.5]]}
+    check = CheckResult(
+        "masked_keys_get_zero_weight", "masked keys get weight exactly 0", "failed", 0, 2, "differs", picture=broken
+    )
+    results = [SubmissionResult(name, [ExerciseResult("masking", 3, 20.0, [check])]) for name in ("alice", "bob", "carol")]
+    write_reports(results, tmp_path)
+    assert sorted(page.name for page in (tmp_path / "feedback").glob("*.html")) == ["alice.html", "bob.html", "carol.html"]

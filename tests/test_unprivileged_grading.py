@@ -1,0 +1,161 @@
+"""Graded by an ordinary user, is the sandbox as tight as under root, and are the grades the same?
+
+Without root the grader cannot drop to a sandbox uid: the learner's code runs as the instructor's own
+uid, with the instructor's supplementary groups, inside a user namespace with no capabilities. This
+grades a small hostile class through ``python -m grader grade`` as uid 65534 with a supplementary
+group, while unix sockets listen outside the sandbox as an ssh-agent (the user's, mode 0600), a
+daemon of the user's group (root's, 0660, as docker.sock is for the docker group) and anyone's
+(0777), and the grader's own session keyring holds the very key the colluding copier searches for.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.contract import MODULES
+from tests.grading_helpers import REPO, SOLUTIONS, SUBMISSIONS, namespaces_work, overlay
+from tests.test_adversarial import honest_source, kernel_key_users
+from tests.unprivileged import NOBODY, can_switch_user, run_as
+
+pytestmark = pytest.mark.skipif(
+    not (can_switch_user() and namespaces_work()), reason="needs root (to become an ordinary user) and namespaces"
+)
+ADVERSARIAL = SUBMISSIONS / "adversarial"
+GROUP = 4242  # the instructor's supplementary group, standing for "docker"
+ADD_KEY = {"x86_64": 248, "aarch64": 217}.get(os.uname().machine)
+KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+SOCKETS = {  # path: (owner uid, group, mode)
+    "/tmp/adv7f3c9e-agent.sock": (NOBODY, NOBODY, 0o600),
+    "/tmp/adv7f3c9e-group.sock": (0, GROUP, 0o660),
+    "/tmp/adv7f3c9e-canary.sock": (0, 0, 0o777),
+}
+# As the grader's own key: the copier of shares_answers_through_kernel_keyrings looks for exactly this.
+PLANT_KEY = (
+    "import ctypes, runpy, sys\n"
+    "libc = ctypes.CDLL(None); libc.syscall.restype = ctypes.c_long\n"
+    f"assert libc.syscall({KEYCTL}, 1, None) >= 0\n"  # a session keyring of its own, gone with the process
+    f"assert libc.syscall({ADD_KEY}, b'user', b'adv7f3c9e-scale', b'sqrt', 4, -3) >= 0\n"
+    "sys.argv = ['grader', *sys.argv[1:]]\n"
+    "runpy.run_module('grader', run_name='__main__')\n"
+)
+
+
+def build_class(root: Path) -> dict[str, str]:
+    """The class, and what each entry should score like: the reference, or the attacks' honest part."""
+    expected = {"reference": "reference", "honest_twin": "honest_twin"}
+    shutil.copytree(SOLUTIONS, root / "reference", ignore=shutil.ignore_patterns("__pycache__"))
+    twin = overlay(ADVERSARIAL / "talks_to_the_instructors_sockets", root / "honest_twin")
+    (twin / "attention.py").write_text(honest_source((twin / "attention.py").read_text()))
+    for name, fixture in [
+        ("sockets", ADVERSARIAL / "talks_to_the_instructors_sockets"),
+        ("setup_paths", ADVERSARIAL / "finds_the_setup_paths_in_its_process"),
+        ("keys_1_publisher", ADVERSARIAL / "shares_answers_through_kernel_keyrings" / "publisher"),
+        ("keys_2_copier", ADVERSARIAL / "shares_answers_through_kernel_keyrings" / "copier"),
+    ]:
+        overlay(fixture, root / name)
+        expected[name] = "reference" if "publisher" in name else "honest_twin"
+    return expected
+
+
+class Listening:
+    def __init__(self):
+        self.sockets = []
+        for path, (uid, gid, mode) in SOCKETS.items():
+            if os.path.exists(path):
+                os.unlink(path)
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(path)
+            listener.listen()
+            listener.setblocking(False)
+            os.chown(path, uid, gid)
+            os.chmod(path, mode)
+            self.sockets.append((path, listener))
+
+    def heard(self) -> list[str]:
+        heard = []
+        for path, listener in self.sockets:
+            try:
+                listener.accept()[0].close()
+                heard.append(path)
+            except BlockingIOError:
+                pass
+        return heard
+
+    def close(self) -> None:
+        for path, listener in self.sockets:
+            listener.close()
+            os.unlink(path)
+
+
+@pytest.fixture(scope="module")
+def graded():
+    tmp = Path(tempfile.mkdtemp(prefix="kit-unprivileged-"))  # pytest's own folder is closed to other users
+    os.chmod(tmp, 0o755)
+    klass = tmp / "class"
+    expected = build_class(klass)
+    for folder in [tmp / "out", tmp / "temp", tmp / "home"]:
+        folder.mkdir()
+        os.chown(folder, NOBODY, NOBODY)
+    for path in [klass, *klass.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    listening = Listening()
+    keys_before = kernel_key_users({NOBODY})
+    environment = {"PATH": os.defpath, "HOME": str(tmp / "home"), "TMPDIR": str(tmp / "temp"), "LANG": "C.UTF-8"}
+    try:
+        run = run_as(
+            [sys.executable, "-c", PLANT_KEY, "grade", str(klass), "--out", str(tmp / "out"), "--jobs", "2"],
+            uid=NOBODY,
+            gid=NOBODY,
+            groups=[GROUP],
+            env=environment,
+            cwd=REPO,
+            timeout=600,
+        )
+        deadline = time.monotonic() + 10  # the kernel collects a dead session's keyring a moment later
+        while kernel_key_users({NOBODY}) != keys_before and time.monotonic() < deadline:
+            time.sleep(0.2)
+        yield run, tmp / "out", expected, listening.heard(), keys_before, tmp / "temp"
+    finally:
+        listening.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_the_run_completes_with_every_protection(graded):
+    run, out, *_ = graded
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "identity: active (not root: your uid 65534 in a user namespace, no capabilities)" in run.stderr
+    assert "refusing" not in run.stderr
+
+
+def test_each_attack_scores_what_its_honest_part_earns(graded):
+    run, out, expected, *_ = graded
+    with (out / "grades.csv").open(newline="") as handle:
+        rows = {row["submission"]: row for row in csv.DictReader(handle)}
+    assert rows["reference"]["total"] == "100", rows["reference"]
+    assert float(rows["honest_twin"]["attention"]) < 15
+    for name, like in expected.items():
+        assert [rows[name][m] for m in MODULES] == [rows[like][m] for m in MODULES], name
+
+
+def test_no_socket_outside_the_sandbox_heard_from_it(graded):
+    *_, heard, _, _ = graded
+    assert heard == []
+
+
+def test_no_kernel_key_is_left_by_the_users_sandboxes(graded):
+    *_, keys_before, _ = graded
+    assert kernel_key_users({NOBODY}) == keys_before
+
+
+def test_the_run_leaves_no_scratch_folder(graded):
+    *_, temp = graded
+    assert list(temp.iterdir()) == []
