@@ -14,18 +14,33 @@ from dataclasses import dataclass, field
 
 import torch
 
+from grader.lesson_tasks import LoadFailed, NoSuchSubmodule, NotASubmodule
 from grader.results import ERROR, NOT_IMPLEMENTED, TIMEOUT
 
 FATAL_KINDS = ("timeout", "memory", "crash", "exit", "protocol")
+UNUSABLE_SUBMODULE = (NoSuchSubmodule.__name__, NotASubmodule.__name__)
 
 
 class LearnerError(Exception):
-    """The learner's code did not return: ``status`` is error / not_implemented / timeout."""
+    """The learner's code did not return: ``status`` is error / not_implemented / timeout.
 
-    def __init__(self, status: str, message: str):
+    ``load_failure``: why the grader's weights did not load strictly into the learner's module;
+    ``submodule_failure``: why a SPEC path led to nothing callable (both from ``submodules``), so a
+    structure check can say so instead of "your code raised" at a line of the grader's harness.
+    """
+
+    def __init__(
+        self,
+        status: str,
+        message: str,
+        load_failure: str | None = None,
+        submodule_failure: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.load_failure = load_failure
+        self.submodule_failure = submodule_failure
 
 
 @dataclass
@@ -148,8 +163,43 @@ class Learner:
             _expect_lengths(grads, len(spec.get("grad_wrt") or []), "gradients")
         return call
 
+    def submodules(
+        self,
+        cls: str,
+        init: tuple | list = (),
+        *,
+        state: dict,
+        calls: list[dict],
+        init_kwargs: dict | None = None,
+        dtype: torch.dtype | None = None,
+        seed: int = 0,
+    ) -> Call:
+        """Build ``module.cls(*init, **init_kwargs)``, load ``state`` strictly, eval mode, call submodules.
+
+        Each call is ``{"path": "layers.1.linear1", "args": [...]}``; ``result`` lists what each
+        submodule returned. ``state`` must load by ``lesson_tasks.load_strictly`` (else ``LearnerError``
+        with ``load_failure``) and each path lead to something callable (else ``submodule_failure``).
+        """
+        payload = {
+            "module": self.module,
+            "cls": cls,
+            "init": list(init),
+            "init_kwargs": init_kwargs or {},
+            "state": state,
+            "dtype": None if dtype is None else str(dtype).removeprefix("torch."),
+            "calls": calls,
+            "seed": seed,
+        }
+        call = self._call("submodules", self._placed(payload, ()))
+        _expect_lengths(call.result, len(calls), "outputs")
+        return call
+
     def structure(self, cls: str, init: tuple | list = (), init_kwargs: dict | None = None) -> dict:
-        """Parameter names and shapes, and each direct submodule's type and sizes, of ``module.cls(*init)``."""
+        """Parameter names and shapes, and each direct submodule's type and sizes, of ``module.cls(*init)``.
+
+        The learner's process reports this about its own objects and can forge every field: a hint may
+        use it, a verdict never (the structure checks judge each submodule's outputs, ``submodules``).
+        """
         payload = {"module": self.module, "cls": cls, "init": list(init), "init_kwargs": init_kwargs or {}}
         return self._call("structure", payload).result
 
@@ -184,7 +234,14 @@ class Learner:
                 self.close()
             status = {"not_implemented": NOT_IMPLEMENTED, "missing": NOT_IMPLEMENTED, "timeout": TIMEOUT}.get(error.kind, ERROR)
             stub_message = error.kind == "not_implemented" and "is not implemented yet" in (error.message or "")
-            raise LearnerError(status, error.message if stub_message else error.describe())
+            message = error.message if stub_message else error.describe()
+            raised = error.exc_type if error.kind == "exception" else None
+            raise LearnerError(
+                status,
+                message,
+                load_failure=error.message if raised == LoadFailed.__name__ else None,
+                submodule_failure=error.message if raised in UNUSABLE_SUBMODULE else None,
+            )
         value = outcome.value
         if not isinstance(value, dict) or "result" not in value:
             raise LearnerError(ERROR, "the sandbox returned a malformed reply")

@@ -1,4 +1,4 @@
-"""The tasks the lesson's checks ask the sandbox to run: call, forward, structure, raises, train.
+"""The tasks the lesson's checks ask the sandbox to run: call, forward, submodules, structure, raises, train.
 
 They run in the child, on the learner's code, and send back plain values only. Each also records
 any use of the built-ins the SPEC forbids, at two levels: PyTorch functions (a ``TorchFunctionMode``
@@ -215,6 +215,35 @@ def _to_payload_device(model: nn.Module, payload: dict) -> nn.Module:
     return model if payload.get("device") is None else model.to(payload["device"])
 
 
+class LoadFailed(Exception):
+    """The grader's state dict could not be loaded strictly into the learner's module; the text says why."""
+
+
+def load_strictly(model: nn.Module, state: dict) -> None:
+    """Load ``state`` so that each of its tensors lands in ``model`` and each parameter comes from it.
+
+    Stricter than the default load and looser than PyTorch's ``strict=True``, which also asks for the
+    learner's own buffers and for the second name of a submodule held twice
+    (``self.ff = nn.Sequential(self.linear1, ...)``): the SPEC allows both. A failure, PyTorch's own
+    (a size mismatch) or ours, becomes ``LoadFailed`` with the reason, so the grader can say that the
+    weights did not load rather than that the code crashed.
+    """
+    try:
+        report = model.load_state_dict(state, strict=False)
+    except Exception as error:  # noqa: BLE001 - whatever refuses the weights is the answer
+        raise LoadFailed(f"{type(error).__name__}: {error}") from None
+    parameters = dict(model.named_parameters(remove_duplicate=False))
+    loaded = {id(parameters[name]) for name in state if name in parameters}
+    unset = [name for name, parameter in parameters.items() if id(parameter) not in loaded]
+    problems = []
+    if report.unexpected_keys:
+        problems.append(f"unexpected key(s) in state_dict: {', '.join(report.unexpected_keys)}")
+    if unset:
+        problems.append(f"parameters the state dict does not set: {', '.join(unset)}")
+    if problems:
+        raise LoadFailed(f"Error(s) in loading state_dict for {type(model).__name__}: {'; '.join(problems)}")
+
+
 def forward(package, payload: dict) -> dict:
     """Build the module, load the given weights, then run each call (with gradients where asked)."""
     model = _build(package, payload)
@@ -259,6 +288,52 @@ def forward(package, payload: dict) -> dict:
     }
 
 
+class NoSuchSubmodule(AttributeError):
+    """A dotted path the SPEC names leads nowhere in the learner's module."""
+
+
+class NotASubmodule(TypeError):
+    """A dotted path the SPEC names leads to something that cannot be called on a tensor."""
+
+
+def submodules(package, payload: dict) -> dict:
+    """Build the module, load ``state`` strictly, switch to eval mode, then call the submodules asked for.
+
+    Each of ``calls`` is ``{"path": "layers.1.linear1", "args": [x]}``: the path is followed attribute
+    by attribute (``getattr``, as ``self.layers[1]`` is ``getattr(self.layers, "1")`` for a ModuleList)
+    and what it leads to is called on ``args``. So each submodule is judged by its own outputs, not by
+    how the learner's ``forward`` combines them. A path that leads nowhere or to something that cannot
+    be called raises ``NoSuchSubmodule`` / ``NotASubmodule``: the grader reports it as the learner's.
+    """
+    model = _build(package, payload)
+    payload = on_device(payload)
+    load_strictly(model, payload["state"])
+    model = _to_payload_device(model, payload)
+    model.eval()
+    recorder = Recorder()
+    recorder.inspect(model)
+    outputs = []
+    for spec in payload.get("calls", []):
+        submodule = _follow(model, spec["path"])
+        with recorder:
+            outputs.append(plain(submodule(*spec.get("args", []))))
+    return {"result": outputs, "devices": {"result": devices_of(outputs)}, **recorder.report()}
+
+
+def _follow(model: nn.Module, path: str):
+    """``model.a.b.c`` for ``"a.b.c"``, or the learner's error that says how far the path got."""
+    found, walked = model, ""
+    for step in path.split("."):
+        walked = f"{walked}.{step}"
+        try:
+            found = getattr(found, step)
+        except AttributeError:
+            raise NoSuchSubmodule(f"has no attribute {walked}") from None
+    if not callable(found):
+        raise NotASubmodule(f"{walked} is a {type(found).__name__}, not a module that can be called")
+    return found
+
+
 def _describe_module(module: nn.Module) -> dict:
     kind = (
         "Linear" if isinstance(module, nn.Linear) else "LayerNorm" if isinstance(module, nn.LayerNorm) else type(module).__name__
@@ -270,7 +345,11 @@ def _describe_module(module: nn.Module) -> dict:
 
 
 def structure(package, payload: dict) -> dict:
-    """The module's direct children (type and sizes) and its parameter names and shapes."""
+    """The module's direct children (type and sizes) and its parameter names and shapes.
+
+    A report from the learner's process, which can rewrite this function: no verdict may rest on it.
+    The structure checks judge from values (``submodules``: each SPEC submodule's own outputs).
+    """
     model = _build(package, payload)
     recorder = Recorder()
     recorder.inspect(model)
@@ -327,4 +406,11 @@ def warm_up() -> None:
         _ = tiny @ tiny
 
 
-LESSON_TASKS = {"call": call, "forward": forward, "structure": structure, "raises": raises, "train": train}
+LESSON_TASKS = {
+    "call": call,
+    "forward": forward,
+    "submodules": submodules,
+    "structure": structure,
+    "raises": raises,
+    "train": train,
+}

@@ -3,6 +3,9 @@
 import pytest
 import torch
 
+import solutions.encoder
+import solutions.multi_head
+from grader.checks.modules import linear_probe, state_text
 from grader.compare import CheckFailed, Tolerance, expect_close, expect_equal, expect_finite, expect_shape, expect_tuple
 from grader.forbidden import forbidden_uses
 
@@ -131,3 +134,31 @@ def test_a_forbidden_name_listed_in_all_is_not_a_use():
     """Found by the adversarial corpus: __all__ = ["scaled_dot_product_attention"] cost a learner all 15 points."""
     source = '__all__ = ["scaled_dot_product_attention"]\n\n\ndef scaled_dot_product_attention(q, k, v):\n    return q\n'
     assert forbidden_uses(source, "attention.py") == []
+
+
+class TestStructureStateText:
+    """A structure check names the state dict it loaded: every tensor when few, per submodule when many."""
+
+    def test_a_small_state_dict_is_listed_tensor_by_tensor(self):
+        state = solutions.multi_head.MultiHeadAttention(4, 2, bias=False).state_dict()
+        assert state_text(state) == "q_proj.weight (4, 4), k_proj.weight (4, 4), v_proj.weight (4, 4), out_proj.weight (4, 4)"
+
+    def test_a_large_one_is_told_by_submodule_and_each_block_of_a_module_list_apart(self):
+        state = solutions.encoder.Encoder(2, 4, 2, 8, norm_first=True).state_dict()
+        assert state_text(state) == "layers.0.* (16 tensors), layers.1.* (16 tensors), norm.weight (4,), norm.bias (4,)"
+
+
+class TestSubmoduleProbes:
+    """A structure check says what each SPEC submodule must compute, from the weights it loaded."""
+
+    def test_a_linear_without_bias_is_told_as_such(self):
+        state = solutions.multi_head.MultiHeadAttention(4, 2, bias=False).state_dict()
+        probe = linear_probe(state, "q_proj", torch.ones(1, 2, 4), "x", "hint")
+        assert probe.like == "nn.Linear(4, 4, bias=False) with the weights loaded, x Wᵀ"
+        assert torch.allclose(probe.expected, torch.ones(1, 2, 4) @ state["q_proj.weight"].T)
+
+    def test_a_linear_with_bias_names_its_input(self):
+        state = solutions.encoder.EncoderBlock(4, 2, 8).state_dict()
+        probe = linear_probe(state, "linear2", torch.ones(1, 2, 8), "h", "hint")
+        assert probe.like == "nn.Linear(8, 4) with the weights loaded, h Wᵀ + b"
+        assert probe.expected.dtype == torch.float32

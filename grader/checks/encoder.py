@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cache, partial
 
 import torch
+from torch import nn
 
 from grader import oracles
 from grader.checks import case, check
 from grader.checks.inputs import randn, random_mask
-from grader.checks.modules import expect_module_on_device, expected_outputs, forward, reference_module
+from grader.checks.modules import (
+    Probe,
+    expect_module_on_device,
+    expect_submodules,
+    expected_outputs,
+    forward,
+    layer_norm_probe,
+    linear_probe,
+    reference_module,
+    reference_probe,
+    state_of,
+)
 from grader.compare import Tolerance, expect_close, expect_dtype, expect_finite, expect_shape, fail, is_close
 from solutions.encoder import Encoder, EncoderBlock
 from solutions.masking import causal_mask, padding_mask
 
 PE = "encoder.sinusoidal_positional_encoding"
 BLOCK, ENCODER = "encoder.EncoderBlock", "encoder.Encoder"
+SELF_ATTN_HINT = "Is self_attn the lesson's MultiHeadAttention(embed_dim, num_heads), called on (x, mask)?"
+LAYER_NORM_HINT = "Is {} an nn.LayerNorm(embed_dim), with its default eps 1e-5?"
 NORM_HINT = "Post-norm: norm1(x + attention(x)); pre-norm: x + attention(norm1(x)). Where does each LayerNorm sit?"
 
 
@@ -67,25 +82,44 @@ def check_positional_encoding_large_positions(learner):
         expect_close(got, formula(10000, 32).float(), PE, partial(pe_hint, got, 10000, 32), tolerance=Tolerance(0.0, 5e-3))
 
 
+def block_probes(
+    reference: nn.Module,
+    prefix: str,
+    x: torch.Tensor,
+    h: torch.Tensor,
+    num_heads: int,
+) -> list[Probe]:
+    """The SPEC submodules of the block at ``prefix`` (``""``, ``"layers.1."``), each on its own input.
+
+    ``x`` (B, L, E) feeds the attention, linear1 and the norms; ``h`` (B, L, F) feeds linear2.
+    """
+    state, embed_dim = state_of(reference), x.shape[-1]
+    attention = f"the lesson's MultiHeadAttention({embed_dim}, {num_heads}) with the weights loaded"
+    return [
+        reference_probe(reference, f"{prefix}self_attn", (x, None), "x, None", attention, SELF_ATTN_HINT),
+        linear_probe(state, f"{prefix}linear1", x, "x", "Is linear1 a plain nn.Linear(embed_dim, ff_dim)?"),
+        linear_probe(state, f"{prefix}linear2", h, "h", "Is linear2 a plain nn.Linear(ff_dim, embed_dim)?"),
+        layer_norm_probe(state, f"{prefix}norm1", x, LAYER_NORM_HINT.format("norm1")),
+        layer_norm_probe(state, f"{prefix}norm2", x, LAYER_NORM_HINT.format("norm2")),
+    ]
+
+
 @check(points=1)
 def check_block_has_the_spec_attributes(learner):
     """EncoderBlock has self_attn, linear1 (E→F), linear2 (F→E), norm1 and norm2"""
-    with case("EncoderBlock(8, 2, 16)"):
-        modules = learner.structure("EncoderBlock", [8, 2, 16])["modules"]
-        expected = {"self_attn": None, "linear1": (8, 16), "linear2": (16, 8), "norm1": "LayerNorm", "norm2": "LayerNorm"}
-        for name, shape in expected.items():
-            found = modules.get(name)
-            if found is None:
-                fail(f"{BLOCK}(8, 2, 16): has no attribute .{name}")
-            if isinstance(shape, tuple) and (found["type"], found.get("in_features"), found.get("out_features")) != (
-                "Linear",
-                *shape,
-            ):
-                fail(
-                    f"{BLOCK}(8, 2, 16).{name}: expected Linear{shape}, got {found['type']}({found.get('in_features')}, {found.get('out_features')})"
-                )
-            if shape == "LayerNorm" and found["type"] != "LayerNorm":
-                fail(f"{BLOCK}(8, 2, 16).{name}: expected nn.LayerNorm, got {found['type']}")
+    reference = reference_module(EncoderBlock, 8, 2, 16, seed=90)
+    x, h = randn(91, 2, 5, 8), randn(94, 2, 5, 16)
+    with case("EncoderBlock(8, 2, 16) in eval mode, x (2, 5, 8), h (2, 5, 16), one submodule per call"):
+        expect_submodules(
+            learner,
+            "EncoderBlock",
+            [8, 2, 16],
+            reference,
+            block_probes(reference, "", x, h, num_heads=2),
+            where=f"{BLOCK}(8, 2, 16)",
+            load_hint="Are self_attn, linear1 (embed_dim → ff_dim), linear2 (ff_dim → embed_dim), norm1 "
+            "and norm2 named exactly so, with no parameters besides theirs?",
+        )
 
 
 def block_case(learner, norm_first: bool, seed: int):
@@ -119,19 +153,50 @@ def check_pre_norm_block_matches_transformer_encoder_layer(learner):
     block_case(learner, norm_first=True, seed=20)
 
 
+def shared_weights_hint(siblings: list[Probe], index: int, got: torch.Tensor) -> str:
+    """Tell blocks that share weights apart: layer ``index``'s output matches another layer's expected one."""
+    mine = siblings[index]
+    for other, sibling in enumerate(siblings):
+        if other != index and is_close(got, sibling.expected, mine.tolerance):
+            return (
+                f"{mine.path} gives what layers.{other}'s weights give: do the layers share one block "
+                "([block] * num_layers)? Each layer needs an EncoderBlock of its own."
+            )
+    return mine.hint
+
+
+def encoder_probes(reference: Encoder, x: torch.Tensor, h: torch.Tensor, num_heads: int) -> list[Probe]:
+    """Every block's SPEC submodules (hinting at shared weights), then the final norm."""
+    layers = [block_probes(reference, f"layers.{i}.", x, h, num_heads) for i in range(len(reference.layers))]
+    probes = []
+    for index, block in enumerate(layers):
+        for part, probe in enumerate(block):
+            siblings = [other[part] for other in layers]
+            probes.append(replace(probe, hint=partial(shared_weights_hint, siblings, index)))
+    final_norm_hint = "Pre-norm stacks end with a final nn.LayerNorm(embed_dim) in .norm: is it one?"
+    return probes + [layer_norm_probe(state_of(reference), "norm", x, final_norm_hint)]
+
+
 @check(points=1)
 def check_encoder_layers_have_their_own_weights(learner):
-    """Encoder(3, ...) holds 3 blocks in .layers, each with its own parameters"""
-    with case("Encoder(3, 8, 2, 16)"):
-        params = learner.structure("Encoder", [3, 8, 2, 16])["params"]
-        for index in range(3):
-            if f"layers.{index}.linear1.weight" not in params:
-                fail(
-                    f"{ENCODER}(3, ...): no parameter layers.{index}.linear1.weight",
-                    "Does each block get its own module, or is one block repeated?",
-                )
-        if "layers.3.linear1.weight" in params:
-            fail(f"{ENCODER}(3, ...): has more than 3 layers")
+    """Encoder(3, ...) holds 3 blocks in .layers, each with its own parameters (pre-norm: a final .norm)"""
+    reference = reference_module(Encoder, 3, 8, 2, 16, norm_first=True, seed=92)
+    x, h = randn(93, 2, 5, 8), randn(95, 2, 5, 16)
+    with case(
+        "Encoder(3, 8, 2, 16, norm_first=True) in eval mode, x (2, 5, 8), h (2, 5, 16), blocks weighted "
+        "apart, one submodule per call"
+    ):
+        expect_submodules(
+            learner,
+            "Encoder",
+            [3, 8, 2, 16],
+            reference,
+            encoder_probes(reference, x, h, num_heads=2),
+            init_kwargs={"norm_first": True},
+            where=f"{ENCODER}(3, 8, 2, 16, norm_first=True)",
+            load_hint="Are the blocks in self.layers, an nn.ModuleList of num_layers EncoderBlocks, and the "
+            "pre-norm stack's final nn.LayerNorm in self.norm?",
+        )
 
 
 @check(points=3)

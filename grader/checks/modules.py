@@ -1,15 +1,31 @@
-"""Running the learner's modules with the reference's weights, and reading back what they did."""
+"""Running the learner's modules with the reference's weights, and reading back what they did.
+
+A module's structure (its submodules' types and sizes, which parameters it has) is judged from values,
+never from what the learner's process says about its objects: ``expect_submodules`` loads weights
+under the SPEC's names strictly and calls each SPEC submodule by itself, comparing its output with
+what that submodule must give (``x Wᵀ + b``, a LayerNorm, the reference's MultiHeadAttention).
+"""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from grader.checks import case
 from grader.checks.devices import MASK_DEVICE_HINT, NEW_TENSOR_HINT, expect_on_device
 from grader.checks.inputs import generator, randn
-from grader.compare import expect_close, fail
+from grader.compare import Hint, Tolerance, expect_close, fail
+from grader.learner import LearnerError
 from grader.rng import global_rng
+
+MAX_REASON_CHARS = 400  # PyTorch lists every key it could not place; the first few say what went wrong
+LAYER_NORM_EPS = 1e-5  # nn.LayerNorm's default, and nn.TransformerEncoderLayer's: the SPEC's norms
 
 
 def reference_module(cls, *init, seed: int, dtype: torch.dtype = torch.float32, **init_kwargs) -> nn.Module:
@@ -66,6 +82,120 @@ def forward(
             "Do your attributes carry exactly the SPEC's names?",
         )
     return call
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One SPEC submodule, called on its own input, and what it must give: judged by its own output.
+
+    ``expected`` is worked out here (float64 where practical, rounded to the module's dtype);
+    ``inputs`` names the arguments in the message (``x``, ``h``); ``like`` completes "output vs ...";
+    a callable ``hint`` gets the learner's output, when it fails.
+    """
+
+    path: str
+    args: tuple
+    inputs: str
+    expected: torch.Tensor
+    like: str
+    hint: str | Callable[[torch.Tensor], str]
+    tolerance: Tolerance | None = None
+
+
+def expect_submodules(
+    learner,
+    cls: str,
+    init,
+    reference: nn.Module,
+    probes: list[Probe],
+    *,
+    where: str,
+    load_hint: Hint,
+    init_kwargs=None,
+) -> None:
+    """The learner's ``cls(*init)`` holds the SPEC's submodules: the weights load, each gives its output.
+
+    The weights are ``reference``'s (seeded, distinct per tensor), under the SPEC's names, loaded
+    strictly; then each probe's submodule is called by itself, so a mistake in how ``forward`` combines
+    them (an activation, a residual) costs the forward checks only. A load that fails names what was
+    loaded and PyTorch's reason; a path that leads nowhere says how far it got. The output's form (a
+    tuple, say) is the shape checks' business, so a tuple's first element stands for it here.
+    """
+    state, dtype = state_of(reference), next(reference.parameters()).dtype
+    calls = [{"path": probe.path, "args": list(probe.args)} for probe in probes]
+    try:
+        call = learner.submodules(cls, init, init_kwargs=init_kwargs, state=state, dtype=dtype, calls=calls)
+    except LearnerError as error:
+        if error.load_failure is not None:
+            reason = _one_line(error.load_failure)
+            fail(f"{where}: loading a state dict with {state_text(state)} failed: {reason}", load_hint)
+        if error.submodule_failure is not None:
+            fail(f"{where}: {_one_line(error.submodule_failure)}", load_hint)
+        raise
+    for probe, got in zip(probes, call.result, strict=True):
+        if isinstance(got, (tuple, list)) and got:
+            got = got[0]
+        hint = partial(probe.hint, got) if callable(probe.hint) else probe.hint
+        what = f"{where}.{probe.path}({probe.inputs}): output vs {probe.like}"
+        expect_close(got, probe.expected, what, hint, probe.tolerance)
+
+
+def linear_probe(state: dict[str, torch.Tensor], path: str, x: torch.Tensor, inputs: str, hint) -> Probe:
+    """``path`` is an ``nn.Linear`` holding ``state``'s weights: ``x Wᵀ + b``, in float64 from ``state``."""
+    weight, bias = state[f"{path}.weight"].double(), state.get(f"{path}.bias")
+    expected = x.double() @ weight.T + (0.0 if bias is None else bias.double())
+    out_features, in_features = weight.shape
+    spec, formula = (f"{in_features}, {out_features}", f"{inputs} Wᵀ + b")
+    if bias is None:
+        spec, formula = f"{spec}, bias=False", f"{inputs} Wᵀ"
+    like = f"nn.Linear({spec}) with the weights loaded, {formula}"
+    return Probe(path, (x,), inputs, expected.to(x.dtype), like, hint)
+
+
+def layer_norm_probe(state: dict[str, torch.Tensor], path: str, x: torch.Tensor, hint) -> Probe:
+    """``path`` is an ``nn.LayerNorm(E)`` (eps 1e-5, the SPEC's) holding ``state``'s weight and bias."""
+    weight, bias = state[f"{path}.weight"].double(), state[f"{path}.bias"].double()
+    expected = F.layer_norm(x.double(), weight.shape, weight, bias, eps=LAYER_NORM_EPS)
+    like = f"nn.LayerNorm({weight.shape[0]}) with the weight and bias loaded"
+    return Probe(path, (x,), "x", expected.to(x.dtype), like, hint)
+
+
+def reference_probe(reference: nn.Module, path: str, args: tuple, inputs: str, like: str, hint) -> Probe:
+    """``path`` computes what the reference's own submodule there computes, run here in float64."""
+    submodule = copy.deepcopy(reference.get_submodule(path)).double().eval()
+    with torch.no_grad():
+        expected = submodule(*(a.double() if isinstance(a, torch.Tensor) else a for a in args))
+    tolerance = Tolerance.for_dtype(args[0].dtype, 5)  # float32 against float64: a softmax and a few sums
+    return Probe(path, args, inputs, expected.to(args[0].dtype), like, hint, tolerance)
+
+
+def state_text(state: dict[str, torch.Tensor], shown: int = 8) -> str:
+    """The state dict a structure check loads, in words: each tensor and its shape, or by submodule.
+
+    ``q_proj.weight (8, 8), q_proj.bias (8,), …``; beyond ``shown`` tensors, a submodule holding more
+    than two (a block of a ModuleList counts as one) becomes ``layers.0.* (16 tensors)``.
+    """
+    groups: dict[str, list[str]] = {}
+    for name, value in state.items():
+        groups.setdefault(_owner_name(name), []).append(f"{name} {tuple(value.shape)}")
+    if len(state) <= shown:
+        return ", ".join(entry for entries in groups.values() for entry in entries)
+    parts = []
+    for owner, entries in groups.items():
+        parts += entries if len(entries) <= 2 else [f"{owner}.* ({len(entries)} tensors)"]
+    return ", ".join(parts)
+
+
+def _owner_name(name: str) -> str:
+    """``self_attn`` for ``self_attn.q_proj.weight``; ``layers.0`` for ``layers.0.linear1.bias``."""
+    first, _, rest = name.partition(".")
+    index = rest.partition(".")[0]
+    return f"{first}.{index}" if index.isdigit() else first
+
+
+def _one_line(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
 
 def expect_module_on_device(learner, cls: str, init, reference: nn.Module, x, masks, *, where: str, init_kwargs=None):

@@ -10,13 +10,22 @@ import torch
 from grader import oracles
 from grader.checks import case, check
 from grader.checks.inputs import randn, random_mask
-from grader.checks.modules import expect_module_on_device, expected_outputs, forward, reference_module
+from grader.checks.modules import (
+    expect_module_on_device,
+    expect_submodules,
+    expected_outputs,
+    forward,
+    linear_probe,
+    reference_module,
+    state_of,
+)
 from grader.compare import Tolerance, expect_close, expect_finite, expect_shape, fail, is_close
 from grader.rng import global_rng
 from solutions.masking import causal_mask, padding_mask
 from solutions.multi_head import MultiHeadAttention
 
 WHERE = "multi_head.MultiHeadAttention"
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "out_proj")
 CONFIGS = [(8, 1, True), (8, 2, True), (12, 4, False), (16, 4, True)]  # (embed_dim, num_heads, bias)
 
 
@@ -57,17 +66,23 @@ def check_rejects_heads_that_do_not_divide_embed_dim(learner):
 @check(points=1)
 def check_has_four_projections(learner):
     """q_proj, k_proj, v_proj and out_proj are nn.Linear(E, E), with a bias exactly when bias=True"""
-    for bias in (True, False):
-        with case(f"MultiHeadAttention(8, 2, bias={bias})"):
-            modules = learner.structure("MultiHeadAttention", [8, 2], {"bias": bias})["modules"]
-            for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
-                found = modules.get(name)
-                if found is None or found["type"] != "Linear":
-                    fail(f"{WHERE}(8, 2).{name}: expected an nn.Linear, got {found['type'] if found else 'nothing'}")
-                if (found["in_features"], found["out_features"], found["bias"]) != (8, 8, bias):
-                    fail(
-                        f"{WHERE}(8, 2, bias={bias}).{name}: expected Linear(8, 8, bias={bias}), got Linear({found['in_features']}, {found['out_features']}, bias={found['bias']})"
-                    )
+    for seed, bias in enumerate((True, False)):
+        reference = reference_module(MultiHeadAttention, 8, 2, bias=bias, seed=100 + 2 * seed)
+        state, x = state_of(reference), randn(110 + seed, 2, 4, 8)
+        formula = "x Wᵀ + b" if bias else "x Wᵀ"
+        hint = "Is .{} a plain nn.Linear(embed_dim, embed_dim, bias=bias), which computes " + formula + "?"
+        probes = [linear_probe(state, name, x, "x", hint.format(name)) for name in PROJECTIONS]
+        with case(f"MultiHeadAttention(8, 2, bias={bias}), x (2, 4, 8), one projection per call"):
+            expect_submodules(
+                learner,
+                "MultiHeadAttention",
+                [8, 2],
+                reference,
+                probes,
+                init_kwargs={"bias": bias},
+                where=f"{WHERE}(8, 2, bias={bias})",
+                load_hint="Are the four projections nn.Linear(embed_dim, embed_dim, bias=bias), named so?",
+            )
 
 
 @check(points=1)

@@ -6,7 +6,15 @@ import torch
 
 from grader.checks import case, check
 from grader.checks.inputs import mask_text, randn, random_mask
-from grader.checks.modules import expect_module_on_device, expected_outputs, forward, reference_module
+from grader.checks.modules import (
+    expect_module_on_device,
+    expect_submodules,
+    expected_outputs,
+    forward,
+    linear_probe,
+    reference_module,
+    state_of,
+)
 from grader.compare import Tolerance, expect_close, expect_finite, expect_shape, fail
 from solutions.masking import causal_mask, padding_mask
 from solutions.self_attention import SelfAttention
@@ -29,14 +37,20 @@ def run(learner, reference, x, mask, **options):
 @check(points=1)
 def check_has_query_key_value_projections(learner):
     """has query, key and value, each nn.Linear(embed_dim, embed_dim)"""
-    with case("SelfAttention(6)"):
-        modules = learner.structure("SelfAttention", [6])["modules"]
-        for name in ("query", "key", "value"):
-            found = modules.get(name)
-            if found is None or found["type"] != "Linear":
-                fail(f"{WHERE}(6): .{name}: expected an nn.Linear, got {found['type'] if found else 'nothing'}")
-            if (found["in_features"], found["out_features"]) != (6, 6):
-                fail(f"{WHERE}(6).{name}: expected Linear(6, 6), got Linear({found['in_features']}, {found['out_features']})")
+    reference = reference_module(SelfAttention, 6, seed=17)
+    state, x = state_of(reference), randn(19, 2, 4, 6)
+    hint = "Is .{} a plain nn.Linear(embed_dim, embed_dim), which computes x Wᵀ + b?"
+    probes = [linear_probe(state, name, x, "x", hint.format(name)) for name in ("query", "key", "value")]
+    with case("SelfAttention(6), x (2, 4, 6), one projection per call"):
+        expect_submodules(
+            learner,
+            "SelfAttention",
+            [6],
+            reference,
+            probes,
+            where=f"{WHERE}(6)",
+            load_hint="Are query, key and value each nn.Linear(embed_dim, embed_dim), named exactly so?",
+        )
 
 
 @check(points=1)
