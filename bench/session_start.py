@@ -1,64 +1,89 @@
-"""What does each sandbox pay for its own root and its syscall filter?
+"""What does one sandbox cost to open, call once and close, next to a baseline measured in the same run?
 
-Opens sessions on a one-function module and makes one call in each (a small tensor sum), with every protection
-and, in the same run and alternating, with the private root and the syscall filter turned off (the
-baseline: the sandbox as it was before them). Prints the median seconds per session (fork, confine,
-import, one call, close) and the difference.
+Each session holds a one-function module and makes one call (a small tensor sum): fork, confinement,
+import, the call and the close. Two baselines:
 
-    python bench/session_start.py            # 40 sessions each way
-    python bench/session_start.py --n 100
+- by default, this tree with its own root and its syscall filter turned off (``Runner(without=...)``);
+  note that without its own root the sandbox must leave the editable install's pointers out of its
+  Landlock rules one entry at a time, which costs more than the root itself;
+- ``--baseline DIR``: another checkout of the kit (say ``git worktree add /tmp/old HEAD~3``), its
+  sandbox as it is, each side in its own process, in alternating rounds.
+
+Prints the median per session of each and the difference.
+
+    python bench/session_start.py                       # 40 sessions each way
+    python bench/session_start.py --baseline /tmp/old --n 60
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
+import json
 import statistics
+import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+ROUNDS = 4
 
-from grader.runner import Limits, Runner  # noqa: E402
+MEASURE = """
+import json, shutil, sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from grader.runner import Limits, Runner
 
-OFF = ("private-root", "syscall-filter")
-ACCEPTED = (*OFF, "identity")  # without its own root, a uid drop cannot reach a Python under /root
-LIMITS = Limits(call_timeout_s=30, session_timeout_s=60)
+n, without = int(sys.argv[2]), [name for name in sys.argv[3].split(",") if name]
+options = {"without": without, "accepted_risks": [*without, "identity"]} if without else {}
+folder = Path(tempfile.mkdtemp(prefix="bench-session-"))
+(folder / "ping.py").write_text("import torch\\n\\n\\ndef ping():\\n    return torch.ones(3).sum().item()\\n")
+limits = Limits(call_timeout_s=30, session_timeout_s=60)
+times = []
+try:
+    with Runner(**options) as runner:
+        for index in range(n + 1):
+            started = time.perf_counter()
+            with runner.open_session(folder, limits=limits) as session:
+                assert session.call("call_function", {"module": "ping", "function": "ping", "args": []}).ok
+            if index:  # the first one waits for the fork server
+                times.append(time.perf_counter() - started)
+finally:
+    shutil.rmtree(folder, ignore_errors=True)
+print(json.dumps(times))
+"""
 
 
-def one_session(runner: Runner, folder: Path) -> float:
-    started = time.perf_counter()
-    with runner.open_session(folder, limits=LIMITS) as session:
-        reply = session.call("call_function", {"module": "ping", "function": "ping", "args": []})
-        assert reply.ok, reply.error
-    return time.perf_counter() - started
+def measure(tree: Path, n: int, without: str = "") -> list[float]:
+    completed = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(tree), str(n), without],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return json.loads(completed.stdout.splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=40, help="sessions each way (default: %(default)s)")
-    n = parser.parse_args().n
-    folder = Path(tempfile.mkdtemp(prefix="bench-session-"))
-    (folder / "ping.py").write_text("import torch\n\n\ndef ping():\n    return torch.ones(3).sum().item()\n")
-    try:
-        with Runner() as full, Runner(without=OFF, accepted_risks=ACCEPTED) as baseline:
-            for runner in (full, baseline):  # both fork servers started and warm before timing
-                one_session(runner, folder)
-            times = {"full": [], "baseline": []}
-            for _ in range(n):
-                times["full"].append(one_session(full, folder))
-                times["baseline"].append(one_session(baseline, folder))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-    full, baseline = statistics.median(times["full"]), statistics.median(times["baseline"])
-    print(f"sessions each way:                          {n}")
-    print(f"median per session, every protection:       {full * 1000:6.1f} ms")
-    print(f"median per session, no own root, no filter: {baseline * 1000:6.1f} ms")
-    print(f"cost of the own root and the filter:        {(full - baseline) * 1000:+6.1f} ms per session")
-    print(f"ratio:                                      {full / baseline:6.2f}")
+    parser.add_argument("--baseline", type=Path, help="another checkout of the kit to compare with")
+    args = parser.parse_args()
+    per_round = max(args.n // ROUNDS, 1)
+    if args.baseline:
+        baseline_tree, baseline_off, label = args.baseline.resolve(), "", f"baseline ({args.baseline})"
+    else:
+        baseline_tree, baseline_off, label = REPO, "private-root,syscall-filter", "no own root, no syscall filter"
+    times: dict[str, list[float]] = {"this tree": [], label: []}
+    for _ in range(ROUNDS):
+        times["this tree"] += measure(REPO, per_round)
+        times[label] += measure(baseline_tree, per_round, baseline_off)
+    this, base = statistics.median(times["this tree"]), statistics.median(times[label])
+    print(f"sessions each way:                    {len(times['this tree'])} (in {ROUNDS} alternating rounds)")
+    print(f"median per session, this tree:        {this * 1000:6.1f} ms")
+    print(f"median per session, {label}: {base * 1000:6.1f} ms")
+    print(f"difference:                           {(this - base) * 1000:+6.1f} ms per session (ratio {this / base:.2f})")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,11 @@ def _grade_all(submissions, fingerprints, gradebook, out, jobs, settings, forbid
         from grader.grading import grade_submissions  # PyTorch and the checks: only when there is work
         from grader.runner import Runner
 
-        runner = Runner(launched=launched, accepted_risks=settings.accepted_risks)
+        def announce(protections: dict) -> None:  # once, before the first learner code runs
+            for name, status in protections.items():
+                print(f"sandbox: {name}: {for_terminal(status, PROTECTION_LIMIT)}", file=progress_stream, flush=True)
+
+        runner = Runner(launched=launched, accepted_risks=settings.accepted_risks, announce=announce)
     except BaseException:
         launched.discard()
         raise
@@ -90,9 +94,6 @@ def _grade_all(submissions, fingerprints, gradebook, out, jobs, settings, forbid
     with runner:
         # The reports draw with matplotlib: import it while the fork server is still importing PyTorch.
         threading.Thread(target=preload, name="preload-matplotlib", daemon=True).start()
-        protections = runner.isolation_report()  # MissingProtection here: nothing is graded
-        for name, status in protections.items():
-            print(f"sandbox: {name}: {for_terminal(status, PROTECTION_LIMIT)}", file=progress_stream, flush=True)
         progress = Progress(len(submissions), progress_stream)
 
         def record(result: SubmissionResult) -> None:
@@ -103,6 +104,8 @@ def _grade_all(submissions, fingerprints, gradebook, out, jobs, settings, forbid
             except Exception:  # noqa: BLE001 - a picture is never worth a grade; the reports try once more at the end
                 pass
 
+        # A session that lacks a protection raises MissingProtection before its learner code runs, and stops the run.
         grade_submissions(submissions, runner, record, jobs=jobs, settings=settings, forbidden_paths=forbidden_paths)
+        protections = runner.isolation_report()
     progress.close()
     return protections

@@ -161,8 +161,9 @@ def _run_init(channel: socket.socket, output_fd: int, config: dict, protections:
         protections[name] = confine.Protection(False, TURNED_OFF)
     report = {name: [protection.active, protection.detail] for name, protection in protections.items()}
     channel.sendall(wire.pack_frame(wire.TAG_READY, report))
-    package = _import_submission(scratch, standins)
-    _serve(channel, package, scratch)
+    # The learner's code first runs at the first call: by then the grader has read the report above and
+    # accepted this session's protections (it closes a session that lacks one, unrun).
+    _serve(channel, lambda: _import_submission(scratch, standins), scratch)
 
 
 def _unless_without(config: dict, name: str, protect) -> confine.Protection:
@@ -202,9 +203,9 @@ def _confine(scratch: Path, config: dict, namespaces: dict) -> dict:
         )
     os.chdir(scratch)
     read_write = [scratch, *(Path("/dev") / name for name in private_root.DEVICES), *devices]
-    landlock = _unless_without(
-        config, "landlock", lambda: confine.restrict_filesystem(confine.grant_excluding(read_only, hidden), read_write)
-    )
+    # Under its own root the hidden paths are covered already; without it, Landlock must leave them out itself.
+    granted = read_only if root.active else confine.grant_excluding(read_only, hidden)
+    landlock = _unless_without(config, "landlock", lambda: confine.restrict_filesystem(granted, read_write))
     rlimits = confine.limit_resources(
         mapped_bytes=mapped_bytes,
         memory_mb=limits["memory_mb"],
@@ -334,13 +335,19 @@ def _import_submission(scratch: Path, standins: dict) -> tasks.Package:
 # --- serving calls ------------------------------------------------------------------------------
 
 
-def _serve(channel: socket.socket, package: tasks.Package, scratch: Path) -> None:
+def _serve(channel: socket.socket, load, scratch: Path) -> None:
+    """Answer calls until the grader closes the channel; ``load()`` imports the submission, at the first call."""
+    package = None
     while True:
         try:
             tag, request = _receive(channel)
         except (EOFError, OSError, wire.WireError):
             return
-        reply = _run(request, package, scratch) if tag == wire.TAG_CALL else _protocol(f"unexpected {tag!r}")
+        if tag == wire.TAG_CALL:
+            package = package or load()
+            reply = _run(request, package, scratch)
+        else:
+            reply = _protocol(f"unexpected {tag!r}")
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             try:
                 stream.flush()

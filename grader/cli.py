@@ -10,7 +10,7 @@ from pathlib import Path
 
 from grader import confined, stubs
 from grader.accelerator import CHOICES as CUDA_CHOICES
-from grader.protections import RISKS
+from grader.protections import RISKS, MissingProtection
 from grader.safe_text import SHOWN_NAME_LIMIT, for_terminal
 from grader.settings import Settings
 from grader.submission import UsageError
@@ -67,7 +67,6 @@ def grade(
 ) -> int:
     """Grade PATH (one submission or a class) into OUT; grading that ran is a success whatever the scores."""
     from grader.bulk import grade as grade_path
-    from grader.runner import MissingProtection
 
     settings = Settings(
         call_timeout_s=call_timeout,
@@ -109,7 +108,6 @@ def gradescope(*, submission: Path, results: Path, jobs: int = 1, accepted_risks
 
     from grader.bulk import grade as grade_path
     from grader.report import GRADESCOPE_DIR
-    from grader.runner import MissingProtection
     from grader.scratch_folders import LockedFolder
 
     with LockedFolder("gradescope-") as out:

@@ -1,6 +1,7 @@
-"""The sandbox's protections by name: which a session must have, and how an instructor names a risk.
+"""The sandbox's protections by name: which a session must have, how an instructor names a risk, and the
+errors that stop a run when the sandbox itself fails or lacks one.
 
-Kept apart from the runner so that the command line can list them without importing PyTorch.
+Kept apart from the runner so that the command line can list and catch them without importing PyTorch.
 """
 
 from __future__ import annotations
@@ -46,3 +47,22 @@ def missing_protections(report: dict[str, str], accepted=()) -> dict[str, str]:
         for name in required
         if name not in accepted and not is_active(report.get(name, ""))
     }
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (not the learner's code): the zygote died, a stand-in is broken."""
+
+
+class MissingProtection(SandboxError):
+    """The sandbox lacks a protection the instructor has not accepted to go without: grading must stop."""
+
+    def __init__(self, missing: dict[str, str]):
+        self.missing = missing
+        lines = "\n".join(f"  {name}: {status}" for name, status in missing.items())
+        flags = " ".join(f"--accept-risk {risk_name(name)}" for name in missing)
+        super().__init__(
+            "refusing to grade: the sandbox on this machine lacks\n"
+            f"{lines}\n"
+            "Without it, a submission could reach what that protection guards (see the README, Trust).\n"
+            f"To grade anyway, name each risk you accept: {flags}"
+        )

@@ -27,7 +27,15 @@ from pathlib import Path
 from . import wire
 from .confine import Protection, library_folders
 from .forkserver import HARNESS_DIR, Launched, launch, make_workdir
-from .protections import REQUIRED_PROTECTIONS, RISKS, is_active, missing_protections, risk_name
+from .protections import (  # noqa: F401 - SandboxError and MissingProtection are the runner's to raise
+    REQUIRED_PROTECTIONS,
+    RISKS,
+    MissingProtection,
+    SandboxError,
+    is_active,
+    missing_protections,
+    risk_name,
+)
 
 REPO_ROOT = HARNESS_DIR.parent
 INSTRUCTOR_FOLDERS = ("grader", "solutions", "tests")
@@ -121,25 +129,6 @@ class CallResult:
     elapsed_s: float = 0.0
 
 
-class SandboxError(RuntimeError):
-    """The sandbox itself failed (not the learner's code): the zygote died, a stand-in is broken."""
-
-
-class MissingProtection(SandboxError):
-    """The sandbox lacks a protection the instructor has not accepted to go without: grading must stop."""
-
-    def __init__(self, missing: dict[str, str]):
-        self.missing = missing
-        lines = "\n".join(f"  {name}: {status}" for name, status in missing.items())
-        flags = " ".join(f"--accept-risk {risk_name(name)}" for name in missing)
-        super().__init__(
-            "refusing to grade: the sandbox on this machine lacks\n"
-            f"{lines}\n"
-            "Without it, a submission could reach what that protection guards (see the README, Trust).\n"
-            f"To grade anyway, name each risk you accept: {flags}"
-        )
-
-
 class SubmissionError(ValueError):
     """The submission folder cannot be copied into a sandbox (too large, unreadable)."""
 
@@ -154,11 +143,21 @@ class Runner:
         container has no namespaces): the namespaces, the private root, Landlock and the syscall filter
         are not applied, any other is reported missing. Default: ``$KIT_SANDBOX_WITHOUT``
         (comma-separated). The refusal above still applies to them.
+    announce: called once with ``isolation_report()`` when the first session has passed the check,
+        before any learner code runs in it (the submission is imported at the first call).
     launched: a zygote started earlier (``forkserver.launch_in_new_workdir``), so it imported PyTorch
         while this process did; the runner adopts it and its folder.
     """
 
-    def __init__(self, workdir: Path | None = None, *, launched: Launched | None = None, accepted_risks=(), without=None):
+    def __init__(
+        self,
+        workdir: Path | None = None,
+        *,
+        launched: Launched | None = None,
+        accepted_risks=(),
+        without=None,
+        announce=None,
+    ):
         without = _from_environment(WITHOUT_VARIABLE) if without is None else tuple(without)
         unknown = (set(accepted_risks) | set(without)) - set(RISKS)
         if unknown:
@@ -173,6 +172,8 @@ class Runner:
         self._sessions: dict[int, Session] = {}
         self._last_isolation: dict[str, str] | None = None
         self._libraries = library_folders()
+        self._announce = announce
+        self._pointers = _pointers_to_the_repository(self._libraries)
 
     def __enter__(self) -> "Runner":
         return self
@@ -201,7 +202,7 @@ class Runner:
                 "scratch": str(scratch),
                 "standins": dict(standins or {}),
                 "read_only": [str(p) for p in self._libraries],
-                "hidden": [str(p) for p in _hidden(self._libraries, Path(submission_dir), forbidden_paths)],
+                "hidden": [str(p) for p in _hidden(self._libraries, self._pointers, Path(submission_dir), forbidden_paths)],
                 "without": self._without,
                 "uid": SANDBOX_ID_BASE + slot,
                 "gid": SANDBOX_ID_BASE + slot,
@@ -230,6 +231,10 @@ class Runner:
             session.close()
             raise
         self._last_isolation = session.isolation
+        with self._lock:
+            announce, self._announce = self._announce, None
+        if announce is not None:
+            announce(self.isolation_report())
         return session
 
     def isolation_report(self) -> dict[str, str]:
@@ -690,13 +695,16 @@ def _from_environment(variable: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in os.environ.get(variable, "").split(",") if name.strip())
 
 
-def _hidden(libraries: list[Path], submission_dir: Path, extra) -> list[Path]:
+def _pointers_to_the_repository(libraries: list[Path]) -> set[Path]:
+    """An editable install's finder and metadata in the library folders: they name the repository's folder."""
+    return {library / name for library in libraries for name in os.listdir(library) if name.startswith(EDITABLE_INSTALL_PREFIXES)}
+
+
+def _hidden(libraries: list[Path], pointers: set[Path], submission_dir: Path, extra) -> list[Path]:
     """The paths the sandbox must not read that lie inside a folder it may read (say, the grader when it
     is installed in site-packages, or an editable install's pointer back to the repository)."""
     folders = [REPO_ROOT / name for name in INSTRUCTOR_FOLDERS] + [HARNESS_DIR, submission_dir, *map(Path, extra)]
-    forbidden = {Path(os.path.realpath(folder)) for folder in folders}
-    for library in libraries:
-        forbidden |= {library / name for name in os.listdir(library) if name.startswith(EDITABLE_INSTALL_PREFIXES)}
+    forbidden = {Path(os.path.realpath(folder)) for folder in folders} | pointers
     return sorted(path for path in forbidden if any(path.is_relative_to(library) for library in libraries))
 
 
