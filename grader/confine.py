@@ -388,7 +388,7 @@ def drop_privileges(uid: int, gid: int) -> Protection:
         os.setresuid(uid, uid, uid)
     except OSError as error:
         return Protection(False, f"setuid failed: {error.strerror}")
-    return Protection(True, f"uid {uid}, gid {gid}")
+    return Protection(True, "an unused uid and gid of its worker slot, no supplementary groups")
 
 
 def drop_capabilities() -> Protection:

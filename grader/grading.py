@@ -112,8 +112,13 @@ def grade_submissions(
     workers = [threading.Thread(target=work, name=f"grading-worker-{n}") for n in range(2 * max(1, jobs))]
     for worker in workers:
         worker.start()
-    for worker in workers:
-        worker.join()
+    try:
+        for worker in workers:
+            worker.join()
+    except BaseException as stop:  # Ctrl-C or SIGTERM: no task starts after this; closing the runner ends the rest
+        with lock:
+            errors.append(stop)
+        raise
     if errors:
         raise errors[0]
 

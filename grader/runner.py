@@ -172,6 +172,7 @@ class Runner:
         self._sessions: dict[int, Session] = {}
         self._last_isolation: dict[str, str] | None = None
         self._libraries = library_folders()
+        self._closing = False
         self._announce = announce
         self._pointers = _pointers_to_the_repository(self._libraries)
 
@@ -194,6 +195,8 @@ class Runner:
             paths that lie inside them (to hide).
         """
         with self._lock:
+            if self._closing:
+                raise SandboxError("the grading run is stopping: no new sandbox")
             slot = next(i for i in range(len(self._sessions) + 1) if i not in self._sessions)
             self._sessions[slot] = None  # reserve the slot, and with it a uid
         try:
@@ -256,7 +259,9 @@ class Runner:
         return report
 
     def close(self) -> None:
-        """End every session and the zygote, and remove the scratch folders."""
+        """End every session and the zygote, and remove the scratch folders; no session opens after this."""
+        with self._lock:
+            self._closing = True
         for session in list(self._sessions.values()):
             if session is not None:
                 session.close()

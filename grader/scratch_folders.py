@@ -43,7 +43,10 @@ class LockedFolder:
         """Delete the folder and everything in it, then let go of the lock. Safe to call twice."""
         if self._lock < 0:
             return
-        shutil.rmtree(self.path, ignore_errors=True)
+        for _ in range(3):  # a worker still finishing may add a file while the tree is being removed
+            shutil.rmtree(self.path, ignore_errors=True)
+            if not self.path.exists():
+                break
         os.close(self._lock)
         self._lock = -1
 
