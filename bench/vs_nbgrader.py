@@ -138,17 +138,8 @@ def learner_modules(target: Path, kind: str) -> Path:
 
 
 def grader_command(path: Path, out: Path, jobs: int) -> list[str]:
-    """``python -m grader grade``; until ``discover`` knows nbgrader's layout, through the adapter in-line."""
-    wired = (
-        "import sys\nfrom pathlib import Path\nimport grader.bulk, grader.submission\n"
-        "from grader.nbgrader_adapter import discover_nbgrader, looks_like_nbgrader\n"
-        "plain = grader.submission.discover\n"
-        "def discover(path, scratch):\n"
-        "    return discover_nbgrader(Path(path), Path(scratch)) if looks_like_nbgrader(Path(path)) else plain(path, scratch)\n"
-        "grader.bulk.discover = discover\n"
-        "from grader.cli import main\nsys.exit(main(sys.argv[1:]))\n"
-    )
-    return [sys.executable, "-c", wired, "grade", str(path), "--out", str(out), "--jobs", str(jobs)]
+    """``python -m grader grade``, which finds nbgrader's ``submitted/`` layout by itself."""
+    return [sys.executable, "-m", "grader", "grade", str(path), "--out", str(out), "--jobs", str(jobs)]
 
 
 READ_TOTALS = """
