@@ -6,11 +6,14 @@ grades a small hostile class through ``python -m grader grade`` as uid 65534 wit
 group, while unix sockets listen outside the sandbox as an ssh-agent (the user's, mode 0600), a
 daemon of the user's group (root's, 0660, as docker.sock is for the docker group) and anyone's
 (0777), and the grader's own session keyring holds the very key the colluding copier searches for.
+The class also floods its scratch folder, and two of its learners have names that are equal once made
+file names and start a spreadsheet formula. Last, a run missing a protection must refuse, as under root.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import socket
@@ -49,21 +52,33 @@ PLANT_KEY = (
 )
 
 
+# Two copies of the reference whose names are equal once made file names, and start a spreadsheet formula.
+REFERENCES = ("=SUM(1) bob", "=SUM(1)_bob")
+
+
 def build_class(root: Path) -> dict[str, str]:
-    """The class, and what each entry should score like: the reference, or the attacks' honest part."""
-    expected = {"reference": "reference", "honest_twin": "honest_twin"}
-    shutil.copytree(SOLUTIONS, root / "reference", ignore=shutil.ignore_patterns("__pycache__"))
+    """The class, and which entry each should score like: the reference, or the attacks' honest part."""
+    expected = {name: REFERENCES[0] for name in REFERENCES} | {"honest_twin": "honest_twin"}
+    for name in REFERENCES:
+        shutil.copytree(SOLUTIONS, root / name, ignore=shutil.ignore_patterns("__pycache__"))
     twin = overlay(ADVERSARIAL / "talks_to_the_instructors_sockets", root / "honest_twin")
     (twin / "attention.py").write_text(honest_source((twin / "attention.py").read_text()))
     for name, fixture in [
         ("sockets", ADVERSARIAL / "talks_to_the_instructors_sockets"),
         ("setup_paths", ADVERSARIAL / "finds_the_setup_paths_in_its_process"),
+        ("scratch_flood", ADVERSARIAL / "floods_the_scratch_folder"),
         ("keys_1_publisher", ADVERSARIAL / "shares_answers_through_kernel_keyrings" / "publisher"),
         ("keys_2_copier", ADVERSARIAL / "shares_answers_through_kernel_keyrings" / "copier"),
     ]:
         overlay(fixture, root / name)
-        expected[name] = "reference" if "publisher" in name else "honest_twin"
+        expected[name] = REFERENCES[0] if "publisher" in name else "honest_twin"
     return expected
+
+
+def gradebook_rows(out: Path) -> dict[str, dict[str, str]]:
+    """grades.csv by entry name (a name that starts a formula is written with a leading ')."""
+    with (out / "grades.csv").open(newline="") as handle:
+        return {row["submission"].removeprefix("'"): row for row in csv.DictReader(handle)}
 
 
 class Listening:
@@ -138,9 +153,8 @@ def test_the_run_completes_with_every_protection(graded):
 
 def test_each_attack_scores_what_its_honest_part_earns(graded):
     run, out, expected, *_ = graded
-    with (out / "grades.csv").open(newline="") as handle:
-        rows = {row["submission"]: row for row in csv.DictReader(handle)}
-    assert rows["reference"]["total"] == "100", rows["reference"]
+    rows = gradebook_rows(out)
+    assert rows[REFERENCES[0]]["total"] == "100", rows[REFERENCES[0]]
     assert float(rows["honest_twin"]["attention"]) < 15
     for name, like in expected.items():
         assert [rows[name][m] for m in MODULES] == [rows[like][m] for m in MODULES], name
@@ -159,3 +173,34 @@ def test_no_kernel_key_is_left_by_the_users_sandboxes(graded):
 def test_the_run_leaves_no_scratch_folder(graded):
     *_, temp = graded
     assert list(temp.iterdir()) == []
+
+
+def test_names_equal_as_file_names_get_their_own_files_and_no_formula(graded):
+    run, out, *_ = graded
+    with (out / "grades.csv").open(newline="") as handle:
+        cells = [row["submission"] for row in csv.DictReader(handle)]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    documents = json.loads((out / "results.json").read_text())["submissions"]
+    assert {document["submission"] for document in documents} >= set(REFERENCES)
+    assert len(list((out / "feedback").glob("*.md"))) == len(cells)
+    assert len(list((out / "gradescope").glob("*.json"))) == len(cells)
+
+
+def test_without_a_protection_the_run_refuses_and_names_the_flag():
+    klass = Path(tempfile.mkdtemp(prefix="kit-unprivileged-"))
+    try:
+        os.chmod(klass, 0o755)
+        shutil.copytree(SOLUTIONS, klass / "reference", ignore=shutil.ignore_patterns("__pycache__"))
+        for path in klass.rglob("*"):
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        out = klass / "out"
+        out.mkdir()
+        os.chown(out, NOBODY, NOBODY)
+        environment = {"PATH": os.defpath, "HOME": str(out), "LANG": "C.UTF-8", "KIT_SANDBOX_WITHOUT": "syscall-filter"}
+        command = [sys.executable, "-m", "grader", "grade", str(klass / "reference"), "--out", str(out / "grades")]
+        run = run_as(command, uid=NOBODY, gid=NOBODY, groups=[GROUP], env=environment, cwd=REPO, timeout=300)
+        assert run.returncode == 3, run.stderr[-2000:]
+        assert "refusing to grade" in run.stderr and "--accept-risk syscall-filter" in run.stderr
+        assert not (out / "grades" / "grades.csv").exists()
+    finally:
+        shutil.rmtree(klass, ignore_errors=True)
