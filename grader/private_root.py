@@ -58,6 +58,7 @@ def enter(
     try:
         _build_and_pivot(read_only, hidden, read_write_devices, scratch, quota, owner)
     except OSError as error:
+        _libc().umount2(os.fsencode(str(scratch)), MNT_DETACH)  # uncover the submission if the root never became /
         return Protection(False, f"{error.filename or 'building it'}: {os.strerror(error.errno or errno.EIO)}")
     return Protection(
         True,

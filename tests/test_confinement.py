@@ -324,3 +324,34 @@ class TestLeftovers:
         )
         subprocess.run([sys.executable, "-c", probe_run], cwd=REPO, env=environment, check=True, timeout=60)
         assert list(temp.iterdir()) == []
+
+
+@pytest.mark.skipif(not (FULL_SANDBOX and os.geteuid() == 0), reason="needs root to make a mount namespace here")
+def test_a_root_that_cannot_be_built_leaves_the_submission_in_place(tmp_path):
+    """A failed build reports the root inactive (the run then refuses) and uncovers the scratch folder."""
+    from grader import private_root
+
+    (tmp_path / "softmax.py").write_text("x = 1\n")
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the mount namespace and the failure stay in this child
+        try:
+            os.close(read)
+            assert confine.unshare(confine.CLONE_NEWNS).active
+
+            def refuse(root):
+                raise OSError(22, "Invalid argument", "pivot_root (test)")
+
+            private_root._pivot = refuse
+            quota = private_root.Quota(8, 64)
+            built = private_root.enter(
+                read_only=[], hidden=[], read_write_devices=[], scratch=tmp_path, quota=quota, owner=(0, 0)
+            )
+            os.write(write, f"{built.active}|{built.detail}|{sorted(os.listdir(tmp_path))}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as reply:
+        active, detail, listing = reply.read().split("|")
+    os.waitpid(child, 0)
+    assert (active, listing) == ("False", "['softmax.py']") and "pivot_root (test)" in detail
