@@ -70,13 +70,19 @@ class Layout:
 
 
 def detect_layout(path: Path) -> Layout:
-    """What ``path`` is, decided from the whole of it.
+    """What ``path`` is, decided from the whole of it; ``UsageError`` when PATH cannot be read.
 
     nbgrader's collected work only as ``grader.nbgrader_adapter.nbgrader_layout`` decides (PATH itself
     is nbgrader's ``submitted/`` or a course folder); one submission when PATH is a zip, or holds the
     modules itself or in its ``exercises/``; else a class folder, each entry one learner.
     """
-    path = Path(path)
+    try:
+        return _layout_of(Path(path))
+    except OSError as error:  # the instructor's PATH, not a learner's entry: say so and stop
+        raise UsageError(f"PATH {path} cannot be read: {error.strerror or error}") from None
+
+
+def _layout_of(path: Path) -> Layout:
     if path.is_symlink() or not path.exists():
         raise UsageError(f"PATH {path} does not exist (or is a link, which is never followed)")
     from grader.nbgrader_adapter import nbgrader_layout  # here: the adapter imports this module

@@ -119,3 +119,16 @@ class TestUnsafeZips:
             bundle.writestr("../../x.py", "x = 1\n")
         found = {s.name: s for s in discover(klass, tmp_path / "scratch")}
         assert found["good"].problems == [] and "outside the archive" in found["evil"].problems[0]
+
+
+def test_a_path_that_cannot_be_read_is_a_usage_error_not_a_traceback(tmp_path, monkeypatch):
+    """PATH unreadable (a folder of another user, say): the command says so in one line and stops."""
+    from grader import submission
+
+    class Unreadable(type(Path())):
+        def is_symlink(self):
+            raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(submission, "Path", Unreadable)
+    with pytest.raises(UsageError, match="cannot be read: Permission denied"):
+        submission.detect_layout(tmp_path)
