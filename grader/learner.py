@@ -194,15 +194,6 @@ class Learner:
         _expect_lengths(call.result, len(calls), "outputs")
         return call
 
-    def structure(self, cls: str, init: tuple | list = (), init_kwargs: dict | None = None) -> dict:
-        """Parameter names and shapes, and each direct submodule's type and sizes, of ``module.cls(*init)``.
-
-        The learner's process reports this about its own objects and can forge every field: a hint may
-        use it, a verdict never (the structure checks judge each submodule's outputs, ``submodules``).
-        """
-        payload = {"module": self.module, "cls": cls, "init": list(init), "init_kwargs": init_kwargs or {}}
-        return self._call("structure", payload).result
-
     def raises(self, function: str, *args, **kwargs) -> str | None:
         """The name of the exception ``module.function(*args, **kwargs)`` raises, or ``None``."""
         payload = {"module": self.module, "function": function, "args": list(args), "kwargs": kwargs}

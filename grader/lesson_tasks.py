@@ -1,4 +1,4 @@
-"""The tasks the lesson's checks ask the sandbox to run: call, forward, submodules, structure, raises, train.
+"""The tasks the lesson's checks ask the sandbox to run: call, forward, submodules, raises, train.
 
 They run in the child, on the learner's code, and send back plain values only. Each also records
 any use of the built-ins the SPEC forbids, at two levels: PyTorch functions (a ``TorchFunctionMode``
@@ -334,34 +334,6 @@ def _follow(model: nn.Module, path: str):
     return found
 
 
-def _describe_module(module: nn.Module) -> dict:
-    kind = (
-        "Linear" if isinstance(module, nn.Linear) else "LayerNorm" if isinstance(module, nn.LayerNorm) else type(module).__name__
-    )
-    described = {"type": kind}
-    if isinstance(module, nn.Linear):
-        described.update(in_features=module.in_features, out_features=module.out_features, bias=module.bias is not None)
-    return described
-
-
-def structure(package, payload: dict) -> dict:
-    """The module's direct children (type and sizes) and its parameter names and shapes.
-
-    A report from the learner's process, which can rewrite this function: no verdict may rest on it.
-    The structure checks judge from values (``submodules``: each SPEC submodule's own outputs).
-    """
-    model = _build(package, payload)
-    recorder = Recorder()
-    recorder.inspect(model)
-    return {
-        "result": {
-            "modules": {name: _describe_module(child) for name, child in model.named_children()},
-            "params": {name: list(p.shape) for name, p in model.named_parameters()},
-        },
-        **recorder.report(),
-    }
-
-
 def raises(package, payload: dict) -> dict:
     """The built-in exception class (``ValueError``) that the call raises, or ``None``."""
     function = package.attribute(payload["module"], payload["function"])
@@ -410,7 +382,6 @@ LESSON_TASKS = {
     "call": call,
     "forward": forward,
     "submodules": submodules,
-    "structure": structure,
     "raises": raises,
     "train": train,
 }

@@ -3,8 +3,7 @@
 The learner's module runs in the same process as the sandbox's harness, so every field of a reply can be
 forged. Here the harness's tasks run in this process (as under nbgrader, ``checks_in_notebook``) on
 modules with a wrong structure, once honestly and once through a ``ForgingSession`` that does what a
-rewritten harness can: answer the ``structure`` task as the reference would, say that no weight was
-missing or unexpected, and load every state dict leniently (``submodules`` included, its strict load
+rewritten harness can: say that no weight was missing or unexpected, and load every state dict leniently (``submodules`` included, its strict load
 swapped for PyTorch's lenient one). Each structure check must give both a failure. The sandboxed
 version of this attack is ``tests/submissions/adversarial/forges_module_structure_reports``.
 
@@ -150,14 +149,10 @@ class ForgingSession:
 
     def __init__(self, namespace: dict):
         self.learners = NotebookSession(namespace)
-        self.reference = NotebookSession(dict(REFERENCE))
 
     def call(self, task: str, payload: dict):
-        lenient = {key: value for key, value in payload.items() if key != "strict"}
-        if task == "structure":
-            return self.reference.call(task, lenient)  # the SPEC's structure, whatever the module holds
         with mock.patch.object(lesson_tasks, "load_strictly", load_leniently):
-            outcome = self.learners.call(task, lenient)
+            outcome = self.learners.call(task, payload)
         if outcome.ok and isinstance(outcome.value, dict):
             outcome.value.update(missing=[], unexpected=[])
         return outcome
