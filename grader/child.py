@@ -157,8 +157,6 @@ def _run_init(channel: socket.socket, output_fd: int, config: dict, protections:
         raise
     torch.set_num_threads(1)
     protections.update(_confine(scratch, config, protections))
-    for name in set(config.get("without", ())) & set(protections):
-        protections[name] = confine.Protection(False, TURNED_OFF)
     report = {name: [protection.active, protection.detail] for name, protection in protections.items()}
     channel.sendall(wire.pack_frame(wire.TAG_READY, report))
     # The learner's code first runs at the first call: by then the grader has read the report above and
@@ -193,9 +191,9 @@ def _confine(scratch: Path, config: dict, namespaces: dict) -> dict:
         read_only += confine.driver_libraries(extra=extra) + confine.GPU_SYSTEM_READ_ONLY
         devices = confine.nvidia_device_files()
     root = confine.Protection(False, "needs PID and mount namespaces of its own")
-    if "private root" not in config.get("without", ()) and all(
-        namespaces.get(name, root).active for name in ("pid namespace", "mount namespace")
-    ):
+    if "private root" in config.get("without", ()):
+        root = confine.Protection(False, TURNED_OFF)
+    elif all(namespaces.get(name, root).active for name in ("pid namespace", "mount namespace")):
         owner = (config["uid"], config["gid"]) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
         quota = private_root.Quota(limits["scratch_mb"], limits["scratch_files"])
         root = private_root.enter(

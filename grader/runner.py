@@ -48,6 +48,17 @@ SANDBOX_START_TIMEOUT_S = 30
 STATUS_TIMEOUT_S = 2
 KILL_TIMEOUT_S = 10
 WITHOUT_VARIABLE = "KIT_SANDBOX_WITHOUT"
+# What the sandbox can leave out to stand for a weaker machine (the rest it always applies).
+CAN_BE_TURNED_OFF = (
+    "pid-namespace",
+    "network-namespace",
+    "mount-namespace",
+    "ipc-namespace",
+    "user-namespace",
+    "private-root",
+    "landlock",
+    "syscall-filter",
+)
 MESSAGE_CHARS = 2000
 # A call still running after DEMOTE_AFTER_S (the slowest correct call in this lesson takes ~3 s) is
 # lowered to DEMOTED_NICENESS until it returns or times out, and its worker lends its slot (see
@@ -140,9 +151,9 @@ class Runner:
     accepted_risks: protections (``RISKS`` names: "syscall-filter") the sandbox may go without; any
         other missing protection makes ``open_session`` raise ``MissingProtection``.
     without: protections to turn off, standing for a machine without them (tests; a Gradescope
-        container has no namespaces): the namespaces, the private root, Landlock and the syscall filter
-        are not applied, any other is reported missing. Default: ``$KIT_SANDBOX_WITHOUT``
-        (comma-separated). The refusal above still applies to them.
+        container has no namespaces): ``CAN_BE_TURNED_OFF`` names (naming one namespace turns them all
+        off, as such a machine grants none). Default: ``$KIT_SANDBOX_WITHOUT`` (comma-separated). The
+        refusal above still applies to them.
     announce: called once with ``isolation_report()`` when the first session has passed the check,
         before any learner code runs in it (the submission is imported at the first call).
     launched: a zygote started earlier (``forkserver.launch_in_new_workdir``), so it imported PyTorch
@@ -162,6 +173,9 @@ class Runner:
         unknown = (set(accepted_risks) | set(without)) - set(RISKS)
         if unknown:
             raise ValueError(f"no such protection: {', '.join(sorted(unknown))}; the risks are {', '.join(RISKS)}")
+        if set(without) - set(CAN_BE_TURNED_OFF):
+            kept = ", ".join(sorted(set(without) - set(CAN_BE_TURNED_OFF)))
+            raise ValueError(f"{kept} cannot be turned off; these can: {', '.join(CAN_BE_TURNED_OFF)}")
         self._accepted = {name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(accepted_risks)}
         self._without = [name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(without)]
         self._folder = launched.folder if launched is not None else make_workdir(workdir)

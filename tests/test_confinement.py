@@ -20,15 +20,14 @@ import time
 
 import pytest
 
-from grader import confine, scratch_folders
+from grader import confine, scratch_folders, syscall_filter
 from grader.runner import REQUIRED_PROTECTIONS, Limits, MissingProtection, Runner
 from tests.grading_helpers import REPO, namespaces_work
 
 SMALL = Limits(call_timeout_s=10, session_timeout_s=30, memory_mb=512, max_processes=16)
 FULL_SANDBOX = confine.IS_LINUX and namespaces_work() and confine.landlock_abi() >= 1
 needs_full_sandbox = pytest.mark.skipif(not FULL_SANDBOX, reason="needs Linux namespaces and Landlock")
-KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
-ADD_KEY = {"x86_64": 248, "aarch64": 217}.get(os.uname().machine)
+KEYCTL, ADD_KEY = syscall_filter.syscall_number("keyctl"), syscall_filter.syscall_number("add_key")
 SESSION_KEYRING, KEYCTL_SEARCH, KEYCTL_INVALIDATE = -3, 10, 21
 SECRET = b"kit-test-secret-3f9c"
 
@@ -153,7 +152,7 @@ class TestSyscallFilter:
     def test_every_session_reports_the_filter_active(self, session):
         assert session.isolation["syscall filter"].startswith("active"), session.isolation["syscall filter"]
 
-    @pytest.mark.skipif(KEYCTL is None, reason="keyctl's number is known for x86_64 and aarch64 only")
+    @pytest.mark.skipif(KEYCTL is None, reason="libseccomp knows no keyctl here")
     def test_kernel_keyrings_are_refused(self, session):
         assert probe(session, "add_key", ADD_KEY) == "EPERM"
         assert probe(session, "keyctl_search", KEYCTL, "anything") == "EPERM"
@@ -249,6 +248,11 @@ class TestFailClosed:
     def test_an_unknown_risk_name_is_a_usage_error(self):
         with pytest.raises(ValueError, match="no such protection"):
             Runner(accepted_risks=["seccomp"])
+
+    def test_only_what_a_weaker_machine_lacks_can_be_turned_off(self):
+        """The limits and the uid drop are always applied: naming them is refused, never reported falsely."""
+        with pytest.raises(ValueError, match="rlimits cannot be turned off"):
+            Runner(without=["rlimits"])
 
     @needs_full_sandbox
     def test_every_required_protection_is_active_on_this_machine(self, runner):
