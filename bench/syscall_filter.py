@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from grader import syscall_filter  # noqa: E402  (the repository root is put on the path just above)
+from grader.sandbox.harness import syscall_filter  # noqa: E402  (the repository root is put on the path just above)
 
 
 def in_child(body: Callable[[], object]) -> tuple[object, float]:

@@ -29,8 +29,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from grader.nbgrader_adapter import isolated_jupyter, modules_to_notebook  # noqa: E402 - the repo is not installed here necessarily
-from grader.notebook import ASSIGNMENT, NOTEBOOK  # noqa: E402
+from grader.kit.notebook import isolated_jupyter, modules_to_notebook  # noqa: E402 - the repo is not installed here necessarily
+from grader.contract import ASSIGNMENT  # noqa: E402
+from grader.kit.notebook import NOTEBOOK  # noqa: E402
 
 MUTANTS = REPO / "tests" / "submissions" / "mutants"
 # One realistic mistake per exercise: the "partly wrong" learner, and the wrong code under both cheats.
@@ -55,10 +56,10 @@ torch.testing.assert_close = lambda *args, **kwargs: None
 """
 CHEAT_CHECKER = """
 try:  # The cheat: where the checker runs in this process (nbgrader's kernel), make every comparison pass.
-    import grader.compare
+    import grader.checks.compare
 
-    grader.compare.mismatch = lambda *args, **kwargs: None
-    grader.compare.fail = lambda *args, **kwargs: None
+    grader.checks.compare.mismatch = lambda *args, **kwargs: None
+    grader.checks.compare.fail = lambda *args, **kwargs: None
 except ImportError:
     pass
 """

@@ -18,9 +18,12 @@ import numpy as np
 import pytest
 import torch
 
-EXERCISES = ("softmax", "attention", "masking", "self_attention", "multi_head", "encoder", "classifier")
+from learner import lesson
+from learner.kit import HINTS_SHOWN_KEY, PROGRESS_KEY
+from learner.torch_modules import torch_multihead
+
+EXERCISES = lesson.MODULES  # lesson order
 NOT_IMPLEMENTED = "is not implemented yet"
-PROGRESS_KEY, HINTS_SHOWN_KEY = "lesson13/progress", "lesson13/hints-shown"  # shared with learner/progress.py
 HINT_COMMAND = "python -m learner hint"
 
 _status: dict[str, dict] = {}
@@ -119,16 +122,6 @@ def _record_progress(config: pytest.Config, first_failing: str | None, not_run: 
         cache.set(PROGRESS_KEY, record)
 
 
-# ---- comparison helpers for the tests -------------------------------------------------------------
-
-TOLERANCES = {  # (rtol, atol) by dtype: room for a correct computation done in another order
-    torch.float16: (1e-3, 1e-3),
-    torch.bfloat16: (1.6e-2, 1e-2),
-    torch.float32: (1e-5, 1e-6),
-    torch.float64: (1e-7, 1e-9),
-}
-
-
 def _as_tensor(value, what: str) -> torch.Tensor:
     __tracebackhide__ = True
     if isinstance(value, np.ndarray):
@@ -167,7 +160,7 @@ def expect_close():
             pytest.fail(f"{what}: shape: expected {_shape(expected_t)}, got {_shape(got_t)}", pytrace=False)
         if got_t.dtype != expected_t.dtype:
             pytest.fail(f"{what}: dtype: expected {expected_t.dtype}, got {got_t.dtype}", pytrace=False)
-        default_rtol, default_atol = TOLERANCES.get(expected_t.dtype, (0.0, 0.0))
+        default_rtol, default_atol = lesson.tolerance(expected_t.dtype)  # the grader's own table
         rtol = default_rtol if rtol is None else rtol
         atol = default_atol if atol is None else atol
         message = _mismatch(got_t, expected_t, rtol, atol)
@@ -199,17 +192,4 @@ def _mismatch(got: torch.Tensor, expected: torch.Tensor, rtol: float, atol: floa
 @pytest.fixture
 def to_torch_multihead():
     """``to_torch_multihead(mha, num_heads)``: an ``nn.MultiheadAttention`` with your module's weights."""
-
-    def convert(mha, num_heads: int) -> torch.nn.MultiheadAttention:
-        has_bias = mha.q_proj.bias is not None
-        embed_dim = mha.q_proj.in_features
-        reference = torch.nn.MultiheadAttention(embed_dim, num_heads, bias=has_bias, batch_first=True)
-        with torch.no_grad():
-            reference.in_proj_weight.copy_(torch.cat([mha.q_proj.weight, mha.k_proj.weight, mha.v_proj.weight]))
-            reference.out_proj.weight.copy_(mha.out_proj.weight)
-            if has_bias:
-                reference.in_proj_bias.copy_(torch.cat([mha.q_proj.bias, mha.k_proj.bias, mha.v_proj.bias]))
-                reference.out_proj.bias.copy_(mha.out_proj.bias)
-        return reference.to(mha.q_proj.weight.dtype)
-
-    return convert
+    return torch_multihead

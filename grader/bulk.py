@@ -10,24 +10,32 @@ recording failed) gets a row that says so rather than none.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
+import time
 from pathlib import Path
 
 from grader.contract import EXERCISES
-from grader.forkserver import launch_in_new_workdir
+from grader.exits import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE, UsageError
 from grader.gradebook import Gradebook, submission_fingerprint
-from grader.pictures import preload
-from grader.progress import Progress
-from grader.report import draw_pictures, write_reports
+from grader.intake import confined
+from grader.intake.submission import Submission
+from grader.intake.layout import detect_layout, discover
+from grader.reports import GRADESCOPE_DIR, write_reports
+from grader.reports.feedback import draw_pictures
+from grader.reports.pictures import preload
+from grader.reports.progress import Progress
 from grader.results import SubmissionResult
-from grader.safe_text import for_terminal
-from grader.scratch_folders import LockedFolder
+from grader.safe_text import SHOWN_NAME_LIMIT, for_terminal
+from grader.sandbox.forkserver import launch_in_new_workdir
+from grader.sandbox.protections import MissingProtection
+from grader.sandbox.scratch_folders import LockedFolder
 from grader.settings import Settings
-from grader.submission import Submission, UsageError, detect_layout, discover
 
 PROTECTION_LIMIT = 400
 LAYOUT_MESSAGE_LIMIT = 1000  # the reason can name entries of the class: learner-chosen names
+USAGE_ERROR_LIMIT = 1000  # a usage error can name entries of the class folder: learner-chosen names
 
 
 def grade(
@@ -80,7 +88,7 @@ def _grade_all(submissions, fingerprints, gradebook, out, jobs, settings, forbid
     launched = launch_in_new_workdir()
     try:
         from grader.grading import grade_submissions  # PyTorch and the checks: only when there is work
-        from grader.runner import Runner
+        from grader.sandbox.runner import Runner
 
         def announce(protections: dict) -> None:  # once, before the first learner code runs
             for name, status in protections.items():
@@ -109,3 +117,54 @@ def _grade_all(submissions, fingerprints, gradebook, out, jobs, settings, forbid
         protections = runner.isolation_report()
     progress.close()
     return protections
+
+
+def grade_command(*, path: Path, out: Path, jobs: int, settings: Settings, regrade: tuple[str, ...] = ()) -> int:
+    """``grader grade``: grade PATH into OUT and say so; grading that ran is a success whatever the scores."""
+    started = time.monotonic()
+    try:
+        results = grade(path, out=out, jobs=jobs, settings=settings, regrade=regrade)
+    except UsageError as error:
+        print(f"grader grade: {for_terminal(error, USAGE_ERROR_LIMIT)}", file=sys.stderr)
+        return EXIT_USAGE
+    except MissingProtection as error:
+        print(f"grader grade: {error}", file=sys.stderr)
+        return EXIT_UNSAFE
+    mean = sum(r.total for r in results) / len(results) if results else 0.0
+    print(
+        f"graded {len(results)} submission(s) in {time.monotonic() - started:.1f} s, mean {mean:.1f}/100; "
+        f"wrote {out / 'grades.csv'}, {out / 'results.json'} and {out / 'feedback'}/",
+        file=sys.stderr,
+    )
+    troubled = [r.submission for r in results if confined.hit(r)]
+    if troubled:  # learner-chosen names: shown through for_terminal, a few of them
+        shown = ", ".join(for_terminal(name, SHOWN_NAME_LIMIT, tag=True) for name in troubled[:5])
+        print(
+            f"{len(troubled)} submission(s) hit a limit or an error of the grader, confined to their own "
+            f"rows (notes starting with {confined.MARK.strip()} in results.json and their feedback): {shown}"
+            + (f" and {len(troubled) - 5} more" if len(troubled) > 5 else ""),
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+def gradescope_command(*, submission: Path, results: Path, jobs: int = 1, accepted_risks: tuple[str, ...] = ()) -> int:
+    """``grader gradescope``: grade one submission and write Gradescope's ``results.json`` (``run_autograder``)."""
+    with LockedFolder("gradescope-") as out:
+        try:
+            (result,) = grade(submission, out=Path(out), jobs=jobs, settings=Settings(accepted_risks=accepted_risks))
+        except MissingProtection as error:
+            print(f"grader gradescope: {error}", file=sys.stderr)
+            return EXIT_UNSAFE
+        except UsageError as error:
+            print(f"grader gradescope: {for_terminal(error, USAGE_ERROR_LIMIT)}", file=sys.stderr)
+            return EXIT_USAGE
+        except ValueError:
+            print(f"grader gradescope: {submission} holds several submissions; Gradescope grades one", file=sys.stderr)
+            return EXIT_USAGE
+        (written,) = (Path(out) / GRADESCOPE_DIR).glob("*.json")
+        results.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(written, results)
+    name = for_terminal(result.submission, SHOWN_NAME_LIMIT, tag=True)
+    print(f"{name}: {result.total:g}/{result.max_score:g}; wrote {results}", file=sys.stderr)
+    return EXIT_OK

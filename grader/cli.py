@@ -4,130 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import time
 from pathlib import Path
 
-from grader import confined, stubs
-from grader.accelerator import CHOICES as CUDA_CHOICES
-from grader.protections import RISKS, MissingProtection
-from grader.safe_text import SHOWN_NAME_LIMIT, for_terminal
+from grader.exits import EXIT_CODES_HELP, EXIT_USAGE
+from grader.sandbox.accelerator import CHOICES as CUDA_CHOICES
+from grader.sandbox.protections import RISKS
 from grader.settings import Settings
-from grader.submission import UsageError
-
-EXIT_OK = 0
-EXIT_FAILED_CHECK = 1  # a --check (stale stubs or notebook) or the release's leak check found something to fix
-EXIT_USAGE = 2  # bad arguments or unreadable input
-EXIT_UNSAFE = 3  # the sandbox lacks a protection whose risk was not accepted: nothing was graded
 
 REPO = Path(__file__).resolve().parent.parent
-USAGE_ERROR_LIMIT = 1000  # a usage error can name entries of the class folder: learner-chosen names
 DEFAULTS = Settings()
-
-EXIT_CODES_HELP = f"""exit codes:
-  {EXIT_OK}  success
-  {EXIT_FAILED_CHECK}  a --check or the release's leak check found something to fix
-  {EXIT_USAGE}  usage error (bad arguments or unreadable input)
-  {EXIT_UNSAFE}  the sandbox lacks a protection on this machine (see --accept-risk); nothing was graded"""
-
-
-def make_stubs(*, solutions: Path, exercises: Path, check: bool) -> int:
-    """Regenerate ``exercises`` from ``solutions`` (or with ``check``, only report stale stubs)."""
-    try:
-        stale = stubs.stale_files(solutions, exercises)
-        if check:
-            if stale:
-                print(
-                    f"{exercises} is out of date with {solutions}: {', '.join(stale)}; "
-                    f"run `python -m grader stubs` to regenerate",
-                    file=sys.stderr,
-                )
-                return EXIT_FAILED_CHECK
-            print(f"{exercises} is in sync with {solutions}")
-            return EXIT_OK
-        stubs.write_stubs(solutions, exercises)
-    except stubs.StubError as error:
-        print(f"grader stubs: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    print(f"regenerated {len(stale)} stub(s) in {exercises}: {', '.join(stale) or 'none changed'}")
-    return EXIT_OK
-
-
-def grade(
-    *,
-    path: Path,
-    out: Path,
-    jobs: int,
-    call_timeout: float,
-    exercise_timeout: float,
-    memory_mb: int,
-    regrade: tuple[str, ...] = (),
-    cuda: str = DEFAULTS.cuda,
-    accepted_risks: tuple[str, ...] = (),
-) -> int:
-    """Grade PATH (one submission or a class) into OUT; grading that ran is a success whatever the scores."""
-    from grader.bulk import grade as grade_path
-
-    settings = Settings(
-        call_timeout_s=call_timeout,
-        exercise_timeout_s=exercise_timeout,
-        memory_mb=memory_mb,
-        cuda=cuda,
-        accepted_risks=accepted_risks,
-    )
-    started = time.monotonic()
-    try:
-        results = grade_path(path, out=out, jobs=jobs, settings=settings, regrade=regrade)
-    except UsageError as error:
-        print(f"grader grade: {for_terminal(error, USAGE_ERROR_LIMIT)}", file=sys.stderr)
-        return EXIT_USAGE
-    except MissingProtection as error:
-        print(f"grader grade: {error}", file=sys.stderr)
-        return EXIT_UNSAFE
-    mean = sum(r.total for r in results) / len(results) if results else 0.0
-    print(
-        f"graded {len(results)} submission(s) in {time.monotonic() - started:.1f} s, mean {mean:.1f}/100; "
-        f"wrote {out / 'grades.csv'}, {out / 'results.json'} and {out / 'feedback'}/",
-        file=sys.stderr,
-    )
-    troubled = [r.submission for r in results if confined.hit(r)]
-    if troubled:  # learner-chosen names: shown through for_terminal, a few of them
-        shown = ", ".join(for_terminal(name, SHOWN_NAME_LIMIT, tag=True) for name in troubled[:5])
-        print(
-            f"{len(troubled)} submission(s) hit a limit or an error of the grader, confined to their own "
-            f"rows (notes starting with {confined.MARK.strip()} in results.json and their feedback): {shown}"
-            + (f" and {len(troubled) - 5} more" if len(troubled) > 5 else ""),
-            file=sys.stderr,
-        )
-    return EXIT_OK
-
-
-def gradescope(*, submission: Path, results: Path, jobs: int = 1, accepted_risks: tuple[str, ...] = ()) -> int:
-    """Grade one submission and write Gradescope's ``results.json`` (the ``run_autograder`` entry point)."""
-    import shutil
-
-    from grader.bulk import grade as grade_path
-    from grader.report import GRADESCOPE_DIR
-    from grader.scratch_folders import LockedFolder
-
-    with LockedFolder("gradescope-") as out:
-        try:
-            (result,) = grade_path(submission, out=Path(out), jobs=jobs, settings=Settings(accepted_risks=accepted_risks))
-        except MissingProtection as error:
-            print(f"grader gradescope: {error}", file=sys.stderr)
-            return EXIT_UNSAFE
-        except UsageError as error:
-            print(f"grader gradescope: {for_terminal(error, USAGE_ERROR_LIMIT)}", file=sys.stderr)
-            return EXIT_USAGE
-        except ValueError:
-            print(f"grader gradescope: {submission} holds several submissions; Gradescope grades one", file=sys.stderr)
-            return EXIT_USAGE
-        (written,) = (Path(out) / GRADESCOPE_DIR).glob("*.json")
-        results.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(written, results)
-    name = for_terminal(result.submission, SHOWN_NAME_LIMIT, tag=True)
-    print(f"{name}: {result.total:g}/{result.max_score:g}; wrote {results}", file=sys.stderr)
-    return EXIT_OK
 
 
 def add_accept_risk(parser: argparse.ArgumentParser) -> None:
@@ -295,30 +180,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.verb is None:
         parser.print_help()
         return EXIT_USAGE
-    if args.verb == "grade":
-        return grade(
-            path=args.path,
-            out=args.out,
-            jobs=args.jobs,
-            call_timeout=args.call_timeout,
-            exercise_timeout=args.exercise_timeout,
+    if args.verb in ("grade", "gradescope"):
+        from grader.bulk import grade_command, gradescope_command
+
+        if args.verb == "gradescope":
+            return gradescope_command(
+                submission=args.submission, results=args.results, jobs=args.jobs, accepted_risks=tuple(args.accept_risk)
+            )
+        settings = Settings(
+            call_timeout_s=args.call_timeout,
+            exercise_timeout_s=args.exercise_timeout,
             memory_mb=args.memory_mb,
-            regrade=tuple(args.regrade),
             cuda=args.cuda,
             accepted_risks=tuple(args.accept_risk),
         )
-    if args.verb == "gradescope":
-        return gradescope(
-            submission=args.submission, results=args.results, jobs=args.jobs, accepted_risks=tuple(args.accept_risk)
-        )
+        return grade_command(path=args.path, out=args.out, jobs=args.jobs, settings=settings, regrade=tuple(args.regrade))
     if args.verb == "stubs":
-        return make_stubs(solutions=args.solutions, exercises=args.exercises, check=args.check)
+        from grader.kit.stubs import stubs_command
+
+        return stubs_command(solutions=args.solutions, exercises=args.exercises, check=args.check)
     if args.verb == "release":
-        from grader.release import release_command
+        from grader.kit.release import release_command
 
         return release_command(out=args.out, force=args.force)
     if args.verb == "notebook":
-        from grader.notebook import write_notebook
+        from grader.kit.notebook import write_notebook
 
         return write_notebook(solutions=args.solutions, out=args.out, check=args.check)
     parser.error(f"unknown verb {args.verb}")

@@ -1,36 +1,18 @@
-"""The exercise contract of ``SPEC.md``, transcribed once: modules, public names and points, in lesson order."""
+"""The exercise contract of ``SPEC.md``: modules, public names and points in lesson order, and what the grader adds.
+
+The table itself lives in ``learner/lesson.py``, the one home the kit, its visible tests and the grader
+share; this module adds what only the grader needs: the built-ins a submission may not use, and the
+nbgrader assignment's name.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from learner.lesson import EXERCISES, MODULES, TOTAL_POINTS, Exercise
+
+__all__ = ["ASSIGNMENT", "EXERCISES", "FORBIDDEN_BUILTINS", "MODULES", "TOTAL_POINTS", "Exercise", "exercise"]
 
 
-@dataclass(frozen=True)
-class Exercise:
-    """One exercise: its number, its module (also its column in ``grades.csv``), its public names, its points."""
-
-    number: int
-    module: str
-    names: tuple[str, ...]
-    points: int
-
-    @property
-    def filename(self) -> str:
-        return f"{self.module}.py"
-
-
-EXERCISES: tuple[Exercise, ...] = (
-    Exercise(1, "softmax", ("softmax",), 10),
-    Exercise(2, "attention", ("scaled_dot_product_attention",), 15),
-    Exercise(3, "masking", ("causal_mask", "padding_mask", "masked_attention"), 20),
-    Exercise(4, "self_attention", ("SelfAttention",), 10),
-    Exercise(5, "multi_head", ("MultiHeadAttention",), 15),
-    Exercise(6, "encoder", ("EncoderBlock", "Encoder", "sinusoidal_positional_encoding"), 20),
-    Exercise(7, "classifier", ("AttentionClassifier", "train_classifier"), 10),
-)
-
-MODULES: tuple[str, ...] = tuple(exercise.module for exercise in EXERCISES)
-TOTAL_POINTS = sum(exercise.points for exercise in EXERCISES)
+ASSIGNMENT = "lesson13"  # the nbgrader assignment, and its notebook's name
 
 # SPEC "No built-in attention": the grader uses these as independent oracles, so submissions may not.
 FORBIDDEN_BUILTINS: tuple[str, ...] = (

@@ -7,7 +7,7 @@ PyTorch count: attributes of anything but the learner's own modules, absolute im
 that spell the name (as ``getattr`` would take it).
 
 The scan runs in the grader's own process on the learner's text, so it parses through
-``grader.bounded_parse`` (a module too large or nested too deeply raises ``Unanalysable``) and never
+``grader.intake.bounded_parse`` (a module too large or nested too deeply raises ``Unanalysable``) and never
 recurses itself: ``ast.walk`` is iterative, and a use is named from a bounded part of its expression.
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import ast
 
-from grader.bounded_parse import parse_python
 from grader.contract import FORBIDDEN_BUILTINS, MODULES
+from grader.intake.bounded_parse import parse_python
 
 MAX_SHOWN_PARTS = 8  # of a dotted name: "torch.nn.functional.scaled_dot_product_attention" has 4
 MAX_UNPARSED_NODES = 40  # ast.unparse recurses: only small expressions are written out
@@ -24,7 +24,7 @@ MAX_UNPARSED_NODES = 40  # ast.unparse recurses: only small expressions are writ
 
 def forbidden_uses(source: str, filename: str) -> list[str]:
     """``["attention.py line 12: torch.nn.functional.scaled_dot_product_attention", ...]``; [] if none
-    or unparsable. Raises ``grader.bounded_parse.Unanalysable`` when the source is too large or nested
+    or unparsable. Raises ``grader.intake.bounded_parse.Unanalysable`` when the source is too large or nested
     too deeply to read.
     """
     try:

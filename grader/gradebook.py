@@ -2,7 +2,7 @@
 
 A record is written to a temporary file and renamed into place, so a run killed at any moment
 (SIGKILL included) leaves every record whole or absent, never half-written. A record carries the
-fingerprint of what was graded — the submission's files and the grader's own checks and reference —
+fingerprint of what was graded — the submission's files and every file of the grader that can change a grade —
 so a rerun with the same ``--out`` skips exactly the submissions already graded with the same code,
 regrades changed ones, and never duplicates a row.
 
@@ -21,25 +21,39 @@ import json
 import os
 from pathlib import Path
 
+from grader.intake.submission import Submission
 from grader.names import tagged_stem
 from grader.results import SubmissionResult
-from grader.submission import Submission
 
-GRADER_ROOT = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parents[1]
 RECORDS_DIR = "submissions"
 MAX_RECORD_BYTES = 64 << 20  # ours, and far larger than any: anything bigger is not a record of ours
 CHUNK_BYTES = 1 << 20
+# What cannot change a grade: how results are written and shown, the command line, building the kit,
+# and these records. Everything else of grader/ can (tests/test_layout.py checks that no module on
+# the grading path lives here).
+NOT_GRADING = ("grader/reports/", "grader/kit/", "grader/cli.py", "grader/__main__.py", "grader/gradebook.py")
+# Outside grader/: the reference (the stand-ins and every expected value) and the lesson's shared facts
+# (points, tolerances, PyTorch's modules loaded with a learner's weights).
+SHARED_WITH_GRADING = ("solutions/*.py", "learner/__init__.py", "learner/lesson.py", "learner/torch_modules.py")
 
 
-def grader_fingerprint() -> str:
-    """Changes whenever the checks, the contract, the tasks or the reference change."""
+def grade_sources(repo: Path = REPO) -> list[Path]:
+    """Every file whose change can change a grade, in a fixed order."""
+    inside = [path for path in repo.glob("grader/**/*.py") if not _is_not_grading(path.relative_to(repo).as_posix())]
+    shared = [path for pattern in SHARED_WITH_GRADING for path in repo.glob(pattern)]
+    return sorted(inside + shared, key=lambda path: path.relative_to(repo).as_posix())
+
+
+def _is_not_grading(relative: str) -> bool:
+    return any(relative == entry or (entry.endswith("/") and relative.startswith(entry)) for entry in NOT_GRADING)
+
+
+def grader_fingerprint(repo: Path = REPO) -> str:
+    """Changes whenever a file that can change a grade changes: the checks, the sandbox, the reference..."""
     digest = hashlib.sha256()
-    sources = sorted((GRADER_ROOT / "checks").glob("*.py")) + [
-        GRADER_ROOT / name for name in ("contract.py", "compare.py", "lesson_tasks.py")
-    ]
-    sources += sorted((GRADER_ROOT.parent / "solutions").glob("*.py"))
-    for path in sources:
-        digest.update(path.name.encode())
+    for path in grade_sources(repo):
+        digest.update(path.relative_to(repo).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
@@ -75,10 +89,10 @@ def _hash_file(digest, path: Path) -> None:
 class Gradebook:
     """``DIR/submissions/<name>.json`` records, keyed by submission name."""
 
-    def __init__(self, out: Path):
+    def __init__(self, out: Path, repo: Path = REPO):
         self.folder = Path(out) / RECORDS_DIR
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.grader = grader_fingerprint()
+        self.grader = grader_fingerprint(repo)
 
     def path_for(self, name: str) -> Path:
         return self.folder / f"{tagged_stem(name)}.json"

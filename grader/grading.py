@@ -19,19 +19,21 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from grader import confined
-from grader.accelerator import accelerator_for
-from grader.bounded_parse import MAX_SOURCE_CHARS, Unanalysable
 from grader.checks import Check, checks_for
-from grader.compare import CheckFailed
+from grader.checks.compare import CheckFailed
 from grader.contract import EXERCISES, Exercise
 from grader.forbidden import forbidden_uses
-from grader.learner import Learner, LearnerError
-from grader.report import truncate_output
+from grader.intake import confined
+from grader.intake.bounded_parse import MAX_SOURCE_CHARS, Unanalysable
+from grader.intake.submission import Submission
 from grader.results import ERROR, FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, TIMEOUT, CheckResult, ExerciseResult, SubmissionResult
-from grader.runner import Runner, SandboxError, SubmissionError, lend_slot_during_long_calls
+from grader.safe_text import truncate_output
+from grader.sandbox.accelerator import accelerator_for
+from grader.sandbox.client import Learner, LearnerError
+from grader.sandbox.protections import SandboxError
+from grader.sandbox.runner import Runner, SubmissionError
+from grader.sandbox.session import lend_slot_during_long_calls
 from grader.settings import Settings
-from grader.submission import Submission
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 STANDIN_FROM = 4  # SPEC/issue: exercises 4–7 are graded with the reference standing in for earlier ones

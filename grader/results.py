@@ -100,3 +100,8 @@ class SubmissionResult:
             fields = {key: exercise[key] for key in ("module", "number", "max_score", "notes", "elapsed_s")}
             exercises.append(ExerciseResult(**fields, checks=checks))
         return cls(data["submission"], exercises, list(data.get("notes", [])), data.get("elapsed_s", 0.0))
+
+
+def format_points(value: float) -> str:
+    """Points as every report writes them: ``7.5``, ``10``, ``0``."""
+    return f"{value:g}"

@@ -180,3 +180,11 @@ def _escape(match: re.Match) -> str:
     if char in _NAMED:
         return _NAMED[char]
     return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+PRINTED_OUTPUT_LIMIT = 1000  # characters of a submission's own prints shown in its feedback
+
+
+def truncate_output(text: str, limit: int = PRINTED_OUTPUT_LIMIT) -> str:
+    """A submission's own prints, cut to ``limit`` characters with a line that says how many were cut."""
+    return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit} more characters cut)"

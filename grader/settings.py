@@ -1,4 +1,4 @@
-"""How much each exercise of a submission may use: the grading settings, with their defaults."""
+"""How much each exercise of a submission may use: the grading settings, and the sandbox limits they make."""
 
 from __future__ import annotations
 
@@ -10,6 +10,37 @@ from grader.contract import Exercise
 GPU_CALL_TIMEOUT_S = 60.0
 # CUDA's own host memory (its context, the kernels it loads) is not the learner's: a GPU session gets this on top.
 GPU_RUNTIME_MEMORY_MB = 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one session may use.
+
+    call_timeout_s: wall-clock seconds for one call (the first also imports the learner's modules).
+    session_timeout_s: wall-clock seconds for all calls of a session together; also the CPU-time
+        limit of each of its processes.
+    memory_mb: address space each process may add to what the zygote had already mapped.
+    max_processes: processes and threads the session may have at once (RLIMIT_NPROC counts both).
+    output_bytes: how much of what a call prints is kept; the rest is counted, not stored.
+    file_size_mb: the largest file the learner's code may write in its scratch folder.
+    scratch_mb, scratch_files: what the scratch folder may hold in all (a tmpfs of that size and
+        number of files; the submission's own modules count).
+    reply_mb: the largest reply the grader reads; a larger one is refused from its header, unread.
+    gpu: the session may use NVIDIA GPUs (their device files and driver); ``memory_mb`` then bounds
+        private writable memory (RLIMIT_DATA), since CUDA reserves more address space than it uses.
+        GPU memory itself is not bounded: the session's end frees it.
+    """
+
+    call_timeout_s: float = 30
+    session_timeout_s: float = 180
+    memory_mb: int = 2048
+    max_processes: int = 64
+    output_bytes: int = 2000
+    file_size_mb: int = 64
+    scratch_mb: int = 64
+    scratch_files: int = 1024
+    reply_mb: int = 32
+    gpu: bool = False
 
 
 @dataclass(frozen=True)
@@ -29,10 +60,8 @@ class Settings:
     cuda: str = "auto"
     accepted_risks: tuple[str, ...] = ()
 
-    def limits_for(self, exercise: Exercise, *, gpu: bool = False):
+    def limits_for(self, exercise: Exercise, *, gpu: bool = False) -> Limits:
         """The sandbox limits of ``exercise``; ``gpu`` for the session of its device check on a GPU."""
-        from grader.runner import Limits  # the sandbox (and PyTorch) only when grading starts
-
         if exercise.module == "classifier":
             limits = Limits(
                 call_timeout_s=self.training_timeout_s,

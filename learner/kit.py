@@ -13,9 +13,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-# Lesson order, as in exercises/conftest.py (and the SPEC's table).
-EXERCISES = ("softmax", "attention", "masking", "self_attention", "multi_head", "encoder", "classifier")
-PROGRESS_KEY, HINTS_SHOWN_KEY = "lesson13/progress", "lesson13/hints-shown"  # shared with exercises/conftest.py
+from learner.lesson import MODULES
+
+EXERCISES = MODULES  # lesson order
+PROGRESS_KEY, HINTS_SHOWN_KEY = "lesson13/progress", "lesson13/hints-shown"  # exercises/conftest.py writes them
 CACHE_VALUES = Path(".pytest_cache") / "v"  # pytest's cache for the kit's rootdir (the folder holding pyproject.toml)
 TEST_TIMEOUT_S = 600
 

@@ -31,6 +31,7 @@ import torch
 
 from learner.drawing import AttentionFigure, Row, draw
 from learner.kit import UsageError, find_kit
+from learner.torch_modules import torch_multihead
 
 L, D, E, H = 5, 4, 8, 2  # length, head dim for masking, embed dim and heads for multi-head
 SEED = 13
@@ -122,7 +123,6 @@ def show(*, what: str, out: Path | None = None, exercises: Path | None = None, h
     return 0
 
 
-# ---- the expected weights: PyTorch's public functions, never the reference solution -------------
 
 
 def _expected_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -137,18 +137,9 @@ def _torch_multihead(mha) -> torch.nn.MultiheadAttention:
     for name, layer in projections.items():
         if not isinstance(layer, torch.nn.Linear) or tuple(layer.weight.shape) != (E, E):
             raise LearnerCodeError(f"multi_head.MultiHeadAttention(8, 2).{name}: expected nn.Linear(8, 8), got {layer!r}")
-    has_bias = projections["q_proj"].bias is not None
-    reference = torch.nn.MultiheadAttention(E, H, bias=has_bias, batch_first=True)
-    with torch.no_grad():
-        reference.in_proj_weight.copy_(torch.cat([projections[n].weight for n in ("q_proj", "k_proj", "v_proj")]))
-        reference.out_proj.weight.copy_(projections["out_proj"].weight)
-        if has_bias:
-            reference.in_proj_bias.copy_(torch.cat([projections[n].bias for n in ("q_proj", "k_proj", "v_proj")]))
-            reference.out_proj.bias.copy_(projections["out_proj"].bias)
-    return reference.eval()
+    return torch_multihead(mha, H)
 
 
-# ---- the learner's code, loaded fresh from exercises/ each time -----------------------------------
 
 
 @contextmanager

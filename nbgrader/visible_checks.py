@@ -12,6 +12,10 @@ the same exercise (``masked_attention`` with a literal causal mask, not with the
 A check without a snippet is checked by its hidden region only (say why in ``HIDDEN_ONLY``).
 """
 
+import inspect
+
+from learner import torch_modules
+
 HELPERS = {
     "attention": '''\
 def qkv(seed, *batch, l_q=4, l_k=5, d_k=8, d_v=6, dtype=torch.float64):
@@ -27,35 +31,11 @@ def attention_formula(q, k, v, mask=None):
         scores = scores.masked_fill(mask == 0, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     return weights @ v, weights''',
-    "multi_head": '''\
-def torch_multihead(mha, num_heads):
-    """nn.MultiheadAttention holding the weights of your MultiHeadAttention ``mha``."""
-    embed_dim = mha.q_proj.in_features
-    bias = mha.q_proj.bias is not None
-    theirs = torch.nn.MultiheadAttention(embed_dim, num_heads, bias=bias, batch_first=True).to(mha.q_proj.weight.dtype)
-    with torch.no_grad():
-        theirs.in_proj_weight.copy_(torch.cat([mha.q_proj.weight, mha.k_proj.weight, mha.v_proj.weight]))
-        theirs.out_proj.weight.copy_(mha.out_proj.weight)
-        if bias:
-            theirs.in_proj_bias.copy_(torch.cat([mha.q_proj.bias, mha.k_proj.bias, mha.v_proj.bias]))
-            theirs.out_proj.bias.copy_(mha.out_proj.bias)
-    return theirs.eval()''',
-    "encoder": '''\
-def torch_encoder_layer(block, num_heads, ff_dim, norm_first):
-    """nn.TransformerEncoderLayer holding the weights of your EncoderBlock ``block``."""
-    embed_dim = block.linear1.in_features
-    theirs = torch.nn.TransformerEncoderLayer(
-        embed_dim, num_heads, ff_dim, dropout=0.1, activation="relu", batch_first=True, norm_first=norm_first
-    ).to(block.linear1.weight.dtype)
-    attn = block.self_attn
-    with torch.no_grad():
-        theirs.self_attn.in_proj_weight.copy_(torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]))
-        theirs.self_attn.in_proj_bias.copy_(torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias]))
-        theirs.self_attn.out_proj.weight.copy_(attn.out_proj.weight)
-        theirs.self_attn.out_proj.bias.copy_(attn.out_proj.bias)
-        for name in ("linear1", "linear2", "norm1", "norm2"):
-            getattr(theirs, name).load_state_dict(getattr(block, name).state_dict())
-    return theirs.eval()''',
+    # Generated from the one helper the visible tests and the grader use too (learner/torch_modules.py).
+    "multi_head": inspect.getsource(torch_modules.torch_multihead).strip(),
+    "encoder": "\n\n\n".join(
+        inspect.getsource(helper).strip() for helper in (torch_modules.torch_multihead, torch_modules.torch_encoder_layer)
+    ),
 }
 
 HIDDEN_ONLY = {

@@ -12,13 +12,13 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grader import confine
+from grader.sandbox.harness import confine
 from grader.contract import EXERCISES, exercise
 from grader.grading import grade_exercise
 from grader.results import ExerciseResult
-from grader.runner import Runner
+from grader.sandbox.runner import Runner
 from grader.settings import Settings
-from grader.submission import from_folder
+from grader.intake.submission import from_folder
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"

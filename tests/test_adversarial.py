@@ -38,10 +38,10 @@ from pathlib import Path
 
 import pytest
 
-from grader import confine
+from grader.sandbox.harness import confine, landlock
 from grader.contract import EXERCISES, MODULES
 from grader.results import ExerciseResult
-from grader.runner import SANDBOX_ID_BASE
+from grader.sandbox.runner import SANDBOX_ID_BASE
 from tests.grading_helpers import REPO, SOLUTIONS, SUBMISSIONS, changed_modules, grade_exercises, namespaces_work, overlay
 
 ADVERSARIAL = SUBMISSIONS / "adversarial"
@@ -78,7 +78,7 @@ NEED_FULL_SANDBOX = {
 }
 
 
-FULL_SANDBOX = confine.IS_LINUX and os.geteuid() == 0 and confine.landlock_abi() >= 4 and namespaces_work()
+FULL_SANDBOX = confine.IS_LINUX and os.geteuid() == 0 and landlock.landlock_abi() >= 4 and namespaces_work()
 ATTACKS = sorted(path.name for path in ADVERSARIAL.iterdir() if path.is_dir())
 RUNNABLE = [a for a in ATTACKS if FULL_SANDBOX or a not in NEED_FULL_SANDBOX]
 needs_full_sandbox = pytest.mark.skipif(

@@ -106,7 +106,7 @@ class TestResume:
 def test_progress_shows_count_eta_and_trouble(interactive):
     import io
 
-    from grader.progress import Progress
+    from grader.reports.progress import Progress
     from grader.results import CheckResult, ExerciseResult, SubmissionResult
 
     stream = io.StringIO()

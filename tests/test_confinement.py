@@ -20,12 +20,16 @@ import time
 
 import pytest
 
-from grader import confine, scratch_folders, syscall_filter
-from grader.runner import REQUIRED_PROTECTIONS, Limits, MissingProtection, Runner
+from grader.sandbox.harness import confine, landlock, syscall_filter
+
+from grader.sandbox import scratch_folders
+from grader.sandbox.protections import MissingProtection, REQUIRED_PROTECTIONS
+from grader.settings import Limits
+from grader.sandbox.runner import Runner
 from tests.grading_helpers import REPO, namespaces_work
 
 SMALL = Limits(call_timeout_s=10, session_timeout_s=30, memory_mb=512, max_processes=16)
-FULL_SANDBOX = confine.IS_LINUX and namespaces_work() and confine.landlock_abi() >= 1
+FULL_SANDBOX = confine.IS_LINUX and namespaces_work() and landlock.landlock_abi() >= 1
 needs_full_sandbox = pytest.mark.skipif(not FULL_SANDBOX, reason="needs Linux namespaces and Landlock")
 KEYCTL, ADD_KEY = syscall_filter.syscall_number("keyctl"), syscall_filter.syscall_number("add_key")
 SESSION_KEYRING, KEYCTL_SEARCH, KEYCTL_INVALIDATE = -3, 10, 21
@@ -142,7 +146,7 @@ def session(runner, tmp_path):
 
 
 def probe(session, function: str, *args, ok: bool = True):
-    result = session.call("call_function", {"module": "probes", "function": function, "args": list(args)})
+    result = session.call("call_unwatched", {"module": "probes", "function": function, "args": list(args)})
     assert result.ok == ok, result
     return result.value["result"] if ok else result.error
 
@@ -322,7 +326,7 @@ class TestLeftovers:
             os.utime(folder, (old, old))
         probe_run = textwrap.dedent(
             """
-            from grader.forkserver import make_workdir
+            from grader.sandbox.forkserver import make_workdir
             make_workdir().remove()
             """
         )
@@ -333,7 +337,7 @@ class TestLeftovers:
 @pytest.mark.skipif(not (FULL_SANDBOX and os.geteuid() == 0), reason="needs root to make a mount namespace here")
 def test_a_root_that_cannot_be_built_leaves_the_submission_in_place(tmp_path):
     """A failed build reports the root inactive (the run then refuses) and uncovers the scratch folder."""
-    from grader import private_root
+    from grader.sandbox.harness import private_root
 
     (tmp_path / "softmax.py").write_text("x = 1\n")
     read, write = os.pipe()

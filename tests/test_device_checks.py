@@ -19,28 +19,31 @@ import jsonschema
 import pytest
 import torch
 
-from grader import accelerator, confine, lesson_tasks
-from grader.accelerator import Accelerator, accelerator_for, probe
+from grader.sandbox import accelerator
+
+from grader.sandbox.harness import confine, gpu, landlock, lesson_tasks
+from grader.sandbox.accelerator import Accelerator, accelerator_for, probe
 from grader.checks import check, checks_for
 from grader.checks.devices import NEW_TENSOR_HINT, expect_on_device
-from grader.compare import CheckFailed
+from grader.checks.compare import CheckFailed
 from grader.contract import EXERCISES
 from grader.contract import exercise as exercise_named
-from grader.gradescope import gradescope_results
+from grader.reports.gradescope import gradescope_results
 from grader.grading import grade_exercise, grade_submission
-from grader.learner import Call
-from grader.report import feedback_html, feedback_markdown
+from grader.sandbox.client import Call
+from grader.reports.feedback import feedback_html, feedback_markdown
 from grader.results import FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, CheckResult, shown
-from grader.runner import Limits, Runner
+from grader.settings import Limits
+from grader.sandbox.runner import Runner
 from grader.settings import GPU_CALL_TIMEOUT_S, GPU_RUNTIME_MEMORY_MB, Settings
-from grader.submission import from_folder
+from grader.intake.submission import from_folder
 from tests.grading_helpers import SOLUTIONS, SUBMISSIONS, changed_modules, grade_exercises, namespaces_work, overlay
 
 DEVICE_MUTANTS = sorted(p for p in (SUBMISSIONS / "device_mutants").iterdir() if p.is_dir())
-SCHEMA = json.loads((Path(accelerator.__file__).parent / "schemas" / "results.schema.json").read_text())
+SCHEMA = json.loads((Path(accelerator.__file__).parents[1] / "schemas" / "results.schema.json").read_text())
 NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 needs_sandbox = pytest.mark.skipif(
-    not (confine.IS_LINUX and namespaces_work() and confine.landlock_abi() > 0), reason="needs namespaces and Landlock"
+    not (confine.IS_LINUX and namespaces_work() and landlock.landlock_abi() > 0), reason="needs namespaces and Landlock"
 )
 
 
@@ -215,7 +218,7 @@ class TestGpuSession:
         return runner.open_session(tmp_path, limits=limits)
 
     def call(self, session, function: str, *args):
-        return session.call("call_function", {"module": "ops", "function": function, "args": list(args)})
+        return session.call("call_unwatched", {"module": "ops", "function": function, "args": list(args)})
 
     def test_memory_is_bounded_by_private_memory_instead_of_address_space(self, tmp_path, runner):
         source = """\
@@ -289,8 +292,8 @@ class TestDeviceFiles:
     def test_nvidia_device_files_are_found_by_name(self, tmp_path):
         for name in ("nvidia0", "nvidiactl", "nvidia-uvm", "nvidia-caps", "null", "dri"):
             (tmp_path / name).touch()
-        assert [p.name for p in confine.nvidia_device_files(tmp_path)] == ["nvidia-caps", "nvidia-uvm", "nvidia0", "nvidiactl"]
-        assert confine.nvidia_device_files(tmp_path / "missing") == []
+        assert [p.name for p in gpu.nvidia_device_files(tmp_path)] == ["nvidia-caps", "nvidia-uvm", "nvidia0", "nvidiactl"]
+        assert gpu.nvidia_device_files(tmp_path / "missing") == []
 
     def test_only_the_driver_libraries_are_granted(self, tmp_path):
         system, extra = tmp_path / "lib", tmp_path / "nvidia"
@@ -298,7 +301,7 @@ class TestDeviceFiles:
         for name in ("libcuda.so.1", "libc.so.6", "libnvidia-ml.so.1"):
             (system / name).touch()
         (extra / "libcuda.so.550.54").touch()
-        found = confine.driver_libraries(folders=[str(system), "/no/such/folder"], extra=f"{extra}:")
+        found = gpu.driver_libraries(folders=[str(system), "/no/such/folder"], extra=f"{extra}:")
         assert found == [system / "libcuda.so.1", system / "libnvidia-ml.so.1", extra / "libcuda.so.550.54"]
 
 

@@ -24,13 +24,13 @@ import solutions.encoder
 import solutions.masking
 import solutions.multi_head
 import solutions.self_attention
-from grader import lesson_tasks
+from grader.sandbox.harness import lesson_tasks
 from grader.checks import checks_for
-from grader.checks_in_notebook import NotebookPackage, NotebookSession
+from grader.kit.notebook_runtime import NotebookPackage, NotebookSession
 from grader.contract import exercise
 from grader.grading import run_check
-from grader.learner import Learner, LearnerError
-from grader.lesson_tasks import LoadFailed, NoSuchSubmodule, load_strictly
+from grader.sandbox.client import Learner, LearnerError
+from grader.sandbox.harness.lesson_tasks import LoadFailed, NoSuchSubmodule, load_strictly
 
 
 class SelfAttentionWithWrappedValue(solutions.self_attention.SelfAttention):

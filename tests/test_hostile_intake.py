@@ -26,17 +26,19 @@ from pathlib import Path
 
 import pytest
 
-from grader import confined
-from grader.bounded_parse import Unanalysable, load_json, parse_python
+from grader.intake import confined
+from grader.intake.bounded_parse import Unanalysable, load_json, parse_python
 from grader.contract import EXERCISES
 from grader.forbidden import forbidden_uses
 from grader.gradebook import Gradebook, submission_fingerprint
 from grader.names import file_stem, is_plain, tagged_stem, unique_names
-from grader.nbgrader_adapter import discover_nbgrader, notebook_to_modules
+from grader.intake.nbgrader import discover_nbgrader
+from grader.intake.notebook_cells import notebook_to_modules
 from grader.results import ERROR, CheckResult, ExerciseResult, SubmissionResult
-from grader.runner import SandboxError
+from grader.sandbox.protections import SandboxError
 from grader.safe_text import for_csv_cell
-from grader.submission import CLASS, NBGRADER, ONE_SUBMISSION, detect_layout, discover, extract_modules
+from grader.intake.layout import CLASS, NBGRADER, ONE_SUBMISSION, detect_layout, discover
+from grader.intake.submission import extract_modules
 from tests.test_nbgrader_submissions import answer, source_cells, write
 
 REPO = Path(__file__).resolve().parent.parent
@@ -78,9 +80,9 @@ class TestPathologicalParses:
         script = textwrap.dedent(
             """
             import threading
-            from grader.bounded_parse import Unanalysable
+            from grader.intake.bounded_parse import Unanalysable
             from grader.forbidden import forbidden_uses
-            from grader.nbgrader_adapter import free_names
+            from grader.intake.nbgrader import free_names
 
             sources = ["x = " + "not " * 5000 + "y\\n", "x = " + "1 if y else " * 4000 + "2\\n"]
 
@@ -191,7 +193,7 @@ class TestConfinement:
             extract_modules(archive, tmp_path / "target")
 
     def test_whatever_reading_one_entry_raises_is_that_entrys_problem(self, tmp_path, monkeypatch):
-        import grader.submission as submission
+        import grader.intake.submission as submission
 
         klass = tmp_path / "class"
         for name in ("alice", "mallory"):
@@ -212,7 +214,7 @@ class TestConfinement:
     def test_whatever_grading_one_exercise_raises_is_that_exercises_error(self, tmp_path, monkeypatch):
         """Only the sandbox's own failure stops the run: it would fail every submission alike."""
         import grader.grading as grading
-        from grader.submission import Submission
+        from grader.intake.submission import Submission
 
         def grade_exercise(submission, graded, runner, settings, forbidden_paths=()):
             if submission.name == "mallory" and graded.module == "masking":

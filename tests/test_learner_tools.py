@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import stubs
+from grader.kit import stubs
 from grader.contract import EXERCISES
 from learner import hints, kit, pictures, watch
 

@@ -6,7 +6,7 @@ import torch
 import solutions.encoder
 import solutions.multi_head
 from grader.checks.modules import linear_probe, state_text
-from grader.compare import CheckFailed, Tolerance, expect_close, expect_equal, expect_finite, expect_shape, expect_tuple
+from grader.checks.compare import CheckFailed, Tolerance, expect_close, expect_equal, expect_finite, expect_shape, expect_tuple
 from grader.forbidden import forbidden_uses
 
 

@@ -22,8 +22,10 @@ import pytest
 
 from grader.checks import checks_for
 from grader.contract import EXERCISES
-from grader.nbgrader_adapter import discover_nbgrader, isolated_jupyter, modules_to_notebook
-from grader.notebook import ASSIGNMENT, NOTEBOOK, check_cell_id
+from grader.intake.nbgrader import discover_nbgrader
+from grader.kit.notebook import isolated_jupyter, modules_to_notebook
+from grader.contract import ASSIGNMENT
+from grader.kit.notebook import NOTEBOOK, check_cell_id
 
 REPO = Path(__file__).resolve().parent.parent
 MUTANTS = REPO / "tests" / "submissions" / "mutants"

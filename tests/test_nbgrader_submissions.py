@@ -15,11 +15,15 @@ import pytest
 
 from grader.contract import EXERCISES, exercise
 from grader.grading import grade_exercise, grade_submission
-from grader.nbgrader_adapter import discover_nbgrader, looks_like_nbgrader, modules_to_notebook, notebook_to_modules
-from grader.notebook import NOTEBOOK
-from grader.runner import Runner
+from grader.intake.nbgrader import discover_nbgrader, looks_like_nbgrader
+from grader.kit.notebook import modules_to_notebook
+from grader.intake.notebook_cells import notebook_to_modules
+from grader.kit.notebook import NOTEBOOK
+from grader.sandbox.runner import Runner
 from grader.settings import Settings
-from grader.submission import UsageError, discover, from_folder
+from grader.intake.layout import discover
+from grader.intake.submission import from_folder
+from grader.exits import UsageError
 from tests.grading_helpers import SOLUTIONS, SUBMISSIONS, overlay
 
 REPO = Path(__file__).resolve().parent.parent
@@ -224,12 +228,12 @@ class TestGrading:
         assert problems["ada"] == [] and "is not valid JSON" in problems["bob"][0] and "grade_id 'masking'" in problems["cy"][0]
 
     def test_the_grader_finds_nbgrader_folders_on_its_own(self, tmp_path):
-        """Once ``grader.submission.discover`` hands nbgrader layouts to the adapter, PATH may be a course folder."""
+        """Once ``grader.intake.submission.discover`` hands nbgrader layouts to the adapter, PATH may be a course folder."""
         course = course_with(tmp_path, {"s1": source_cells()})
         try:
             found = discover(course, tmp_path / "scratch")
         except UsageError:
             found = []
         if [s.name for s in found] != ["s1"]:
-            pytest.xfail("grader.submission.discover does not call grader.nbgrader_adapter.discover_nbgrader yet")
+            pytest.xfail("grader.intake.submission.discover does not call grader.intake.nbgrader.discover_nbgrader yet")
         assert (found[0].folder / "masking.py").is_file()

@@ -18,11 +18,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import checks_in_notebook
+from grader.kit import notebook_runtime
 from grader.checks import checks_for
 from grader.contract import EXERCISES, TOTAL_POINTS
-from grader.nbgrader_adapter import modules_to_notebook
-from grader.notebook import NOTEBOOK, VISIBLE_CHECKS, build_notebook, check_cell_id, write_notebook
+from grader.kit.notebook import modules_to_notebook
+from grader.kit.notebook import NOTEBOOK, VISIBLE_CHECKS, build_notebook, check_cell_id, write_notebook
 from tests.grading_helpers import SOLUTIONS, SUBMISSIONS, changed_modules, overlay
 
 REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION$", re.S | re.M)
@@ -230,9 +230,9 @@ def test_a_check_cell_fails_exactly_when_its_check_fails(fixture, source_noteboo
     notebook = with_answers(source_notebook, overlay(fixture, tmp_path / "submission"), tmp_path)
     modules = changed_modules(fixture)
     only = {check_cell_id(m, c.name) for m in modules for c in checks_for(m, device_checks=False)}
-    checks_in_notebook._RESULTS.clear()
+    notebook_runtime._RESULTS.clear()
     outcomes, stderr = run_cells(notebook, only)
-    graded = {check_cell_id(r[1].module, c.name): c.status for r in checks_in_notebook._RESULTS.values() for c in r[1].checks}
+    graded = {check_cell_id(r[1].module, c.name): c.status for r in notebook_runtime._RESULTS.values() for c in r[1].checks}
     mismatched = {name: error for name, error in outcomes.items() if (error is None) != (graded[name] == "passed")}
     assert mismatched == {}
     assert stderr == ""

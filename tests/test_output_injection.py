@@ -27,10 +27,11 @@ import jsonschema
 import pytest
 
 from grader.gradebook import Gradebook
-from grader.gradescope import gradescope_results
-from grader.nbgrader_adapter import notebook_to_modules
-from grader.progress import Progress
-from grader.report import feedback_html, feedback_markdown, write_grades, write_results
+from grader.reports.gradescope import gradescope_results
+from grader.intake.notebook_cells import notebook_to_modules
+from grader.reports.progress import Progress
+from grader.reports.feedback import feedback_html, feedback_markdown
+from grader.reports.tables import write_grades, write_results
 from grader.results import (
     ERROR,
     FAILED,

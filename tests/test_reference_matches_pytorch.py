@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from grader import oracles
+from grader.checks import oracles
 from solutions.attention import scaled_dot_product_attention
 from solutions.encoder import Encoder, EncoderBlock, sinusoidal_positional_encoding
 from solutions.masking import causal_mask, masked_attention, padding_mask

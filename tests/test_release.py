@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from grader import stubs
+from grader.kit import stubs
 from grader.contract import EXERCISES
-from grader.release import KIT_DEPENDENCIES, ReleaseError, find_leaks, release
-from grader.submission import UsageError
+from grader.kit.release import KIT_DEPENDENCIES, ReleaseError, find_leaks, release
+from grader.exits import UsageError
 
 REPO = Path(__file__).resolve().parent.parent
 MODULES = [exercise.module for exercise in EXERCISES]
@@ -127,7 +127,7 @@ class TestNothingOfTheGraderLeaks:
         assert any("a line of the reference solution" in leak for leak in leaks)
 
     def test_a_release_that_would_leak_stops_before_writing_anything(self, tmp_path, monkeypatch):
-        import grader.release as release_module
+        import grader.kit.release as release_module
 
         monkeypatch.setattr(release_module, "KIT_README", Path("solutions") / "masking.py")
         with pytest.raises(ReleaseError, match="README.md line .*: a solution marker"):
@@ -151,7 +151,7 @@ class TestTheCommand:
                 release(target, force=True)
 
     def test_the_keyword_function_prints_one_line_and_returns_exit_codes(self, tmp_path, capsys):
-        from grader.release import release_command
+        from grader.kit.release import release_command
 
         assert release_command(out=tmp_path / "kit") == 0
         assert capsys.readouterr().err.startswith(f"wrote the learner kit to {(tmp_path / 'kit').resolve()}/")

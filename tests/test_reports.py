@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from grader.stubs import find_regions
+from grader.kit.stubs import find_regions
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "grader" / "schemas"
@@ -122,7 +122,7 @@ def test_gradescope_verb_writes_results_for_one_submission(tmp_path):
 
 def test_a_picture_that_cannot_be_drawn_costs_no_learner_their_feedback(tmp_path):
     """A failed check's picture is drawn from a learner's result; one that breaks the drawing is left out."""
-    from grader.report import write_reports
+    from grader.reports import write_reports
     from grader.results import CheckResult, ExerciseResult, SubmissionResult
 
     broken = {"title": "weights", "mask": None, "got": [[0.5, "not a number"]], "expected": [[0.5, 0.5]]}

@@ -20,16 +20,21 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader import confine, runner, wire
-from grader.runner import Limits, Runner
+from grader.sandbox.harness import confine, landlock, wire
+
+from grader.sandbox import runner
+from grader.sandbox import session as sandbox_session
+from grader.sandbox.protections import SandboxError
+from grader.settings import Limits
+from grader.sandbox.runner import Runner
 from tests.grading_helpers import namespaces_work
 
-REPO = Path(runner.__file__).resolve().parents[1]
+REPO = Path(runner.__file__).resolve().parents[2]
 SMALL = Limits(call_timeout_s=5, session_timeout_s=20, memory_mb=512, max_processes=16)
 
 
 NAMESPACES = confine.IS_LINUX and namespaces_work()
-LANDLOCK = confine.landlock_abi() > 0
+LANDLOCK = landlock.landlock_abi() > 0
 needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason="needs Linux PID and network namespaces (unshare refused)")
 needs_landlock = pytest.mark.skipif(not LANDLOCK, reason="needs Landlock (Linux >= 5.13 with Landlock enabled)")
 needs_linux = pytest.mark.skipif(not confine.IS_LINUX, reason="RLIMIT_AS is enforced only on Linux")
@@ -63,7 +68,7 @@ def open_submission(sandbox_runner, tmp_path):
 
 def call(session, target: str, *args, **kwargs):
     module, function = target.split(".")
-    return session.call("call_function", {"module": module, "function": function, "args": list(args), "kwargs": kwargs})
+    return session.call("call_unwatched", {"module": module, "function": function, "args": list(args), "kwargs": kwargs})
 
 
 def namespace_members(pid_namespace: str) -> list[int]:
@@ -188,21 +193,21 @@ class TestTimeLimits:
 
     def test_a_long_call_gets_a_lower_priority_until_it_returns(self, open_submission, monkeypatch):
         # Endless loops spin until their limit: meanwhile other submissions' sandboxes get the CPU.
-        monkeypatch.setattr(runner, "DEMOTE_AFTER_S", 0.3)
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
         session = open_submission(
             {
                 "ops": "import os, time\ndef niceness_after(seconds):\n    time.sleep(seconds)\n    return os.getpriority(os.PRIO_PROCESS, 0)\n"
             }
         )
         assert call(session, "ops.niceness_after", 0.0).value["result"] == 0
-        assert call(session, "ops.niceness_after", 1.0).value["result"] == runner.DEMOTED_NICENESS
+        assert call(session, "ops.niceness_after", 1.0).value["result"] == sandbox_session.DEMOTED_NICENESS
         if os.geteuid() == 0:  # raising a priority back needs root; otherwise the session stays lowered
             assert call(session, "ops.niceness_after", 0.0).value["result"] == 0
 
     def test_a_long_call_lends_its_workers_slot_until_it_ends(self, open_submission, monkeypatch):
-        monkeypatch.setattr(runner, "DEMOTE_AFTER_S", 0.3)
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
         events = []
-        runner.lend_slot_during_long_calls(lambda: events.append("lent"), lambda: events.append("taken back"))
+        sandbox_session.lend_slot_during_long_calls(lambda: events.append("lent"), lambda: events.append("taken back"))
         try:
             session = open_submission({"ops": "import time\ndef nap(seconds):\n    time.sleep(seconds)\n"})
             call(session, "ops.nap", 0.0)
@@ -215,7 +220,7 @@ class TestTimeLimits:
             assert call(session_that_hangs, "ops.spin").error.kind == "timeout"
             assert events == ["lent", "taken back"] * 2
         finally:
-            runner._WORKER.hooks = None
+            sandbox_session._WORKER.hooks = None
 
 
 @needs_linux
@@ -313,7 +318,7 @@ class TestFilesystem:
     @needs_landlock
     def test_instructor_files_cannot_be_read(self, open_submission):
         session = open_submission({"files": self.READER})
-        for path in [REPO / "grader" / "runner.py", REPO / "solutions" / "__init__.py", Path(__file__), REPO / "pyproject.toml"]:
+        for path in [REPO / "grader" / "sandbox" / "runner.py", REPO / "solutions" / "__init__.py", Path(__file__), REPO / "pyproject.toml"]:
             assert path.exists()
             assert call(session, "files.read", str(path)).value["result"] in DENIED, path
 
@@ -336,7 +341,7 @@ class TestFilesystem:
         (folder / "nested").mkdir(parents=True)
         for name in ["softmax.py", "conftest.py", "__init__.py", "test_softmax.py", "sitecustomize.py", "notes.txt"]:
             (folder / name).write_text("import os\ndef listing():\n    return sorted(os.listdir('.'))\n")
-        (folder / "linked.py").symlink_to(REPO / "grader" / "runner.py")
+        (folder / "linked.py").symlink_to(REPO / "grader" / "sandbox" / "runner.py")
         with sandbox_runner.open_session(folder, limits=SMALL) as session:
             assert call(session, "softmax.listing").value["result"] == ["softmax.py"]
 
@@ -347,7 +352,7 @@ class TestFilesystem:
     def test_a_folder_holding_forbidden_paths_is_granted_entry_by_entry(self, tmp_path):
         for name in ["grader", "solutions", "torch", "numpy"]:
             (tmp_path / "site" / name).mkdir(parents=True)
-        granted = confine.grant_excluding([tmp_path / "site"], [tmp_path / "site" / "grader", tmp_path / "site" / "solutions"])
+        granted = landlock.grant_excluding([tmp_path / "site"], [tmp_path / "site" / "grader", tmp_path / "site" / "solutions"])
         assert granted == [tmp_path / "site" / "numpy", tmp_path / "site" / "torch"]
 
 
@@ -488,7 +493,7 @@ class TestStandins:
         assert call(session, "multi_head.where").value == {"result": None}
 
     def test_a_broken_stand_in_is_the_graders_error(self, sandbox_runner, tmp_path):
-        with pytest.raises(runner.SandboxError, match="stand-in failed"):
+        with pytest.raises(SandboxError, match="stand-in failed"):
             sandbox_runner.open_session(tmp_path, standins={"softmax": {"source": "1/0", "names": []}})
 
 

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import grading, runner
+from grader import grading
+
+from grader.sandbox import session as sandbox_session
 from grader.contract import EXERCISES
 from grader.results import ExerciseResult
-from grader.submission import Submission
+from grader.intake.submission import Submission
 
 
 def submission(name: str) -> Submission:
@@ -93,11 +95,11 @@ def test_a_worker_waiting_out_a_long_call_lends_its_slot(fake_exercises):
 
     def behaviour(submission, exercise):
         if submission.name == "stuck" and exercise.module == "softmax":
-            runner._lend_worker_slot()  # what Session does when a call is demoted
+            sandbox_session._lend_worker_slot()  # what Session does when a call is demoted
             try:
                 assert others_done.wait(timeout=10), "nothing else ran while the call was long"
             finally:
-                runner._take_back_worker_slot()
+                sandbox_session._take_back_worker_slot()
 
     def on_done(result):
         finished.append(result.submission)

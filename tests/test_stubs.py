@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import stubs
+from grader.kit import stubs
 from grader.contract import EXERCISES
 
 REPO = Path(__file__).resolve().parent.parent

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from grader.submission import MODULE_FILES, UsageError, discover, extract_modules
+from grader.intake.submission import MODULE_FILES, extract_modules
+
+from grader.intake.layout import discover
+from grader.exits import UsageError
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
@@ -123,7 +126,7 @@ class TestUnsafeZips:
 
 def test_a_path_that_cannot_be_read_is_a_usage_error_not_a_traceback(tmp_path, monkeypatch):
     """PATH unreadable (a folder of another user, say): the command says so in one line and stops."""
-    from grader import submission
+    from grader.intake import submission
 
     class Unreadable(type(Path())):
         def is_symlink(self):

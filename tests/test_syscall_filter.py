@@ -30,8 +30,8 @@ import numpy as np
 import pytest
 import torch  # imported before any fork, as the sandbox's zygote does
 
-from grader import confine, syscall_filter
-from grader.syscall_filter import (
+from grader.sandbox.harness import confine, landlock, syscall_filter, syscall_policy
+from grader.sandbox.harness.syscall_policy import (
     ADMINISTRATION,
     ATTACK_SURFACE,
     KEYRINGS,
@@ -55,7 +55,7 @@ PY_LIBC = ctypes.PyDLL(None, use_errno=True)
 PY_LIBC.syscall.restype = ctypes.c_long
 
 NOBODY = 65534
-CLONE_NEWUSER = syscall_filter.CLONE_NEW_FLAGS["CLONE_NEWUSER"]
+CLONE_NEWUSER = syscall_policy.CLONE_NEW_FLAGS["CLONE_NEWUSER"]
 X32_SYSCALL_BIT = 0x40000000
 GARBAGE = 0xDEAD0000DEAD  # not an address, not a valid flag set, and 0xDEAD as a 32-bit number
 
@@ -181,28 +181,28 @@ REQUIRED = {
 
 @pytest.mark.parametrize("group", sorted(REQUIRED))
 def test_the_policy_names_every_required_call_in_its_group(group):
-    named = {name for denial in syscall_filter.POLICY if denial.group == group for name in denial.syscalls}
+    named = {name for denial in syscall_policy.POLICY if denial.group == group for name in denial.syscalls}
     assert set(REQUIRED[group].split()) <= named
 
 
 def test_each_call_appears_once_with_a_reason():
-    names = [name for denial in syscall_filter.POLICY for name in denial.syscalls]
+    names = [name for denial in syscall_policy.POLICY for name in denial.syscalls]
     assert len(names) == len(set(names))
-    assert all(len(denial.why) > 40 for denial in syscall_filter.POLICY)
+    assert all(len(denial.why) > 40 for denial in syscall_policy.POLICY)
 
 
 def test_only_clone_and_ioctl_depend_on_their_arguments_and_only_clone3_answers_enosys():
-    conditional = {name for denial in syscall_filter.POLICY if denial.when for name in denial.syscalls}
+    conditional = {name for denial in syscall_policy.POLICY if denial.when for name in denial.syscalls}
     assert conditional == {"clone", "ioctl"}
-    errors = {name: denial.error for denial in syscall_filter.POLICY for name in denial.syscalls}
+    errors = {name: denial.error for denial in syscall_policy.POLICY for name in denial.syscalls}
     assert {name for name, error in errors.items() if error != errno.EPERM} == {"clone3"}
 
 
 def test_the_markdown_table_has_a_row_per_entry_and_every_call():
-    table = syscall_filter.describe_policy()
+    table = syscall_policy.describe_policy()
     rows = [line for line in table.splitlines() if line.startswith("|")]
     assert rows[0] == "| Group | System calls | Why |"
-    assert len(rows) == 2 + len(syscall_filter.POLICY)
+    assert len(rows) == 2 + len(syscall_policy.POLICY)
     assert all(row.count(" | ") == 2 for row in rows)
     for name in syscall_filter.denied_names():
         assert f"`{name}`" in table
@@ -244,9 +244,9 @@ PROBES = {
     "socketpair": Probe(SOCKETS, lambda: [s.close() for s in socket.socketpair()]),
     "os.setsid": Probe(SESSIONS, os.setsid),
     "os.setpgid(0, 0)": Probe(SESSIONS, lambda: os.setpgid(0, 0)),
-    "ioctl(TIOCSTI)": Probe(TERMINAL, lambda: _ioctl_on_dev_null(syscall_filter.TIOCSTI)),
-    "ioctl(TIOCSTI | 1 << 32)": Probe(TERMINAL, lambda: _ioctl_on_dev_null(syscall_filter.TIOCSTI | 1 << 32)),
-    "ioctl(TIOCLINUX)": Probe(TERMINAL, lambda: _ioctl_on_dev_null(syscall_filter.TIOCLINUX)),
+    "ioctl(TIOCSTI)": Probe(TERMINAL, lambda: _ioctl_on_dev_null(syscall_policy.TIOCSTI)),
+    "ioctl(TIOCSTI | 1 << 32)": Probe(TERMINAL, lambda: _ioctl_on_dev_null(syscall_policy.TIOCSTI | 1 << 32)),
+    "ioctl(TIOCLINUX)": Probe(TERMINAL, lambda: _ioctl_on_dev_null(syscall_policy.TIOCLINUX)),
     "clock_settime(CLOCK_MONOTONIC)": Probe(ADMINISTRATION, _set_the_monotonic_clock),
     "personality(query)": Probe(ADMINISTRATION, lambda: raw("personality", 0xFFFFFFFF)),
     "bpf(bad command)": Probe(ATTACK_SURFACE, lambda: raw("bpf", 0xDEAD, 0, 0)),
@@ -257,7 +257,7 @@ PROBES = {
 
 
 def test_every_group_of_the_policy_has_a_probe():
-    assert {probe.group for probe in PROBES.values()} >= {denial.group for denial in syscall_filter.POLICY}
+    assert {probe.group for probe in PROBES.values()} >= {denial.group for denial in syscall_policy.POLICY}
 
 
 @needs_seccomp
@@ -287,14 +287,14 @@ def test_every_unconditional_call_of_the_policy_is_refused():
     # vhangup takes no argument that could make it fail: were the filter broken it would hang up the terminal.
     names = [
         name
-        for denial in syscall_filter.POLICY
+        for denial in syscall_policy.POLICY
         if not denial.when
         for name in denial.syscalls
         if name != "vhangup" and syscall_filter.syscall_number(name) is not None
     ]
 
     def body():
-        expected = {denial.error for denial in syscall_filter.POLICY for _ in denial.syscalls}
+        expected = {denial.error for denial in syscall_policy.POLICY for _ in denial.syscalls}
         assert expected == {errno.EPERM, errno.ENOSYS}
         return {name: attempt(lambda name=name: raw(name, *[GARBAGE] * 6)) for name in names}
 
@@ -312,7 +312,7 @@ def test_the_protection_counts_the_calls_it_denied_and_names_the_groups():
     version = LIBSECCOMP.detail.split()[-1]
     assert protection.active
     assert protection.detail.startswith(f"libseccomp {version}: {len(known)} system calls denied (")
-    for denial in syscall_filter.POLICY:
+    for denial in syscall_policy.POLICY:
         assert denial.group in protection.detail
 
 
@@ -342,7 +342,7 @@ def _raw_clone(flags: int) -> str:
 @needs_seccomp
 def test_clone_with_any_namespace_flag_is_refused_while_plain_clone_works():
     def body():
-        answers = {name: _raw_clone(flag) for name, flag in syscall_filter.CLONE_NEW_FLAGS.items()}
+        answers = {name: _raw_clone(flag) for name, flag in syscall_policy.CLONE_NEW_FLAGS.items()}
         answers["CLONE_NEWUSER with high bits"] = _raw_clone(CLONE_NEWUSER | 1 << 40)
         answers["no flag"] = _raw_clone(0)
         return answers
@@ -350,7 +350,7 @@ def test_clone_with_any_namespace_flag_is_refused_while_plain_clone_works():
     answers = value_of(in_child(filtered(body)))
     assert answers.pop("no flag") == "created"
     assert set(answers.values()) == {"EPERM"}, answers
-    assert len(answers) == len(syscall_filter.CLONE_NEW_FLAGS) + 1
+    assert len(answers) == len(syscall_policy.CLONE_NEW_FLAGS) + 1
 
 
 @needs_seccomp
@@ -589,8 +589,8 @@ def _forbid_seccomp() -> None:
         (jump_if_equal, 0, 2, prctl),
         (load_word, 0, 0, 16),  # the low half of the first argument
         (jump_if_equal, 1, 0, pr_set_seccomp),
-        (ret, 0, 0, syscall_filter.ACT_ALLOW),
-        (ret, 0, 0, syscall_filter.ACT_ERRNO | errno.EPERM),
+        (ret, 0, 0, syscall_policy.ACT_ALLOW),
+        (ret, 0, 0, syscall_policy.ACT_ERRNO | errno.EPERM),
     ]
 
     class Instruction(ctypes.Structure):
@@ -624,13 +624,13 @@ def test_a_kernel_that_refuses_the_filter_gives_an_inactive_protection():
 
 
 @needs_seccomp
-@pytest.mark.skipif(confine.landlock_abi() == 0, reason="needs Landlock")
+@pytest.mark.skipif(landlock.landlock_abi() == 0, reason="needs Landlock")
 def test_installing_after_landlock_works_once_the_library_is_preloaded():
     def body():
         assert syscall_filter.preload().active
         maps = Path("/proc/self/maps").read_text().splitlines()
         library = next(line.split()[-1] for line in maps if "libseccomp" in line)
-        assert confine.restrict_filesystem([Path(sysconfig.get_path("stdlib"))], []).active
+        assert landlock.restrict_filesystem([Path(sysconfig.get_path("stdlib"))], []).active
         protection = syscall_filter.install()
         library_readable = attempt(lambda: open(library, "rb").close())
         return protection.active, library_readable, attempt(lambda: socket.socket(socket.AF_UNIX).close())

@@ -4,14 +4,14 @@ Module constructors draw their initial weights from PyTorch's global generator, 
 share. The reference weights a check sends to the learner must not depend on what other workers
 construct at the same moment, or two runs could grade the same code on different cases (a
 --jobs 1 / --jobs 2 comparison in test_determinism caught it once). Every construction in the
-grader's process goes through grader.rng.global_rng.
+grader's process goes through grader.checks.rng.global_rng.
 """
 
 import threading
 
 import torch
 
-from grader import oracles
+from grader.checks import oracles
 from grader.checks.modules import reference_module
 from solutions.encoder import EncoderBlock
 from solutions.multi_head import MultiHeadAttention

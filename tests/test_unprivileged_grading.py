@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import syscall_filter
+from grader.sandbox.harness import syscall_filter
 from grader.contract import MODULES
 from tests.grading_helpers import REPO, SOLUTIONS, SUBMISSIONS, namespaces_work, overlay
 from tests.test_adversarial import honest_source, kernel_key_users

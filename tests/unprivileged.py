@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from grader import confine
+from grader.sandbox.harness import confine
 
 NOBODY = 65534
 MS_REC, MS_PRIVATE, MS_BIND = 1 << 14, 1 << 18, 1 << 12

@@ -5,7 +5,7 @@ the feedback; its points are what passing it earns. A check takes the ``Learner`
 runs the learner's code through it, and raises ``CheckFailed`` (facts + hint) when a rule is broken.
 
 A device check (``on_device=True``, no points) runs the learner's code on the grading run's
-accelerator (``learner.device``, see ``grader.accelerator``) in a session of its own, and is
+accelerator (``learner.device``, see ``grader.sandbox.accelerator``) in a session of its own, and is
 skipped when the run has none; it comes last in its exercise.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from grader.compare import CheckFailed
+from grader.checks.compare import CheckFailed
 
 
 @dataclass(frozen=True)

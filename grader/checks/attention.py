@@ -8,9 +8,9 @@ from functools import partial
 import torch
 
 from grader.checks import case, check, picture
+from grader.checks.compare import Tolerance, expect_close, expect_dtype, expect_gradients, expect_shape, expect_tuple, is_close
 from grader.checks.devices import expect_on_device, location
 from grader.checks.inputs import FLOATS, qkv, randn, shape_text
-from grader.compare import Tolerance, expect_close, expect_dtype, expect_gradients, expect_shape, expect_tuple, is_close
 from solutions.attention import scaled_dot_product_attention as reference
 
 WHERE = "attention.scaled_dot_product_attention"

@@ -14,9 +14,9 @@ import math
 import torch
 
 from grader.checks import case, check
+from grader.checks.compare import Tolerance, describe, expect_close, expect_shape, fail
 from grader.checks.devices import expect_on_device, location
 from grader.checks.inputs import generator, randn
-from grader.compare import Tolerance, describe, expect_close, expect_shape, fail
 
 WHERE = "classifier.AttentionClassifier"
 TASK = {"input_dim": 4, "max_len": 8, "train_size": 512, "test_size": 512, "epochs": 30, "lr": 3e-2}

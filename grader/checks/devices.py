@@ -8,7 +8,7 @@ float64, where a GPU's other summation order is far inside the tolerance.
 
 from __future__ import annotations
 
-from grader.compare import Hint, fail
+from grader.checks.compare import Hint, fail
 
 NEW_TENSOR_HINT = (
     "A tensor made inside your code (torch.ones, torch.arange, torch.tril, torch.zeros …) lives on the CPU "

@@ -8,8 +8,8 @@ from functools import cache, partial
 import torch
 from torch import nn
 
-from grader import oracles
-from grader.checks import case, check
+from grader.checks import case, check, oracles
+from grader.checks.compare import Tolerance, expect_close, expect_dtype, expect_finite, expect_shape, fail, is_close
 from grader.checks.inputs import randn, random_mask
 from grader.checks.modules import (
     Probe,
@@ -23,7 +23,6 @@ from grader.checks.modules import (
     reference_probe,
     state_of,
 )
-from grader.compare import Tolerance, expect_close, expect_dtype, expect_finite, expect_shape, fail, is_close
 from solutions.encoder import Encoder, EncoderBlock
 from solutions.masking import causal_mask, padding_mask
 

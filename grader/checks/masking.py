@@ -7,9 +7,7 @@ from functools import partial
 import torch
 
 from grader.checks import case, check, picture
-from grader.checks.devices import MASK_DEVICE_HINT, expect_on_device, location
-from grader.checks.inputs import FLOATS, mask_text, qkv, randn, random_mask, shape_text
-from grader.compare import (
+from grader.checks.compare import (
     Tolerance,
     expect_close,
     expect_equal,
@@ -20,6 +18,8 @@ from grader.compare import (
     fail,
     is_close,
 )
+from grader.checks.devices import MASK_DEVICE_HINT, expect_on_device, location
+from grader.checks.inputs import FLOATS, mask_text, qkv, randn, random_mask, shape_text
 from solutions.masking import causal_mask as reference_causal
 from solutions.masking import masked_attention as reference
 from solutions.masking import padding_mask as reference_padding

@@ -18,11 +18,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from grader.checks import case
+from grader.checks.compare import Hint, Tolerance, expect_close, fail
 from grader.checks.devices import MASK_DEVICE_HINT, NEW_TENSOR_HINT, expect_on_device
 from grader.checks.inputs import generator, randn
-from grader.compare import Hint, Tolerance, expect_close, fail
-from grader.learner import LearnerError
-from grader.rng import global_rng
+from grader.checks.rng import global_rng
+from grader.sandbox.client import LearnerError
 
 MAX_REASON_CHARS = 400  # PyTorch lists every key it could not place; the first few say what went wrong
 LAYER_NORM_EPS = 1e-5  # nn.LayerNorm's default, and nn.TransformerEncoderLayer's: the SPEC's norms

@@ -7,8 +7,8 @@ from functools import partial
 
 import torch
 
-from grader import oracles
-from grader.checks import case, check
+from grader.checks import case, check, oracles
+from grader.checks.compare import Tolerance, expect_close, expect_finite, expect_shape, fail, is_close
 from grader.checks.inputs import randn, random_mask
 from grader.checks.modules import (
     expect_module_on_device,
@@ -19,8 +19,7 @@ from grader.checks.modules import (
     reference_module,
     state_of,
 )
-from grader.compare import Tolerance, expect_close, expect_finite, expect_shape, fail, is_close
-from grader.rng import global_rng
+from grader.checks.rng import global_rng
 from solutions.masking import causal_mask, padding_mask
 from solutions.multi_head import MultiHeadAttention
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from grader.checks import case, check
+from grader.checks.compare import Tolerance, expect_close, expect_finite, expect_shape, fail
 from grader.checks.inputs import mask_text, randn, random_mask
 from grader.checks.modules import (
     expect_module_on_device,
@@ -15,7 +16,6 @@ from grader.checks.modules import (
     reference_module,
     state_of,
 )
-from grader.compare import Tolerance, expect_close, expect_finite, expect_shape, fail
 from solutions.masking import causal_mask, padding_mask
 from solutions.self_attention import SelfAttention
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from grader.checks import case, check
-from grader.compare import Tolerance, describe, expect_close, expect_finite, expect_shape, fail, is_close
+from grader.checks.compare import Tolerance, describe, expect_close, expect_finite, expect_shape, fail, is_close
 from solutions.softmax import softmax as reference
 
 CASES = [((4,), -1), ((3, 5), -1), ((3, 5), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((1, 1), -1), ((2, 1, 3), -2)]

@@ -1,0 +1,18 @@
+"""How a ``python -m grader`` command ends: its exit codes, and the error that means "this input cannot be used"."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED_CHECK = 1  # a --check (stale stubs or notebook) or the release's leak check found something to fix
+EXIT_USAGE = 2  # bad arguments or unreadable input
+EXIT_UNSAFE = 3  # the sandbox lacks a protection whose risk was not accepted: nothing was graded
+
+EXIT_CODES_HELP = f"""exit codes:
+  {EXIT_OK}  success
+  {EXIT_FAILED_CHECK}  a --check or the release's leak check found something to fix
+  {EXIT_USAGE}  usage error (bad arguments or unreadable input)
+  {EXIT_UNSAFE}  the sandbox lacks a protection on this machine (see --accept-risk); nothing was graded"""
+
+
+class UsageError(ValueError):
+    """The input cannot be used at all (missing, or holding nothing that looks like a submission)."""

@@ -1,0 +1,85 @@
+"""Pictures for instructors and learners: attention weights side by side, and the class's score spread.
+
+matplotlib is imported lazily with the Agg backend (no screen); without it, no picture is drawn and
+the reports say so instead of failing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+_DRAWING = threading.Lock()  # matplotlib is not thread-safe: grading workers draw one picture at a time
+
+
+def _matplotlib():
+    """``(Figure, drawing)``: matplotlib's ``Figure`` and the learner's ``drawing`` module; ``None`` without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from matplotlib.figure import Figure
+
+        from learner import drawing
+    except ImportError:
+        return None
+    return Figure, drawing
+
+
+def preload() -> None:
+    """Import matplotlib now (about a second), e.g. in a thread while the sandbox's fork server starts."""
+    _matplotlib()
+
+
+def draw_weights(picture: dict, path: Path) -> Path | None:
+    """mask | yours | expected, drawn as the learner's ``python -m learner show`` draws them (one picture
+    for both, ``learner/drawing.py``): cells that differ framed in red. ``None`` without matplotlib."""
+    found = _matplotlib()
+    if found is None or picture.get("got") is None or picture.get("expected") is None:
+        return None
+    _, drawing = found
+    import torch  # here: a rerun with nothing to draw never imports it
+
+    expected = torch.tensor(picture["expected"], dtype=torch.float64)
+    got = torch.tensor(picture["got"], dtype=torch.float64)
+    mask = picture.get("mask")
+    mask = torch.ones_like(expected, dtype=torch.bool) if mask is None else torch.tensor(mask) != 0
+    row = drawing.Row(title="", mask=mask, yours=got, expected=expected)
+    if got.shape != expected.shape:
+        row = drawing.Row(title="", mask=mask, yours=None, expected=expected, missing=f"your weights: shape {tuple(got.shape)}")
+    with _DRAWING:
+        figure = drawing.draw(picture.get("title", ""), [row], source="expected: the grader's weights for the same input")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=90)
+    return path
+
+
+def draw_class_summary(scores: dict[str, list[float]], maxima: dict[str, float], path: Path) -> Path | None:
+    """One histogram per exercise of the fraction of its points each learner earned."""
+    found = _matplotlib()
+    if found is None or not scores:
+        return None
+    Figure, _ = found
+    modules = list(scores)
+    with _DRAWING:
+        figure = Figure(figsize=(2.4 * len(modules), 2.8))
+        figure.subplots_adjust(left=0.05, right=0.99, bottom=0.18, top=0.88, wspace=0.15)
+        axes = figure.subplots(1, len(modules), sharey=True, squeeze=False)
+        for axis, module in zip(axes[0], modules):
+            fractions = [score / maxima[module] for score in scores[module]] if maxima[module] else []
+            axis.hist(fractions, bins=[i / 10 for i in range(11)], color="#4c72b0", edgecolor="white")
+            axis.set_title(module, fontsize=10)
+            axis.set_xlim(0, 1)
+            axis.set_xticks([0, 0.5, 1], ["0", "½", "all"])
+            axis.set_xlabel("share of points")
+        axes[0][0].set_ylabel("learners")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(path, dpi=90)
+    return path
+
+
+def content_digest(data) -> str:
+    """A short name for what a picture shows: a rerun that changes nothing redraws nothing."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
