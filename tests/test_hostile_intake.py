@@ -82,7 +82,7 @@ class TestPathologicalParses:
             import threading
             from grader.intake.bounded_parse import Unanalysable
             from grader.forbidden import forbidden_uses
-            from grader.intake.nbgrader import free_names
+            from grader.intake.notebook_cells import free_names
 
             sources = ["x = " + "not " * 5000 + "y\\n", "x = " + "1 if y else " * 4000 + "2\\n"]
 

@@ -126,12 +126,12 @@ class TestUnsafeZips:
 
 def test_a_path_that_cannot_be_read_is_a_usage_error_not_a_traceback(tmp_path, monkeypatch):
     """PATH unreadable (a folder of another user, say): the command says so in one line and stops."""
-    from grader.intake import submission
+    from grader.intake import layout
 
     class Unreadable(type(Path())):
         def is_symlink(self):
             raise PermissionError(13, "Permission denied", str(self))
 
-    monkeypatch.setattr(submission, "Path", Unreadable)
+    monkeypatch.setattr(layout, "Path", Unreadable)
     with pytest.raises(UsageError, match="cannot be read: Permission denied"):
-        submission.detect_layout(tmp_path)
+        layout.detect_layout(tmp_path)

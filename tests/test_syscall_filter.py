@@ -589,8 +589,8 @@ def _forbid_seccomp() -> None:
         (jump_if_equal, 0, 2, prctl),
         (load_word, 0, 0, 16),  # the low half of the first argument
         (jump_if_equal, 1, 0, pr_set_seccomp),
-        (ret, 0, 0, syscall_policy.ACT_ALLOW),
-        (ret, 0, 0, syscall_policy.ACT_ERRNO | errno.EPERM),
+        (ret, 0, 0, syscall_filter.ACT_ALLOW),
+        (ret, 0, 0, syscall_filter.ACT_ERRNO | errno.EPERM),
     ]
 
     class Instruction(ctypes.Structure):

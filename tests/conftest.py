@@ -1,0 +1,89 @@
+"""What the kit's own test run prints: one line per area (a test file), not minutes of dots.
+
+Each line says which file finished, how its tests went, how long they took, and what the file tests
+(the first line of its docstring), so a newcomer sees the suite's map go by. Failures still print
+pytest's usual report at the end; ``-v`` restores pytest's own per-test lines. Works with and without
+pytest-xdist (``-n``), whose workers finish files in any order.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SUMMARY_WIDTH = 72
+
+
+class AreaLines:
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.expected: Counter = Counter()
+        self.finished: Counter = Counter()
+        self.outcomes: dict[str, Counter] = defaultdict(Counter)
+        self.seconds: Counter = Counter()
+        self.printed: set[str] = set()
+
+    @property
+    def terminal(self):
+        return self.config.pluginmanager.get_plugin("terminalreporter")
+
+    def count(self, nodeids) -> None:
+        if not self.expected:
+            self.expected.update(nodeid.split("::")[0] for nodeid in nodeids)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.count(item.nodeid for item in session.items)
+        if self.terminal is not None:
+            self.terminal.showfspath = False  # our line replaces "tests/test_x.py ....."
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids) -> None:
+        self.count(ids)
+
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config):
+        if report.passed and report.when == "call":
+            return "passed", "", "PASSED"
+        if report.skipped:
+            return "skipped", "", "SKIPPED"
+        return None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        area = report.nodeid.split("::")[0]
+        self.seconds[area] += report.duration
+        if report.failed:
+            self.outcomes[area]["failed" if report.when == "call" else "error"] += 1
+        elif report.skipped or (report.passed and report.when == "call"):
+            self.outcomes[area]["skipped" if report.skipped else "passed"] += 1
+        if report.when == "teardown":
+            self.finished[area] += 1
+            if self.finished[area] >= self.expected.get(area, 0) and area not in self.printed:
+                self.printed.add(area)
+                self.write(area)
+
+    def write(self, area: str) -> None:
+        outcomes = self.outcomes[area]
+        counts = ", ".join(f"{outcomes[kind]} {kind}" for kind in ("passed", "failed", "error", "skipped") if outcomes[kind])
+        mark = "✗" if outcomes["failed"] or outcomes["error"] else "✓"
+        line = f"{mark} {area:<40} {counts:<24} {self.seconds[area]:6.1f} s  {summary_of(area)}"
+        if self.terminal is not None:
+            self.terminal.write_line(line[: self.terminal._tw.fullwidth - 1] if self.terminal.isatty else line)
+
+
+def summary_of(area: str) -> str:
+    """The first line of the test file's docstring: what the area tests."""
+    try:
+        docstring = ast.get_docstring(ast.parse((ROOT / area).read_text(encoding="utf-8"))) or ""
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    first = docstring.strip().split("\n")[0]
+    return first if len(first) <= SUMMARY_WIDTH else first[: SUMMARY_WIDTH - 1] + "…"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.verbose <= 0 and not config.option.collectonly:
+        config.pluginmanager.register(AreaLines(config), "area-lines")
