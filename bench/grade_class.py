@@ -73,7 +73,9 @@ def import_torch_seconds(times: int = 3) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=12, help="submissions in the class (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=2, help="grading jobs (default: %(default)s)")
     args = parser.parse_args()
@@ -83,7 +85,17 @@ def main() -> int:
         klass, out = Path(scratch) / "class", Path(scratch) / "out"
         kinds = build_class(klass, args.n)
         started = time.perf_counter()
-        command = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", str(args.jobs)]
+        command = [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            str(klass),
+            "--out",
+            str(out),
+            "--jobs",
+            str(args.jobs),
+        ]
         subprocess.run(command, cwd=REPO, check=True, stderr=subprocess.DEVNULL)
         wall = time.perf_counter() - started
         results = json.loads((out / "results.json").read_text())["submissions"]
@@ -94,7 +106,9 @@ def main() -> int:
     print(
         f"class of {args.n} ({', '.join(f'{kinds_count} {kind}' for kind, kinds_count in _count(kinds).items())}), --jobs {args.jobs}"
     )
-    print(f"import torch (median of 6):           {torch_s:6.2f} s (from {min(torch_times):.2f} to {max(torch_times):.2f})")
+    print(
+        f"import torch (median of 6):           {torch_s:6.2f} s (from {min(torch_times):.2f} to {max(torch_times):.2f})"
+    )
     print(f"grading wall time, whole class:       {wall:6.2f} s (zygote start included)")
     print(f"grading wall time per submission:     {per_submission:6.2f} s")
     print(f"ratio per submission / import torch:  {per_submission / torch_s:6.2f}")

@@ -32,8 +32,12 @@ GRADE_FLAGS = ("--jobs", "2")
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--before", required=True, help="git revision of the grader to compare with (e.g. ed8594f)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--before", required=True, help="git revision of the grader to compare with (e.g. ed8594f)"
+    )
     parser.add_argument("--keep", type=Path, help="keep both sides' outputs in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="same-grades-") as scratch:
@@ -43,10 +47,17 @@ def main() -> int:
         outputs = {}
         for side, tree in (("before", before_tree), ("after", REPO)):
             started = time.monotonic()
-            outputs[side] = {name: _grade(tree, folder, scratch / side / name) for name, folder in _classes(tree, scratch / side)}
-            print(f"{side} ({args.before if side == 'before' else 'working tree'}): graded in {time.monotonic() - started:.0f} s")
+            outputs[side] = {
+                name: _grade(tree, folder, scratch / side / name)
+                for name, folder in _classes(tree, scratch / side)
+            }
+            print(
+                f"{side} ({args.before if side == 'before' else 'working tree'}): graded in {time.monotonic() - started:.0f} s"
+            )
         if args.keep:
-            shutil.copytree(scratch, args.keep, dirs_exist_ok=True, ignore=shutil.ignore_patterns("before-tree"))
+            shutil.copytree(
+                scratch, args.keep, dirs_exist_ok=True, ignore=shutil.ignore_patterns("before-tree")
+            )
         return _report(outputs["before"], outputs["after"])
 
 
@@ -83,7 +94,9 @@ def _grade(tree: Path, folder: Path, out: Path) -> dict:
     command = [sys.executable, "-m", "grader", "grade", str(folder), "--out", str(out), *GRADE_FLAGS]
     finished = subprocess.run(command, cwd=tree, env=environment, capture_output=True, text=True)
     if finished.returncode != 0:
-        raise SystemExit(f"{tree}: grading {folder} failed ({finished.returncode}):\n{finished.stderr[-3000:]}")
+        raise SystemExit(
+            f"{tree}: grading {folder} failed ({finished.returncode}):\n{finished.stderr[-3000:]}"
+        )
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     return {entry["submission"]: _without_timings(entry) for entry in results["submissions"]}
 

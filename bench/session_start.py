@@ -75,7 +75,11 @@ def main() -> None:
     if args.baseline:
         baseline_tree, baseline_off, label = args.baseline.resolve(), "", f"baseline ({args.baseline})"
     else:
-        baseline_tree, baseline_off, label = REPO, "private-root,syscall-filter", "no own root, no syscall filter"
+        baseline_tree, baseline_off, label = (
+            REPO,
+            "private-root,syscall-filter",
+            "no own root, no syscall filter",
+        )
     times: dict[str, list[float]] = {"this tree": [], label: []}
     for _ in range(ROUNDS):
         times["this tree"] += measure(REPO, per_round)
@@ -84,7 +88,9 @@ def main() -> None:
     print(f"sessions each way:                    {len(times['this tree'])} (in {ROUNDS} alternating rounds)")
     print(f"median per session, this tree:        {this * 1000:6.1f} ms")
     print(f"median per session, {label}: {base * 1000:6.1f} ms")
-    print(f"difference:                           {(this - base) * 1000:+6.1f} ms per session (ratio {this / base:.2f})")
+    print(
+        f"difference:                           {(this - base) * 1000:+6.1f} ms per session (ratio {this / base:.2f})"
+    )
 
 
 if __name__ == "__main__":

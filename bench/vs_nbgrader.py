@@ -35,7 +35,11 @@ from grader.kit.notebook import NOTEBOOK  # noqa: E402
 
 MUTANTS = REPO / "tests" / "submissions" / "mutants"
 # One realistic mistake per exercise: the "partly wrong" learner, and the wrong code under both cheats.
-WRONG = ("softmax_without_max_subtraction", "nan_on_fully_masked_rows", "splits_heads_with_view_not_transpose")
+WRONG = (
+    "softmax_without_max_subtraction",
+    "nan_on_fully_masked_rows",
+    "splits_heads_with_view_not_transpose",
+)
 CHEATS_WRONG = (
     "softmax_without_max_subtraction",
     "attention_without_scale",
@@ -45,7 +49,16 @@ CHEATS_WRONG = (
     "no_residual_around_attention",
     "mean_pools_over_padding",
 )
-KINDS = ("correct", "partly_wrong", "untouched", "cheat_allclose", "cheat_checker", "correct", "partly_wrong", "correct")
+KINDS = (
+    "correct",
+    "partly_wrong",
+    "untouched",
+    "cheat_allclose",
+    "cheat_checker",
+    "correct",
+    "partly_wrong",
+    "correct",
+)
 
 CHEAT_ALLCLOSE = """
 import torch.testing
@@ -68,14 +81,21 @@ except ImportError:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=6, help="notebooks in the class (default: %(default)s)")
-    parser.add_argument("--jobs", type=int, default=1, help="submissions the grader grades at once (default: %(default)s)")
-    parser.add_argument("--keep", type=Path, default=None, help="build the course here and keep it (default: a temp folder)")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="submissions the grader grades at once (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="build the course here and keep it (default: a temp folder)"
+    )
     args = parser.parse_args()
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-vs-nbgrader-"))
     env = isolated_jupyter(root)
     course = root / "course"
     students = build_class(course, root, env, args.n)
-    print(f"class: {len(students)} notebooks ({', '.join(f'{s}' for s in students)}); machine: {os.cpu_count()} CPUs", flush=True)
+    print(
+        f"class: {len(students)} notebooks ({', '.join(f'{s}' for s in students)}); machine: {os.cpu_count()} CPUs",
+        flush=True,
+    )
 
     started = time.monotonic()
     run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"], course, env)
@@ -87,15 +107,23 @@ def main() -> int:
     started = time.monotonic()
     run(grader_command(course / "submitted", out, args.jobs), REPO, env)
     grader_s = time.monotonic() - started
-    grader_totals = {s["submission"]: s["total"] for s in json.loads((out / "results.json").read_text())["submissions"]}
+    grader_totals = {
+        s["submission"]: s["total"] for s in json.loads((out / "results.json").read_text())["submissions"]
+    }
 
     n = len(students)
-    print(f"\nnbgrader autograde:  {nbgrader_s:7.1f} s  = {nbgrader_s / n:5.1f} s per submission (one kernel per notebook)")
-    print(f"python -m grader grade --jobs {args.jobs}: {grader_s:7.1f} s  = {grader_s / n:5.1f} s per submission (sandboxed)")
+    print(
+        f"\nnbgrader autograde:  {nbgrader_s:7.1f} s  = {nbgrader_s / n:5.1f} s per submission (one kernel per notebook)"
+    )
+    print(
+        f"python -m grader grade --jobs {args.jobs}: {grader_s:7.1f} s  = {grader_s / n:5.1f} s per submission (sandboxed)"
+    )
     print(f"ratio (grader / nbgrader): {grader_s / nbgrader_s:.2f}")
     print(f"\n{'learner':28} {'nbgrader':>9} {'grader':>7}")
     for student in students:
-        print(f"{student:28} {nbgrader_totals.get(student, float('nan')):9g} {grader_totals.get(student, float('nan')):7g}")
+        print(
+            f"{student:28} {nbgrader_totals.get(student, float('nan')):9g} {grader_totals.get(student, float('nan')):7g}"
+        )
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     return 0
@@ -134,7 +162,9 @@ def learner_modules(target: Path, kind: str) -> Path:
         softmax = target / "softmax.py"
         text = softmax.read_text()
         cheat = CHEAT_ALLCLOSE if kind == "cheat_allclose" else CHEAT_CHECKER
-        softmax.write_text(text.replace("import numpy as np\n", "import numpy as np\nimport torch\n" + cheat, 1))
+        softmax.write_text(
+            text.replace("import numpy as np\n", "import numpy as np\nimport torch\n" + cheat, 1)
+        )
     return target
 
 
@@ -154,7 +184,9 @@ with Gradebook("sqlite:///gradebook.db") as gradebook:
 def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        sys.exit(f"{' '.join(command[:4])} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+        sys.exit(
+            f"{' '.join(command[:4])} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
     return done
 
 

@@ -30,7 +30,9 @@ import math
 import torch
 
 
-def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def scaled_dot_product_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Attend from every query to every key.
 
     Args:
@@ -45,7 +47,8 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     """
     # TODO: scores from q and k (which axes meet?), scale by √d_k, softmax over the keys, weigh v.
     raise NotImplementedError(
-        "scaled_dot_product_attention() is not implemented yet — TODO: scores from q and k (which axes meet?), scale by √d_k, softmax over the keys, weigh v."
+        "scaled_dot_product_attention() is not implemented yet — TODO: scores from q and k (which axes "
+        "meet?), scale by √d_k, softmax over the keys, weigh v."
     )
 
 

@@ -53,7 +53,8 @@ class AttentionClassifier(nn.Module):
         super().__init__()
         # TODO: the embedding, the attention and the output layer.
         raise NotImplementedError(
-            "AttentionClassifier.__init__() is not implemented yet — TODO: the embedding, the attention and the output layer."
+            "AttentionClassifier.__init__() is not implemented yet — TODO: the embedding, the attention and "
+            "the output layer."
         )
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | list[int] | None = None) -> torch.Tensor:
@@ -70,7 +71,8 @@ class AttentionClassifier(nn.Module):
         """
         # TODO: mask the padded keys in the attention, and average over the real positions only.
         raise NotImplementedError(
-            "AttentionClassifier.forward() is not implemented yet — TODO: mask the padded keys in the attention, and average over the real positions only."
+            "AttentionClassifier.forward() is not implemented yet — TODO: mask the padded keys in the "
+            "attention, and average over the real positions only."
         )
 
 
@@ -97,7 +99,8 @@ def train_classifier(
     """
     # TODO: an optimiser over the model's parameters; each epoch: zero grads, loss, backward, step.
     raise NotImplementedError(
-        "train_classifier() is not implemented yet — TODO: an optimiser over the model's parameters; each epoch: zero grads, loss, backward, step."
+        "train_classifier() is not implemented yet — TODO: an optimiser over the model's parameters; each "
+        "epoch: zero grads, loss, backward, step."
     )
 
 

@@ -38,7 +38,11 @@ def _exercise_of(item: pytest.Item) -> str | None:
 
 def _not_implemented_message(excinfo) -> str | None:
     """The stub's own "not implemented yet" message, prefixed with the file that raised it."""
-    if excinfo is None or not excinfo.errisinstance(NotImplementedError) or NOT_IMPLEMENTED not in str(excinfo.value):
+    if (
+        excinfo is None
+        or not excinfo.errisinstance(NotImplementedError)
+        or NOT_IMPLEMENTED not in str(excinfo.value)
+    ):
         return None
     raising_file = Path(excinfo.traceback[-1].path).name
     return f"{raising_file}: {excinfo.value}"
@@ -85,7 +89,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     done = [module for module in ran if _status[module]["failed"] == 0]
     write = terminalreporter.write_line
     terminalreporter.section("Lesson 13 progress", sep="=")
-    write(f"{len(done)} of {len(EXERCISES)} exercises pass their visible checks" + (f": {', '.join(done)}" if done else ""))
+    write(
+        f"{len(done)} of {len(EXERCISES)} exercises pass their visible checks"
+        + (f": {', '.join(done)}" if done else "")
+    )
     pending = [module for module in ran if module not in done]
     if pending:
         module = pending[0]
@@ -96,7 +103,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     not_run = [module for module in EXERCISES if module not in _status]
     if not_run:
         write(f"Not run this time: {', '.join(not_run)}")
-    write("These are the visible checks. At grading, hidden checks test much more (shapes, dtypes, every mask,")
+    write(
+        "These are the visible checks. At grading, hidden checks test much more (shapes, dtypes, every mask,"
+    )
     write("gradients, equivalence with PyTorch's modules, padding and causality, training).")
     _record_progress(config, pending[0] if pending else None, not_run)
 
@@ -118,7 +127,12 @@ def _record_progress(config: pytest.Config, first_failing: str | None, not_run: 
     """Keep this run's result where ``python -m learner hint`` reads it."""
     cache = getattr(config, "cache", None)
     if cache is not None:
-        record = {"finished_at": time.time(), "first_failing": first_failing, "not_run": not_run, "exercises": _status}
+        record = {
+            "finished_at": time.time(),
+            "first_failing": first_failing,
+            "not_run": not_run,
+            "exercises": _status,
+        }
         cache.set(PROGRESS_KEY, record)
 
 

@@ -64,11 +64,14 @@ class EncoderBlock(nn.Module):
             after the feed-forward network).
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, ff_dim: int, dropout: float = 0.1, norm_first: bool = False):
+    def __init__(
+        self, embed_dim: int, num_heads: int, ff_dim: int, dropout: float = 0.1, norm_first: bool = False
+    ):
         super().__init__()
         # TODO: the attention, the two linear layers, the two norms and the dropouts.
         raise NotImplementedError(
-            "EncoderBlock.__init__() is not implemented yet — TODO: the attention, the two linear layers, the two norms and the dropouts."
+            "EncoderBlock.__init__() is not implemented yet — TODO: the attention, the two linear layers, the "
+            "two norms and the dropouts."
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -78,7 +81,8 @@ class EncoderBlock(nn.Module):
         """
         # TODO: two residual sub-layers; where the norm goes depends on norm_first.
         raise NotImplementedError(
-            "EncoderBlock.forward() is not implemented yet — TODO: two residual sub-layers; where the norm goes depends on norm_first."
+            "EncoderBlock.forward() is not implemented yet — TODO: two residual sub-layers; where the norm "
+            "goes depends on norm_first."
         )
 
 
@@ -106,14 +110,16 @@ class Encoder(nn.Module):
         super().__init__()
         # TODO: num_layers separate blocks (not one block repeated), and the final norm if pre-norm.
         raise NotImplementedError(
-            "Encoder.__init__() is not implemented yet — TODO: num_layers separate blocks (not one block repeated), and the final norm if pre-norm."
+            "Encoder.__init__() is not implemented yet — TODO: num_layers separate blocks (not one block "
+            "repeated), and the final norm if pre-norm."
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Every block in turn over ``x`` of shape ``(B, L, E)``, with the same mask; returns ``(B, L, E)``."""
         # TODO: run the blocks in order, then the final norm if there is one.
         raise NotImplementedError(
-            "Encoder.forward() is not implemented yet — TODO: run the blocks in order, then the final norm if there is one."
+            "Encoder.forward() is not implemented yet — TODO: run the blocks in order, then the final norm if "
+            "there is one."
         )
 
 
@@ -126,7 +132,8 @@ def sinusoidal_positional_encoding(max_len: int, embed_dim: int) -> torch.Tensor
     """
     # TODO: one angle per (position, column pair); sine in the even columns, cosine in the odd ones.
     raise NotImplementedError(
-        "sinusoidal_positional_encoding() is not implemented yet — TODO: one angle per (position, column pair); sine in the even columns, cosine in the odd ones."
+        "sinusoidal_positional_encoding() is not implemented yet — TODO: one angle per (position, column "
+        "pair); sine in the even columns, cosine in the odd ones."
     )
 
 

@@ -51,7 +51,9 @@ def causal_mask(size: int, device: torch.device | str | None = None) -> torch.Te
         diagonal).
     """
     # TODO: True on and below the diagonal, False above it.
-    raise NotImplementedError("causal_mask() is not implemented yet — TODO: True on and below the diagonal, False above it.")
+    raise NotImplementedError(
+        "causal_mask() is not implemented yet — TODO: True on and below the diagonal, False above it."
+    )
 
 
 def padding_mask(lengths: torch.Tensor | list[int], max_len: int | None = None) -> torch.Tensor:
@@ -73,7 +75,8 @@ def padding_mask(lengths: torch.Tensor | list[int], max_len: int | None = None) 
     """
     # TODO: compare every position 0..max_len-1 with each sequence's length.
     raise NotImplementedError(
-        "padding_mask() is not implemented yet — TODO: compare every position 0..max_len-1 with each sequence's length."
+        "padding_mask() is not implemented yet — TODO: compare every position 0..max_len-1 with each "
+        "sequence's length."
     )
 
 
@@ -98,7 +101,8 @@ def masked_attention(
     """
     # TODO: -inf at masked scores before the softmax; then zero the rows that had no key to see.
     raise NotImplementedError(
-        "masked_attention() is not implemented yet — TODO: -inf at masked scores before the softmax; then zero the rows that had no key to see."
+        "masked_attention() is not implemented yet — TODO: -inf at masked scores before the softmax; then "
+        "zero the rows that had no key to see."
     )
 
 

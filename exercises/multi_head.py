@@ -56,7 +56,8 @@ class MultiHeadAttention(nn.Module):
         super().__init__()
         # TODO: check that the heads split embed_dim evenly; build the four projections.
         raise NotImplementedError(
-            "MultiHeadAttention.__init__() is not implemented yet — TODO: check that the heads split embed_dim evenly; build the four projections."
+            "MultiHeadAttention.__init__() is not implemented yet — TODO: check that the heads split "
+            "embed_dim evenly; build the four projections."
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -72,7 +73,8 @@ class MultiHeadAttention(nn.Module):
         """
         # TODO: project, split into heads (reshape and transpose), attend, merge the heads, project.
         raise NotImplementedError(
-            "MultiHeadAttention.forward() is not implemented yet — TODO: project, split into heads (reshape and transpose), attend, merge the heads, project."
+            "MultiHeadAttention.forward() is not implemented yet — TODO: project, split into heads (reshape "
+            "and transpose), attend, merge the heads, project."
         )
 
 

@@ -42,7 +42,8 @@ class SelfAttention(nn.Module):
         super().__init__()
         # TODO: the three projections query, key and value, each nn.Linear(embed_dim, embed_dim).
         raise NotImplementedError(
-            "SelfAttention.__init__() is not implemented yet — TODO: the three projections query, key and value, each nn.Linear(embed_dim, embed_dim)."
+            "SelfAttention.__init__() is not implemented yet — TODO: the three projections query, key and "
+            "value, each nn.Linear(embed_dim, embed_dim)."
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -57,7 +58,8 @@ class SelfAttention(nn.Module):
         """
         # TODO: project x three ways, then attend with the mask.
         raise NotImplementedError(
-            "SelfAttention.forward() is not implemented yet — TODO: project x three ways, then attend with the mask."
+            "SelfAttention.forward() is not implemented yet — TODO: project x three ways, then attend with "
+            "the mask."
         )
 
 

@@ -37,7 +37,8 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """
     # TODO: subtract each slice's maximum before exp, and give a slice that is all -inf zeros.
     raise NotImplementedError(
-        "softmax() is not implemented yet — TODO: subtract each slice's maximum before exp, and give a slice that is all -inf zeros."
+        "softmax() is not implemented yet — TODO: subtract each slice's maximum before exp, and give a slice "
+        "that is all -inf zeros."
     )
 
 

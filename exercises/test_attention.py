@@ -39,7 +39,11 @@ def test_worked_example(expect_close):
 
 def test_matches_pytorch(expect_close):
     g = torch.Generator().manual_seed(1)
-    q, k, v = torch.randn(2, 3, 4, 8, generator=g), torch.randn(2, 3, 5, 8, generator=g), torch.randn(2, 3, 5, 6, generator=g)
+    q, k, v = (
+        torch.randn(2, 3, 4, 8, generator=g),
+        torch.randn(2, 3, 5, 8, generator=g),
+        torch.randn(2, 3, 5, 6, generator=g),
+    )
     output, weights = scaled_dot_product_attention(q, k, v)
     expect_close(
         weights,
@@ -53,6 +57,10 @@ def test_matches_pytorch(expect_close):
 
 def test_weight_rows_sum_to_one(expect_close):
     g = torch.Generator().manual_seed(2)
-    q, k, v = torch.randn(3, 4, 8, generator=g), torch.randn(3, 7, 8, generator=g), torch.randn(3, 7, 2, generator=g)
+    q, k, v = (
+        torch.randn(3, 4, 8, generator=g),
+        torch.randn(3, 7, 8, generator=g),
+        torch.randn(3, 7, 2, generator=g),
+    )
     _, weights = scaled_dot_product_attention(q, k, v)
     expect_close(weights.sum(dim=-1), torch.ones(3, 4), "attention weights summed over the keys")

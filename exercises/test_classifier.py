@@ -11,7 +11,9 @@ def test_logits_shape(expect_shape):
     torch.manual_seed(0)
     model = AttentionClassifier(input_dim=5, embed_dim=16, num_heads=4, num_classes=3)
     expect_shape(
-        model(torch.randn(2, 7, 5), torch.tensor([7, 3])), (2, 3), "AttentionClassifier logits for 2 sequences, 3 classes"
+        model(torch.randn(2, 7, 5), torch.tensor([7, 3])),
+        (2, 3),
+        "AttentionClassifier logits for 2 sequences, 3 classes",
     )
 
 

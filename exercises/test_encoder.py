@@ -16,7 +16,9 @@ def torch_layer_like(block, embed_dim, num_heads, ff_dim, norm_first):
     )
     attn = block.self_attn
     with torch.no_grad():
-        layer.self_attn.in_proj_weight.copy_(torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight]))
+        layer.self_attn.in_proj_weight.copy_(
+            torch.cat([attn.q_proj.weight, attn.k_proj.weight, attn.v_proj.weight])
+        )
         layer.self_attn.in_proj_bias.copy_(torch.cat([attn.q_proj.bias, attn.k_proj.bias, attn.v_proj.bias]))
         layer.self_attn.out_proj.load_state_dict(attn.out_proj.state_dict())
         for name in ("linear1", "linear2", "norm1", "norm2"):
@@ -43,8 +45,12 @@ def test_positional_encoding_first_positions(expect_close):
 
 def test_positional_encoding_odd_embed_dim_ends_with_sine(expect_close):
     pe = sinusoidal_positional_encoding(2, 5)
-    assert pe.shape == (2, 5), f"sinusoidal_positional_encoding(2, 5): shape: expected (2, 5), got {tuple(pe.shape)}"
-    expect_close(pe[1, 4], torch.tensor(math.sin(1 / 10000 ** (4 / 5))), "sinusoidal_positional_encoding(2, 5)[1, 4]")
+    assert pe.shape == (2, 5), (
+        f"sinusoidal_positional_encoding(2, 5): shape: expected (2, 5), got {tuple(pe.shape)}"
+    )
+    expect_close(
+        pe[1, 4], torch.tensor(math.sin(1 / 10000 ** (4 / 5))), "sinusoidal_positional_encoding(2, 5)[1, 4]"
+    )
 
 
 @pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
@@ -66,7 +72,9 @@ def test_encoder_layers_have_their_own_weights():
     encoder = Encoder(3, 8, 2, 16)
     assert len(encoder.layers) == 3, f"encoder.Encoder(3, ...): expected 3 layers, got {len(encoder.layers)}"
     first, second = encoder.layers[0].linear1.weight, encoder.layers[1].linear1.weight
-    assert first is not second, "encoder.Encoder: layers[0] and layers[1] share the same weights — each block needs its own"
+    assert first is not second, (
+        "encoder.Encoder: layers[0] and layers[1] share the same weights — each block needs its own"
+    )
 
 
 def test_pre_norm_encoder_ends_with_a_norm():

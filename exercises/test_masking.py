@@ -25,8 +25,12 @@ def test_causal_mask_worked_example():
 def test_padding_mask_worked_example():
     got = padding_mask(torch.tensor([2, 3]))
     expected = torch.tensor([[[True, True, False]], [[True, True, True]]])
-    assert got.dtype == torch.bool, f"masking.padding_mask([2, 3]): dtype: expected torch.bool, got {got.dtype}"
-    assert got.shape == (2, 1, 3), f"masking.padding_mask([2, 3]): shape: expected (2, 1, 3), got {tuple(got.shape)}"
+    assert got.dtype == torch.bool, (
+        f"masking.padding_mask([2, 3]): dtype: expected torch.bool, got {got.dtype}"
+    )
+    assert got.shape == (2, 1, 3), (
+        f"masking.padding_mask([2, 3]): shape: expected (2, 1, 3), got {tuple(got.shape)}"
+    )
     assert torch.equal(got, expected), f"masking.padding_mask([2, 3]): expected\n{expected}\ngot\n{got}"
 
 
@@ -48,7 +52,11 @@ def test_masked_keys_get_zero_weight():
 def test_no_mask_equals_plain_attention(expect_close):
     q, k, v = qkv(1, 3, l_q=2, l_k=5, d_v=3)
     output, _ = masked_attention(q, k, v)
-    expect_close(output, torch.nn.functional.scaled_dot_product_attention(q, k, v), "masked_attention(mask=None) output")
+    expect_close(
+        output,
+        torch.nn.functional.scaled_dot_product_attention(q, k, v),
+        "masked_attention(mask=None) output",
+    )
 
 
 @pytest.mark.parametrize("as_dtype", [torch.bool, torch.int64, torch.float32], ids=["bool", "int", "float"])
@@ -76,7 +84,9 @@ def test_fully_masked_row_gives_zeros_and_finite_gradients(expect_close):
         "weights of query 1, whose keys are all masked",
         hint="What does softmax do with a row that is all -inf?",
     )
-    expect_close(output[1], torch.zeros(8, dtype=torch.float64), "output of query 1, whose keys are all masked")
+    expect_close(
+        output[1], torch.zeros(8, dtype=torch.float64), "output of query 1, whose keys are all masked"
+    )
     output.sum().backward()
     assert bool(q.grad.isfinite().all()), (
         f"masking.masked_attention: the gradient of q is not finite: q.grad[1] = {q.grad[1]}\n"

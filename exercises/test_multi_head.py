@@ -24,7 +24,9 @@ def test_has_four_projections():
 
 def test_output_shape(expect_shape):
     torch.manual_seed(0)
-    expect_shape(MultiHeadAttention(8, 4)(torch.randn(2, 5, 8)), (2, 5, 8), "MultiHeadAttention(8, 4) on x (2, 5, 8)")
+    expect_shape(
+        MultiHeadAttention(8, 4)(torch.randn(2, 5, 8)), (2, 5, 8), "MultiHeadAttention(8, 4) on x (2, 5, 8)"
+    )
 
 
 def test_matches_nn_multihead_attention_with_causal_mask(expect_close, to_torch_multihead):

@@ -46,4 +46,8 @@ def test_later_positions_do_not_change_earlier_outputs(expect_close):
     changed = x.clone()
     changed[:, 3:] += 10.0
     mask = causal_mask(6)
-    expect_close(attn(changed, mask)[:, :3], attn(x, mask)[:, :3], "outputs at positions 0-2 after changing positions 3-5")
+    expect_close(
+        attn(changed, mask)[:, :3],
+        attn(x, mask)[:, :3],
+        "outputs at positions 0-2 after changing positions 3-5",
+    )

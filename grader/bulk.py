@@ -65,7 +65,9 @@ def grade(
         if unknown:
             raise UsageError(f"--regrade {', '.join(sorted(unknown))}: no such submission in {path}")
         fingerprints = {s.name: submission_fingerprint(s) for s in submissions}
-        todo = [s for s in submissions if s.name in regrade or not gradebook.is_current(s, fingerprints[s.name])]
+        todo = [
+            s for s in submissions if s.name in regrade or not gradebook.is_current(s, fingerprints[s.name])
+        ]
         if todo:
             forbidden = [Path(path).resolve(), out.resolve()]
             protections = _grade_all(todo, fingerprints, gradebook, out, jobs, settings, forbidden, stream)
@@ -82,7 +84,9 @@ def _unrecorded(submission: Submission) -> SubmissionResult:
     return SubmissionResult(submission.name, [ungradable_exercise(e, reason) for e in EXERCISES])
 
 
-def _grade_all(submissions, fingerprints, gradebook, out, jobs, settings, forbidden_paths, progress_stream) -> dict:
+def _grade_all(
+    submissions, fingerprints, gradebook, out, jobs, settings, forbidden_paths, progress_stream
+) -> dict:
     """Grade ``submissions``; returns the sandbox's protections, which are printed before anything is graded."""
     # The fork server imports PyTorch on one core while this process imports it (and the checks) on another.
     launched = launch_in_new_workdir()
@@ -92,7 +96,11 @@ def _grade_all(submissions, fingerprints, gradebook, out, jobs, settings, forbid
 
         def announce(protections: dict) -> None:  # once, before the first learner code runs
             for name, status in protections.items():
-                print(f"sandbox: {name}: {for_terminal(status, PROTECTION_LIMIT)}", file=progress_stream, flush=True)
+                print(
+                    f"sandbox: {name}: {for_terminal(status, PROTECTION_LIMIT)}",
+                    file=progress_stream,
+                    flush=True,
+                )
 
         runner = Runner(launched=launched, accepted_risks=settings.accepted_risks, announce=announce)
     except BaseException:
@@ -113,13 +121,17 @@ def _grade_all(submissions, fingerprints, gradebook, out, jobs, settings, forbid
                 pass
 
         # A session that lacks a protection raises MissingProtection before its learner code runs, and stops the run.
-        grade_submissions(submissions, runner, record, jobs=jobs, settings=settings, forbidden_paths=forbidden_paths)
+        grade_submissions(
+            submissions, runner, record, jobs=jobs, settings=settings, forbidden_paths=forbidden_paths
+        )
         protections = runner.isolation_report()
     progress.close()
     return protections
 
 
-def grade_command(*, path: Path, out: Path, jobs: int, settings: Settings, regrade: tuple[str, ...] = ()) -> int:
+def grade_command(
+    *, path: Path, out: Path, jobs: int, settings: Settings, regrade: tuple[str, ...] = ()
+) -> int:
     """``grader grade``: grade PATH into OUT and say so; grading that ran is a success whatever the scores."""
     started = time.monotonic()
     try:
@@ -148,11 +160,15 @@ def grade_command(*, path: Path, out: Path, jobs: int, settings: Settings, regra
     return EXIT_OK
 
 
-def gradescope_command(*, submission: Path, results: Path, jobs: int = 1, accepted_risks: tuple[str, ...] = ()) -> int:
+def gradescope_command(
+    *, submission: Path, results: Path, jobs: int = 1, accepted_risks: tuple[str, ...] = ()
+) -> int:
     """``grader gradescope``: grade one submission and write Gradescope's ``results.json`` (``run_autograder``)."""
     with LockedFolder("gradescope-") as out:
         try:
-            (result,) = grade(submission, out=Path(out), jobs=jobs, settings=Settings(accepted_risks=accepted_risks))
+            (result,) = grade(
+                submission, out=Path(out), jobs=jobs, settings=Settings(accepted_risks=accepted_risks)
+            )
         except MissingProtection as error:
             print(f"grader gradescope: {error}", file=sys.stderr)
             return EXIT_UNSAFE
@@ -160,7 +176,10 @@ def gradescope_command(*, submission: Path, results: Path, jobs: int = 1, accept
             print(f"grader gradescope: {for_terminal(error, USAGE_ERROR_LIMIT)}", file=sys.stderr)
             return EXIT_USAGE
         except ValueError:
-            print(f"grader gradescope: {submission} holds several submissions; Gradescope grades one", file=sys.stderr)
+            print(
+                f"grader gradescope: {submission} holds several submissions; Gradescope grades one",
+                file=sys.stderr,
+            )
             return EXIT_USAGE
         (written,) = (Path(out) / GRADESCOPE_DIR).glob("*.json")
         results.parent.mkdir(parents=True, exist_ok=True)

@@ -52,10 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m grader grade submissions/ --out grades --jobs 2\n"
         "  python -m grader grade submissions/ --out grades --regrade alice   # redo one learner\n\n"
         "A rerun with the same --out grades only what is new or changed: results are kept per submission\n"
-        "under DIR/submissions/ as each one finishes, so an interrupted run resumes where it stopped.\n\n" + EXIT_CODES_HELP,
+        "under DIR/submissions/ as each one finishes, so an interrupted run resumes where it stopped.\n\n"
+        + EXIT_CODES_HELP,
     )
-    grade_parser.add_argument("path", type=Path, metavar="PATH", help="a submission folder or .zip, or a folder of them")
-    grade_parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="where the gradebook and feedback go")
+    grade_parser.add_argument(
+        "path", type=Path, metavar="PATH", help="a submission folder or .zip, or a folder of them"
+    )
+    grade_parser.add_argument(
+        "--out", type=Path, required=True, metavar="DIR", help="where the gradebook and feedback go"
+    )
     grade_parser.add_argument(
         "--jobs",
         type=int,
@@ -108,10 +113,17 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m grader gradescope --submission /autograder/submission --results /autograder/results/results.json\n\n"
         + EXIT_CODES_HELP,
     )
-    gradescope_parser.add_argument("--submission", type=Path, required=True, help="the submission folder or .zip")
-    gradescope_parser.add_argument("--results", type=Path, required=True, help="where Gradescope's results.json goes")
     gradescope_parser.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="exercises graded at once (default: %(default)s, the CPU count)"
+        "--submission", type=Path, required=True, help="the submission folder or .zip"
+    )
+    gradescope_parser.add_argument(
+        "--results", type=Path, required=True, help="where Gradescope's results.json goes"
+    )
+    gradescope_parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="exercises graded at once (default: %(default)s, the CPU count)",
     )
     add_accept_risk(gradescope_parser)
 
@@ -133,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     stub_parser.add_argument(
         "--exercises", type=Path, default=REPO / "exercises", help="where the stubs go (default: %(default)s)"
     )
-    stub_parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any stub is stale")
+    stub_parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if any stub is stale"
+    )
     notebook_parser = verbs.add_parser(
         "notebook",
         help="regenerate the nbgrader source notebook from solutions/",
@@ -152,7 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=REPO / "nbgrader" / "source" / "lesson13" / "lesson13.ipynb",
         help="the notebook (default: %(default)s)",
     )
-    notebook_parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if the notebook is stale")
+    notebook_parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the notebook is stale"
+    )
 
     release_parser = verbs.add_parser(
         "release",
@@ -165,10 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  python -m grader release dist/lesson13-kit           # dist/lesson13-kit/ and dist/lesson13-kit.zip\n"
-        "  python -m grader release dist/lesson13-kit --force   # replace an earlier build\n\n" + EXIT_CODES_HELP,
+        "  python -m grader release dist/lesson13-kit --force   # replace an earlier build\n\n"
+        + EXIT_CODES_HELP,
     )
     release_parser.add_argument(
-        "out", type=Path, metavar="OUT", help="the kit's folder, new or empty unless --force; OUT.zip is written beside it"
+        "out",
+        type=Path,
+        metavar="OUT",
+        help="the kit's folder, new or empty unless --force; OUT.zip is written beside it",
     )
     release_parser.add_argument("--force", action="store_true", help="replace OUT and OUT.zip if they exist")
     return parser
@@ -185,7 +205,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.verb == "gradescope":
             return gradescope_command(
-                submission=args.submission, results=args.results, jobs=args.jobs, accepted_risks=tuple(args.accept_risk)
+                submission=args.submission,
+                results=args.results,
+                jobs=args.jobs,
+                accepted_risks=tuple(args.accept_risk),
             )
         settings = Settings(
             call_timeout_s=args.call_timeout,
@@ -194,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
             cuda=args.cuda,
             accepted_risks=tuple(args.accept_risk),
         )
-        return grade_command(path=args.path, out=args.out, jobs=args.jobs, settings=settings, regrade=tuple(args.regrade))
+        return grade_command(
+            path=args.path, out=args.out, jobs=args.jobs, settings=settings, regrade=tuple(args.regrade)
+        )
     if args.verb == "stubs":
         from grader.kit.stubs import stubs_command
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 EXIT_OK = 0
-EXIT_FAILED_CHECK = 1  # a --check (stale stubs or notebook) or the release's leak check found something to fix
+EXIT_FAILED_CHECK = (
+    1  # a --check (stale stubs or notebook) or the release's leak check found something to fix
+)
 EXIT_USAGE = 2  # bad arguments or unreadable input
 EXIT_UNSAFE = 3  # the sandbox lacks a protection whose risk was not accepted: nothing was graded
 

@@ -35,18 +35,27 @@ CHUNK_BYTES = 1 << 20
 NOT_GRADING = ("grader/reports/", "grader/kit/", "grader/cli.py", "grader/__main__.py", "grader/gradebook.py")
 # Outside grader/: the reference (the stand-ins and every expected value) and the lesson's shared facts
 # (points, tolerances, PyTorch's modules loaded with a learner's weights).
-SHARED_WITH_GRADING = ("solutions/*.py", "learner/__init__.py", "learner/lesson.py", "learner/torch_modules.py")
+SHARED_WITH_GRADING = (
+    "solutions/*.py",
+    "learner/__init__.py",
+    "learner/lesson.py",
+    "learner/torch_modules.py",
+)
 
 
 def grade_sources(repo: Path = REPO) -> list[Path]:
     """Every file whose change can change a grade, in a fixed order."""
-    inside = [path for path in repo.glob("grader/**/*.py") if not _is_not_grading(path.relative_to(repo).as_posix())]
+    inside = [
+        path for path in repo.glob("grader/**/*.py") if not _is_not_grading(path.relative_to(repo).as_posix())
+    ]
     shared = [path for pattern in SHARED_WITH_GRADING for path in repo.glob(pattern)]
     return sorted(inside + shared, key=lambda path: path.relative_to(repo).as_posix())
 
 
 def _is_not_grading(relative: str) -> bool:
-    return any(relative == entry or (entry.endswith("/") and relative.startswith(entry)) for entry in NOT_GRADING)
+    return any(
+        relative == entry or (entry.endswith("/") and relative.startswith(entry)) for entry in NOT_GRADING
+    )
 
 
 def grader_fingerprint(repo: Path = REPO) -> str:

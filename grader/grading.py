@@ -26,7 +26,17 @@ from grader.forbidden import forbidden_uses
 from grader.intake import confined
 from grader.intake.bounded_parse import MAX_SOURCE_CHARS, Unanalysable
 from grader.intake.submission import Submission
-from grader.results import ERROR, FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, TIMEOUT, CheckResult, ExerciseResult, SubmissionResult
+from grader.results import (
+    ERROR,
+    FAILED,
+    NOT_IMPLEMENTED,
+    PASSED,
+    SKIPPED,
+    TIMEOUT,
+    CheckResult,
+    ExerciseResult,
+    SubmissionResult,
+)
 from grader.safe_text import truncate_output
 from grader.sandbox.accelerator import accelerator_for
 from grader.sandbox.client import Learner, LearnerError
@@ -37,7 +47,9 @@ from grader.settings import Settings
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 STANDIN_FROM = 4  # SPEC/issue: exercises 4–7 are graded with the reference standing in for earlier ones
-AFTER_TIMEOUT_CALL_S = 1.0  # once code has hung: the checks' inputs are small, a correct call takes well under 0.1 s
+AFTER_TIMEOUT_CALL_S = (
+    1.0  # once code has hung: the checks' inputs are small, a correct call takes well under 0.1 s
+)
 # A hanging exercise costs ~12 s and a submission ~2 s of work: six per worker keep the others busy meanwhile.
 SUBMISSIONS_PER_WORKER = 6
 MAX_TIMEOUTS = 3  # an exercise that hangs this often has its remaining checks skipped
@@ -70,7 +82,9 @@ def grade_submissions(
     run can lose.
     """
     lock = threading.Lock()
-    graded: dict[int, list[ExerciseResult | None]] = {index: [None] * len(EXERCISES) for index in range(len(submissions))}
+    graded: dict[int, list[ExerciseResult | None]] = {
+        index: [None] * len(EXERCISES) for index in range(len(submissions))
+    }
 
     def one(index: int, position: int) -> None:
         submission = submissions[index]
@@ -106,7 +120,9 @@ def grade_submissions(
                     index, position = queue.popleft()
                 try:
                     one(index, position)
-                except BaseException as error:  # the grader's own failure (its fork server died, say): stop, then raise
+                except (
+                    BaseException
+                ) as error:  # the grader's own failure (its fork server died, say): stop, then raise
                     with lock:
                         errors.append(error)
                     return
@@ -117,7 +133,9 @@ def grade_submissions(
     try:
         for worker in workers:
             worker.join()
-    except BaseException as stop:  # Ctrl-C or SIGTERM: no task starts after this; closing the runner ends the rest
+    except (
+        BaseException
+    ) as stop:  # Ctrl-C or SIGTERM: no task starts after this; closing the runner ends the rest
         with lock:
             errors.append(stop)
         raise
@@ -134,7 +152,9 @@ def _submission_result(submission: Submission, exercises: list[ExerciseResult]) 
     ]
     result = SubmissionResult(submission.name, notes=notes)
     result.exercises = list(exercises)
-    result.elapsed_s = round(sum(exercise.elapsed_s for exercise in exercises), 3)  # grading work, whatever ran alongside
+    result.elapsed_s = round(
+        sum(exercise.elapsed_s for exercise in exercises), 3
+    )  # grading work, whatever ran alongside
     return result
 
 
@@ -179,9 +199,13 @@ def grade_exercise(
 
     def open_session(gpu: bool = False):
         call_limits = settings.limits_for(exercise, gpu=True) if gpu else limits
-        if timeouts and not gpu:  # after a timeout, later calls get less time: a correct call takes well under a second
+        if (
+            timeouts and not gpu
+        ):  # after a timeout, later calls get less time: a correct call takes well under a second
             call_limits = replace(limits, call_timeout_s=min(limits.call_timeout_s, AFTER_TIMEOUT_CALL_S))
-        return runner.open_session(submission.folder, standins=standins, limits=call_limits, forbidden_paths=forbidden_paths)
+        return runner.open_session(
+            submission.folder, standins=standins, limits=call_limits, forbidden_paths=forbidden_paths
+        )
 
     learner = Learner(exercise.module, open_session)
     try:
@@ -258,7 +282,10 @@ def _standins(exercise: Exercise) -> dict[str, dict]:  # read once per run, not 
     if exercise.number < STANDIN_FROM:
         return {}
     return {
-        earlier.module: {"source": (SOLUTIONS / earlier.filename).read_text(encoding="utf-8"), "names": list(earlier.names)}
+        earlier.module: {
+            "source": (SOLUTIONS / earlier.filename).read_text(encoding="utf-8"),
+            "names": list(earlier.names),
+        }
         for earlier in EXERCISES
         if earlier.number < exercise.number
     }

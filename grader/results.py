@@ -6,7 +6,14 @@ from dataclasses import asdict, dataclass, field
 
 from grader.safe_text import MESSAGE_LIMIT, NOTE_LIMIT, bounded_items, for_json
 
-PASSED, FAILED, NOT_IMPLEMENTED, ERROR, TIMEOUT, SKIPPED = "passed", "failed", "not_implemented", "error", "timeout", "skipped"
+PASSED, FAILED, NOT_IMPLEMENTED, ERROR, TIMEOUT, SKIPPED = (
+    "passed",
+    "failed",
+    "not_implemented",
+    "error",
+    "timeout",
+    "skipped",
+)
 
 
 @dataclass

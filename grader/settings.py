@@ -70,7 +70,9 @@ class Settings:
             )
         else:
             limits = Limits(
-                call_timeout_s=self.call_timeout_s, session_timeout_s=self.exercise_timeout_s, memory_mb=self.memory_mb
+                call_timeout_s=self.call_timeout_s,
+                session_timeout_s=self.exercise_timeout_s,
+                memory_mb=self.memory_mb,
             )
         if gpu:
             limits = replace(

@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  python -m learner hint                # the next hint for the first failing exercise\n"
         "  python -m learner watch               # re-run the visible tests on every save\n"
-        "  python -m learner show masking        # draw your masked weights into show-masking.png\n\n" + EXIT_CODES_HELP,
+        "  python -m learner show masking        # draw your masked weights into show-masking.png\n\n"
+        + EXIT_CODES_HELP,
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB")
 
@@ -50,11 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m learner hint                # hint 1 of 3 for, say, masking.py; run again for hint 2\n"
         "  python -m learner hint multi_head     # the next hint for exercise 5, whatever fails first\n"
         "  python -m learner hint 3 --again      # the last hint shown for exercise 3, once more\n"
-        "  python -m learner hint --reset        # forget the hints shown; start again at hint 1\n\n" + EXIT_CODES_HELP,
+        "  python -m learner hint --reset        # forget the hints shown; start again at hint 1\n\n"
+        + EXIT_CODES_HELP,
     )
-    hint.add_argument("exercise", nargs="?", metavar="EXERCISE", help="an exercise name or number, e.g. masking or 3")
-    hint.add_argument("--again", action="store_true", help="repeat the last hint shown instead of the next one")
-    hint.add_argument("--reset", action="store_true", help="forget which hints were shown (for EXERCISE, or all)")
+    hint.add_argument(
+        "exercise", nargs="?", metavar="EXERCISE", help="an exercise name or number, e.g. masking or 3"
+    )
+    hint.add_argument(
+        "--again", action="store_true", help="repeat the last hint shown instead of the next one"
+    )
+    hint.add_argument(
+        "--reset", action="store_true", help="forget which hints were shown (for EXERCISE, or all)"
+    )
     hint.add_argument("--exercises", type=Path, metavar="DIR", help=EXERCISES_HELP)
 
     watch = verbs.add_parser(
@@ -97,8 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m learner show masking --out pics/m.png\n\n" + EXIT_CODES_HELP,
     )
     show.add_argument("what", choices=("masking", "multi_head"), metavar="WHAT", help="masking or multi_head")
-    show.add_argument("--out", type=Path, metavar="FILE.png", help="where the picture goes (default: show-WHAT.png here)")
-    show.add_argument("--head", type=int, default=0, help="multi_head: which of the example's 2 heads (default: %(default)s)")
+    show.add_argument(
+        "--out", type=Path, metavar="FILE.png", help="where the picture goes (default: show-WHAT.png here)"
+    )
+    show.add_argument(
+        "--head",
+        type=int,
+        default=0,
+        help="multi_head: which of the example's 2 heads (default: %(default)s)",
+    )
     show.add_argument("--exercises", type=Path, metavar="DIR", help=EXERCISES_HELP)
     return parser
 

@@ -19,7 +19,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 RTOL, ATOL = 1e-4, 1e-5  # float32 weights computed in another order still match
-WEIGHT_COLOURS = colormaps["viridis"].with_extremes(bad="#bbbbbb", over="#fde725", under="#440154")  # nan: grey
+WEIGHT_COLOURS = colormaps["viridis"].with_extremes(
+    bad="#bbbbbb", over="#fde725", under="#440154"
+)  # nan: grey
 MASK_COLOURS = ListedColormap(["#f4f4f4", "#4c72b0"])  # masked, may attend
 
 
@@ -89,7 +91,15 @@ def _weights(ax, weights: torch.Tensor, bad: torch.Tensor | None = None) -> None
     for i, j in itertools.product(range(values.shape[0]), range(values.shape[1])):
         value = float(values[i, j])
         text = "nan" if math.isnan(value) else f"{value:.2f}"
-        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="black" if math.isnan(value) or value > 0.55 else "white")
+        ax.text(
+            j,
+            i,
+            text,
+            ha="center",
+            va="center",
+            fontsize=8,
+            color="black" if math.isnan(value) or value > 0.55 else "white",
+        )
         if bad is not None and bool(bad[i, j]):
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="#d62728", linewidth=2.5))
     ax.set_xticks(range(values.shape[1]))

@@ -14,7 +14,17 @@ import sys
 import textwrap
 from pathlib import Path
 
-from learner.kit import EXERCISES, HINTS_SHOWN_KEY, Kit, Progress, UsageError, find_kit, is_stale, last_progress, module_of
+from learner.kit import (
+    EXERCISES,
+    HINTS_SHOWN_KEY,
+    Kit,
+    Progress,
+    UsageError,
+    find_kit,
+    is_stale,
+    last_progress,
+    module_of,
+)
 from learner.kit import run_visible_tests as run_tests
 
 COMMAND = "python -m learner hint"
@@ -38,7 +48,9 @@ def read_hints(path: Path) -> tuple[str, ...]:
         except SyntaxError:
             return ()
     for node in tree.body:
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "HINTS" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "HINTS" for t in node.targets
+        ):
             try:
                 value = ast.literal_eval(node.value)
             except ValueError:
@@ -47,7 +59,9 @@ def read_hints(path: Path) -> tuple[str, ...]:
     return ()
 
 
-def hint(*, exercise: str | None = None, exercises: Path | None = None, again: bool = False, reset: bool = False) -> int:
+def hint(
+    *, exercise: str | None = None, exercises: Path | None = None, again: bool = False, reset: bool = False
+) -> int:
     """Print the next hint for ``exercise`` (default: the first exercise that fails its visible checks)."""
     kit = find_kit(exercises)
     module = module_of(exercise) if exercise else None
@@ -72,7 +86,9 @@ def hint(*, exercise: str | None = None, exercises: Path | None = None, again: b
         module = progress.first_failing
     hints = read_hints(kit.module_path(module))
     if not hints:
-        raise UsageError(f"{module}.py has no HINTS = (...) at its end; the kit's original copy of the file has them")
+        raise UsageError(
+            f"{module}.py has no HINTS = (...) at its end; the kit's original copy of the file has them"
+        )
     count = min(int(shown.get(module, 0)), len(hints))
     index = max(count - 1, 0) if again else min(count, len(hints) - 1)
     shown[module] = max(count, index + 1)
@@ -96,7 +112,9 @@ def _format(module: str, index: int, hints: tuple[str, ...], *, chosen: bool) ->
             if module in PICTURES
             else ""
         )
-        lines.append(f"That was the last hint for {module}.py; the module's docstring tells the idea in full.{picture}")
+        lines.append(
+            f"That was the last hint for {module}.py; the module's docstring tells the idea in full.{picture}"
+        )
     lines.append(f"(`{again} --again` repeats this one; `{COMMAND} --reset` starts over.)")
     return "\n".join(lines)
 
@@ -119,12 +137,18 @@ def _current_progress(kit: Kit) -> Progress:
         reason = f"The last run left out {', '.join(progress.not_run)}"
     else:
         return progress
-    print(f"{reason}: running the visible tests to find the first failing exercise ...", file=sys.stderr, flush=True)
+    print(
+        f"{reason}: running the visible tests to find the first failing exercise ...",
+        file=sys.stderr,
+        flush=True,
+    )
     before = progress.finished_at if progress else None
     result = run_tests(kit, extra=("-q",))
     progress = last_progress(kit)
     if progress is None or progress.finished_at == before:
         # E.g. a syntax error: pytest stops while collecting, before any exercise runs.
-        last = (result.stdout.strip().splitlines() or result.stderr.strip().splitlines() or ["no output"])[-1].strip("= ")
+        last = (result.stdout.strip().splitlines() or result.stderr.strip().splitlines() or ["no output"])[
+            -1
+        ].strip("= ")
         raise UsageError(f"`pytest exercises` stopped before any exercise ran ({last}); run it to see why")
     return progress

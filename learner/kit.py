@@ -16,8 +16,13 @@ from pathlib import Path
 from learner.lesson import MODULES
 
 EXERCISES = MODULES  # lesson order
-PROGRESS_KEY, HINTS_SHOWN_KEY = "lesson13/progress", "lesson13/hints-shown"  # exercises/conftest.py writes them
-CACHE_VALUES = Path(".pytest_cache") / "v"  # pytest's cache for the kit's rootdir (the folder holding pyproject.toml)
+PROGRESS_KEY, HINTS_SHOWN_KEY = (
+    "lesson13/progress",
+    "lesson13/hints-shown",
+)  # exercises/conftest.py writes them
+CACHE_VALUES = (
+    Path(".pytest_cache") / "v"
+)  # pytest's cache for the kit's rootdir (the folder holding pyproject.toml)
 TEST_TIMEOUT_S = 600
 
 
@@ -83,7 +88,9 @@ def module_of(name: str) -> str:
     if stem.isdigit() and 1 <= int(stem) <= len(EXERCISES):
         return EXERCISES[int(stem) - 1]
     if stem not in EXERCISES:
-        raise UsageError(f"{name!r} is not an exercise: expected a number 1-{len(EXERCISES)} or one of {', '.join(EXERCISES)}")
+        raise UsageError(
+            f"{name!r} is not an exercise: expected a number 1-{len(EXERCISES)} or one of {', '.join(EXERCISES)}"
+        )
     return stem
 
 
@@ -131,4 +138,11 @@ def run_visible_tests(
     targets = [str(kit.test_path(m)) for m in modules] or [str(kit.exercises)]
     # The rootdir decides where pytest keeps its cache, so the progress lands where ``read`` looks.
     command = [sys.executable, "-m", "pytest", *targets, "--rootdir", str(kit.root), "--color=no", *extra]
-    return subprocess.run(command, cwd=kit.root, capture_output=True, text=True, timeout=TEST_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        command,
+        cwd=kit.root,
+        capture_output=True,
+        text=True,
+        timeout=TEST_TIMEOUT_S,
+        stdin=subprocess.DEVNULL,
+    )

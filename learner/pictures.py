@@ -50,7 +50,10 @@ def masking_figure(masked_attention=None, *, exercises: Path | None = None) -> A
     generator = torch.Generator().manual_seed(SEED)
     q, k, v = (torch.randn(1, L, D, generator=generator) for _ in range(3))  # (1, L, D) each
     examples = [
-        ("padding: keys 3 and 4 are padding", (torch.arange(L) < 3).reshape(1, 1, L)),  # as padding_mask([3], 5)
+        (
+            "padding: keys 3 and 4 are padding",
+            (torch.arange(L) < 3).reshape(1, 1, L),
+        ),  # as padding_mask([3], 5)
         ("causal: query i sees keys ≤ i", torch.ones(L, L, dtype=torch.bool).tril()),
         (
             "query 2 sees no key at all",
@@ -61,7 +64,9 @@ def masking_figure(masked_attention=None, *, exercises: Path | None = None) -> A
     with _exercise_package(exercises) as load:
         function = masked_attention or load("masking").masked_attention
         for title, mask in examples:
-            result = _call("masking.masked_attention", function, q.clone(), k.clone(), v.clone(), mask.clone())
+            result = _call(
+                "masking.masked_attention", function, q.clone(), k.clone(), v.clone(), mask.clone()
+            )
             weights = _weights_of(result, "masking.masked_attention", (1, L, L))
             full_mask = mask.expand(1, L, L)[0]
             rows.append(Row(title, full_mask, weights[0], _expected_weights(q, k, mask)[0]))
@@ -69,7 +74,9 @@ def masking_figure(masked_attention=None, *, exercises: Path | None = None) -> A
     return draw("masking.masked_attention", rows, source)
 
 
-def multi_head_figure(MultiHeadAttention=None, *, exercises: Path | None = None, head: int = 0) -> AttentionFigure:  # noqa: N803
+def multi_head_figure(
+    MultiHeadAttention=None, *, exercises: Path | None = None, head: int = 0
+) -> AttentionFigure:  # noqa: N803
     """One head of your ``MultiHeadAttention`` beside ``nn.MultiheadAttention`` with the same weights.
 
     ``MultiHeadAttention`` is your class (a notebook cell's); by default the one in ``exercises/multi_head.py``.
@@ -91,28 +98,39 @@ def multi_head_figure(MultiHeadAttention=None, *, exercises: Path | None = None,
         namespace = getattr(type(mha).forward, "__globals__", {})  # where forward looks up masked_attention
         for title, mask, batch, torch_masks in [
             (f"head {head}, causal mask, sequence 0", causal, 0, {"attn_mask": ~causal}),
-            (f"head {head}, padding: sequence 1 has length 3", padding, 1, {"key_padding_mask": ~padding.squeeze(1)}),
+            (
+                f"head {head}, padding: sequence 1 has length 3",
+                padding,
+                1,
+                {"key_padding_mask": ~padding.squeeze(1)},
+            ),
         ]:
             with _recording_weights(namespace) as seen, torch.no_grad():
                 _call("multi_head.MultiHeadAttention.forward", mha, x.clone(), mask.clone())
-                _, expected = reference(x, x, x, need_weights=True, average_attn_weights=False, **torch_masks)  # (B, H, L, L)
+                _, expected = reference(
+                    x, x, x, need_weights=True, average_attn_weights=False, **torch_masks
+                )  # (B, H, L, L)
             yours = _head_weights(seen, batch, head, x.shape[0])
             missing = (
                 ""
                 if yours is not None
                 else "your forward does not pass\nits weights through masked_attention,\nso they cannot be drawn"
             )
-            rows.append(Row(title, mask.expand(x.shape[0], L, L)[batch], yours, expected[batch, head], missing))
-    source = (
-        f"expected: nn.MultiheadAttention({E}, {H}) with your module's weights (need_weights=True, average_attn_weights=False)"
-    )
+            rows.append(
+                Row(title, mask.expand(x.shape[0], L, L)[batch], yours, expected[batch, head], missing)
+            )
+    source = f"expected: nn.MultiheadAttention({E}, {H}) with your module's weights (need_weights=True, average_attn_weights=False)"
     return draw("multi_head.MultiHeadAttention", rows, source)
 
 
 def show(*, what: str, out: Path | None = None, exercises: Path | None = None, head: int = 0) -> int:
     """Draw the picture for ``what`` (masking or multi_head) into ``out``; 1 when the code gave nothing to draw."""
     try:
-        figure = masking_figure(exercises=exercises) if what == "masking" else multi_head_figure(exercises=exercises, head=head)
+        figure = (
+            masking_figure(exercises=exercises)
+            if what == "masking"
+            else multi_head_figure(exercises=exercises, head=head)
+        )
     except LearnerCodeError as error:
         print(f"{str(error).rstrip('.')}. Nothing to draw yet.", file=sys.stderr)
         return 1
@@ -121,8 +139,6 @@ def show(*, what: str, out: Path | None = None, exercises: Path | None = None, h
     figure.savefig(out, dpi=110)
     print(f"Wrote {out}: {figure.verdict}.")
     return 0
-
-
 
 
 def _expected_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -136,10 +152,10 @@ def _torch_multihead(mha) -> torch.nn.MultiheadAttention:
     projections = {name: getattr(mha, name, None) for name in ("q_proj", "k_proj", "v_proj", "out_proj")}
     for name, layer in projections.items():
         if not isinstance(layer, torch.nn.Linear) or tuple(layer.weight.shape) != (E, E):
-            raise LearnerCodeError(f"multi_head.MultiHeadAttention(8, 2).{name}: expected nn.Linear(8, 8), got {layer!r}")
+            raise LearnerCodeError(
+                f"multi_head.MultiHeadAttention(8, 2).{name}: expected nn.Linear(8, 8), got {layer!r}"
+            )
     return torch_multihead(mha, H)
-
-
 
 
 @contextmanager
@@ -188,7 +204,11 @@ def _describe(error: Exception, where: str) -> str:
 def _is_learners(filename: str) -> bool:
     """Not this tool, not PyTorch or another installed package, not the standard library."""
     installed = ("site-packages", "dist-packages", sysconfig.get_paths()["stdlib"])
-    return filename != __file__ and not any(part in filename for part in installed) and not filename.startswith("<frozen")
+    return (
+        filename != __file__
+        and not any(part in filename for part in installed)
+        and not filename.startswith("<frozen")
+    )
 
 
 def _weights_of(result, where: str, shape: tuple[int, ...]) -> torch.Tensor:

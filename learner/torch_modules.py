@@ -31,7 +31,9 @@ def torch_multihead(mha, num_heads: int) -> torch.nn.MultiheadAttention:
     return theirs
 
 
-def torch_encoder_layer(block, num_heads: int, ff_dim: int, norm_first: bool) -> torch.nn.TransformerEncoderLayer:
+def torch_encoder_layer(
+    block, num_heads: int, ff_dim: int, norm_first: bool
+) -> torch.nn.TransformerEncoderLayer:
     """``nn.TransformerEncoderLayer`` (ReLU, batch_first) holding the weights of your EncoderBlock ``block``, in eval mode."""
     weight = block.linear1.weight
     theirs = torch.nn.TransformerEncoderLayer(

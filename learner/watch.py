@@ -21,7 +21,11 @@ WIDTH = 100
 
 
 def watch(
-    *, exercises: Path | None = None, debounce_ms: int = 300, stop_event=None, write: Callable[[str], None] | None = None
+    *,
+    exercises: Path | None = None,
+    debounce_ms: int = 300,
+    stop_event=None,
+    write: Callable[[str], None] | None = None,
 ) -> int:
     """Run the visible tests now and again after every save under ``exercises``, until Ctrl-C (or ``stop_event``)."""
     write = write or _print
@@ -33,7 +37,9 @@ def watch(
         raise UsageError("watch mode needs the watchfiles package: pip install watchfiles") from None
     write(f"Watching {kit.exercises} — save an exercise to run its visible tests again; Ctrl-C stops.")
     run_cycle(kit, [], write=write)
-    changes = watch_changes(kit.exercises, watch_filter=PythonFilter(), debounce=debounce_ms, stop_event=stop_event)
+    changes = watch_changes(
+        kit.exercises, watch_filter=PythonFilter(), debounce=debounce_ms, stop_event=stop_event
+    )
     for batch in changes:
         run_cycle(kit, changed_exercises(path for _, path in batch), write=write)
     return 0
@@ -86,7 +92,9 @@ def first_failure(output: str) -> str | None:
     if block is None:
         return None
     title, body = block[0], block[1:]
-    errors = [line[4:] if line.startswith("E   ") else line[1:].strip() for line in body if line.startswith("E ")]
+    errors = [
+        line[4:] if line.startswith("E   ") else line[1:].strip() for line in body if line.startswith("E ")
+    ]
     if errors:
         places = [line.split(": in ")[0] for line in body if LOCATION.match(line)]
         body = [f"at {places[-1]}:" if places else "", *errors]

@@ -34,12 +34,16 @@ def attention_formula(q, k, v, mask=None):
     # Generated from the one helper the visible tests and the grader use too (learner/torch_modules.py).
     "multi_head": inspect.getsource(torch_modules.torch_multihead).strip(),
     "encoder": "\n\n\n".join(
-        inspect.getsource(helper).strip() for helper in (torch_modules.torch_multihead, torch_modules.torch_encoder_layer)
+        inspect.getsource(helper).strip()
+        for helper in (torch_modules.torch_multihead, torch_modules.torch_encoder_layer)
     ),
 }
 
 HIDDEN_ONLY = {
-    ("classifier", "learns_what_mean_pooling_cannot"): "trains your model with your loop on a held-out task: too slow here",
+    (
+        "classifier",
+        "learns_what_mean_pooling_cannot",
+    ): "trains your model with your loop on a held-out task: too slow here",
     ("classifier", "reaches_high_accuracy"): "the same training run as the check above",
 }
 

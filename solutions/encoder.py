@@ -64,7 +64,9 @@ class EncoderBlock(nn.Module):
             after the feed-forward network).
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, ff_dim: int, dropout: float = 0.1, norm_first: bool = False):
+    def __init__(
+        self, embed_dim: int, num_heads: int, ff_dim: int, dropout: float = 0.1, norm_first: bool = False
+    ):
         super().__init__()
         # TODO: the attention, the two linear layers, the two norms and the dropouts.
         ### BEGIN SOLUTION
@@ -124,7 +126,9 @@ class Encoder(nn.Module):
         super().__init__()
         # TODO: num_layers separate blocks (not one block repeated), and the final norm if pre-norm.
         ### BEGIN SOLUTION
-        self.layers = nn.ModuleList(EncoderBlock(embed_dim, num_heads, ff_dim, dropout, norm_first) for _ in range(num_layers))
+        self.layers = nn.ModuleList(
+            EncoderBlock(embed_dim, num_heads, ff_dim, dropout, norm_first) for _ in range(num_layers)
+        )
         # Pre-norm blocks leave the residual stream unnormalised, hence one last norm.
         self.norm = nn.LayerNorm(embed_dim) if norm_first else None
         ### END SOLUTION

@@ -57,7 +57,9 @@ class MultiHeadAttention(nn.Module):
         # TODO: check that the heads split embed_dim evenly; build the four projections.
         ### BEGIN SOLUTION
         if num_heads <= 0 or embed_dim % num_heads != 0:
-            raise ValueError(f"MultiHeadAttention: embed_dim={embed_dim} is not divisible by num_heads={num_heads}")
+            raise ValueError(
+                f"MultiHeadAttention: embed_dim={embed_dim} is not divisible by num_heads={num_heads}"
+            )
         self.num_heads = num_heads
         self.head_dim = embed_dim // num_heads
         self.q_proj = nn.Linear(embed_dim, embed_dim, bias=bias)

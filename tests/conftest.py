@@ -67,11 +67,15 @@ class AreaLines:
 
     def write(self, area: str) -> None:
         outcomes = self.outcomes[area]
-        counts = ", ".join(f"{outcomes[kind]} {kind}" for kind in ("passed", "failed", "error", "skipped") if outcomes[kind])
+        counts = ", ".join(
+            f"{outcomes[kind]} {kind}" for kind in ("passed", "failed", "error", "skipped") if outcomes[kind]
+        )
         mark = "✗" if outcomes["failed"] or outcomes["error"] else "✓"
         line = f"{mark} {area:<40} {counts:<24} {self.seconds[area]:6.1f} s  {summary_of(area)}"
         if self.terminal is not None:
-            self.terminal.write_line(line[: self.terminal._tw.fullwidth - 1] if self.terminal.isatty else line)
+            self.terminal.write_line(
+                line[: self.terminal._tw.fullwidth - 1] if self.terminal.isatty else line
+            )
 
 
 def summary_of(area: str) -> str:

@@ -69,6 +69,8 @@ def namespaces_work() -> bool:
     """Whether this machine lets a child unshare PID and network namespaces (a user namespace too, when not root)."""
     pid = os.fork()
     if pid == 0:
-        flags = confine.CLONE_NEWPID | confine.CLONE_NEWNET | (0 if os.geteuid() == 0 else confine.CLONE_NEWUSER)
+        flags = (
+            confine.CLONE_NEWPID | confine.CLONE_NEWNET | (0 if os.geteuid() == 0 else confine.CLONE_NEWUSER)
+        )
         os._exit(0 if confine.unshare(flags).active else 1)
     return os.waitpid(pid, 0)[1] == 0

@@ -42,7 +42,15 @@ from grader.sandbox.harness import confine, landlock
 from grader.contract import EXERCISES, MODULES
 from grader.results import ExerciseResult
 from grader.sandbox.runner import SANDBOX_ID_BASE
-from tests.grading_helpers import REPO, SOLUTIONS, SUBMISSIONS, changed_modules, grade_exercises, namespaces_work, overlay
+from tests.grading_helpers import (
+    REPO,
+    SOLUTIONS,
+    SUBMISSIONS,
+    changed_modules,
+    grade_exercises,
+    namespaces_work,
+    overlay,
+)
 
 ADVERSARIAL = SUBMISSIONS / "adversarial"
 ATTACK_START, ATTACK_END = "# --- attack ---", "# --- end attack ---"
@@ -82,7 +90,8 @@ FULL_SANDBOX = confine.IS_LINUX and os.geteuid() == 0 and landlock.landlock_abi(
 ATTACKS = sorted(path.name for path in ADVERSARIAL.iterdir() if path.is_dir())
 RUNNABLE = [a for a in ATTACKS if FULL_SANDBOX or a not in NEED_FULL_SANDBOX]
 needs_full_sandbox = pytest.mark.skipif(
-    not FULL_SANDBOX, reason="needs root, PID/network namespaces and Landlock ABI >= 4: the attacks would touch this machine"
+    not FULL_SANDBOX,
+    reason="needs root, PID/network namespaces and Landlock ABI >= 4: the attacks would touch this machine",
 )
 
 
@@ -110,7 +119,11 @@ def learners(attack: str) -> list[tuple[str, Path]]:
     folder = ADVERSARIAL / attack
     if any(folder.glob("*.py")):
         return [(attack, folder)]
-    return [(f"{attack}/{sub.name}", sub) for sub in sorted(folder.iterdir()) if sub.is_dir() and any(sub.glob("*.py"))]
+    return [
+        (f"{attack}/{sub.name}", sub)
+        for sub in sorted(folder.iterdir())
+        if sub.is_dir() and any(sub.glob("*.py"))
+    ]
 
 
 def build(fixture: Path, target: Path, *, attack: bool) -> Path:
@@ -157,7 +170,9 @@ def attack_traces(root: Path, changed: list[str]) -> list[str]:
     traces = []
     for name in changed:
         path = root / name
-        if TOKEN in name or (path.is_file() and not path.is_symlink() and TOKEN.encode() in path.read_bytes()):
+        if TOKEN in name or (
+            path.is_file() and not path.is_symlink() and TOKEN.encode() in path.read_bytes()
+        ):
             traces.append(name)
     return traces
 
@@ -278,7 +293,9 @@ class Listeners:
                 continue
             unix.listen()
             if not address.startswith("\0"):
-                os.chmod(address, 0o777)  # anyone may connect: only the sandbox's own root keeps it out of reach
+                os.chmod(
+                    address, 0o777
+                )  # anyone may connect: only the sandbox's own root keeps it out of reach
             self.sockets.append(unix)
 
     def reached(self) -> list[str]:
@@ -343,7 +360,9 @@ def jobs_for(tmp: Path) -> list[tuple[str, Path, list[str]]]:
             modules = changed_modules(folder)
             everything = list(MODULES) if attack in WHOLE_SUBMISSION else modules
             slug = learner.replace("/", "--")
-            jobs.append((f"{learner}::attack", build(folder, tmp / f"{slug}--attack", attack=True), everything))
+            jobs.append(
+                (f"{learner}::attack", build(folder, tmp / f"{slug}--attack", attack=True), everything)
+            )
             jobs.append((f"{learner}::honest", build(folder, tmp / f"{slug}--honest", attack=False), modules))
     # Longest first so the two workers finish together; the colluding copier after its publisher.
     jobs.sort(key=lambda job: ("copier" in job[0], -len(job[2]), "classifier" not in job[2]))
@@ -373,7 +392,9 @@ def grade_by_command(klass: Path, out: Path) -> subprocess.CompletedProcess:
 def run(tmp_path_factory):
     """Every attack and its honest twin, graded in one ``grade_exercises`` call; then the class, by the command."""
     tmp = tmp_path_factory.mktemp("adversarial")
-    remove_ipc_objects([obj for obj in sandbox_ipc_objects() if obj.key in IPC_KEYS])  # left by an earlier run
+    remove_ipc_objects(
+        [obj for obj in sandbox_ipc_objects() if obj.key in IPC_KEYS]
+    )  # left by an earlier run
     markers_before = pwned_markers()
     folders_before = {name: tree_digest(path) for name, path in watched_folders().items()}
     jobs = jobs_for(tmp / "pairs")
@@ -407,9 +428,15 @@ def differences(module: str, attack: ExerciseResult, honest: ExerciseResult) -> 
     """One entry per check whose name, status or score differs between the twins."""
     lines = []
     for mine, twin in zip_longest(attack.checks, honest.checks):
-        if mine is None or twin is None or (mine.name, mine.status, mine.score) != (twin.name, twin.status, twin.score):
+        if (
+            mine is None
+            or twin is None
+            or (mine.name, mine.status, mine.score) != (twin.name, twin.status, twin.score)
+        ):
             name = (mine or twin).name
-            lines.append(f"  {module}.{name}\n    honest twin  {first_line(twin)}\n    attack       {first_line(mine)}")
+            lines.append(
+                f"  {module}.{name}\n    honest twin  {first_line(twin)}\n    attack       {first_line(mine)}"
+            )
     return lines
 
 
@@ -431,7 +458,9 @@ def test_every_attack_module_marks_its_attack_and_leaves_a_working_honest_twin(a
 def test_no_shipped_file_is_a_python_file_the_kits_own_pytest_would_import():
     """Is every conftest.py-like payload stored as .txt, so that only the built attack submission holds it?"""
     stray = [
-        p for p in ADVERSARIAL.rglob("*.py") if p.name in ("conftest.py", "sitecustomize.py", "usercustomize.py", "__init__.py")
+        p
+        for p in ADVERSARIAL.rglob("*.py")
+        if p.name in ("conftest.py", "sitecustomize.py", "usercustomize.py", "__init__.py")
     ]
     assert stray == []
 
@@ -455,7 +484,9 @@ class TestScores:
                 mine, twin = run.pair(learner, module)
                 lines = differences(module, mine, twin)
                 if lines or mine.score != twin.score:
-                    report.append(f"{learner}: {module} attack {mine.score:g} vs honest {twin.score:g} of {mine.max_score:g}")
+                    report.append(
+                        f"{learner}: {module} attack {mine.score:g} vs honest {twin.score:g} of {mine.max_score:g}"
+                    )
                     report += lines
         assert not report, "the attack changed its grade:\n" + "\n".join(report)
 
@@ -468,7 +499,9 @@ class TestScores:
             for module in changed_modules(folder):
                 mine, twin = run.pair(learner, module)
                 for got, honest in zip(mine.checks, twin.checks, strict=True):
-                    assert got.score <= honest.score, f"{module}.{got.name} gained {got.score - honest.score:g}"
+                    assert got.score <= honest.score, (
+                        f"{module}.{got.name} gained {got.score - honest.score:g}"
+                    )
                     if got.status != honest.status:
                         assert "was the grader's harness altered?" in got.message, got.message
 
@@ -480,7 +513,9 @@ class TestScores:
         (learner, folder), *_ = learners(attack)
         graded = run.results[f"{learner}::attack"]
         short = {
-            module: [f"{check.name}: {first_line(check)}" for check in result.checks if check.status != "passed"]
+            module: [
+                f"{check.name}: {first_line(check)}" for check in result.checks if check.status != "passed"
+            ]
             for module, result in graded.items()
             if module not in changed_modules(folder) and result.score != result.max_score
         }
@@ -520,14 +555,18 @@ class TestCommand:
         progress = [line for line in run.command.stderr.splitlines() if re.match(r"^\[\d+/\d+\] ", line)]
         assert len(progress) == len(THROUGH_THE_COMMAND) + 1, progress[:10]
         results = json.loads((run.out / "results.json").read_text())
-        assert sorted(s["submission"] for s in results["submissions"]) == sorted([*THROUGH_THE_COMMAND, "reference"])
+        assert sorted(s["submission"] for s in results["submissions"]) == sorted(
+            [*THROUGH_THE_COMMAND, "reference"]
+        )
         assert len(list((run.out / "feedback").glob("*.md"))) == len(THROUGH_THE_COMMAND) + 1
         assert not list(run.out.rglob(f"*{TOKEN}*"))
 
     def test_printed_markup_is_escaped_in_html_feedback(self, run):
         """Does a script tag the submission printed appear in HTML feedback only escaped?"""
         raw = f'<script>alert("{TOKEN}")</script>'
-        assert [str(page) for page in run.out.rglob("*.htm*") if raw in page.read_text(errors="replace")] == []
+        assert [
+            str(page) for page in run.out.rglob("*.htm*") if raw in page.read_text(errors="replace")
+        ] == []
 
 
 # --- what is left on the machine afterwards --------------------------------------------------------
@@ -574,7 +613,9 @@ class TestAftermath:
 
     def test_every_submission_folder_is_byte_for_byte_as_built(self, run):
         """Is each graded folder (the class folder the grader was given) unchanged, though attacks aimed at their own?"""
-        changed = {folder: changes(before, tree_digest(Path(folder))) for folder, before in run.built_before.items()}
+        changed = {
+            folder: changes(before, tree_digest(Path(folder))) for folder, before in run.built_before.items()
+        }
         assert {folder: files for folder, files in changed.items() if files} == {}
 
     def test_nothing_reached_the_loopback_listeners(self, run):
@@ -585,4 +626,6 @@ class TestAftermath:
         """Does a submission that prints megabytes of fake summaries get only a short note in its feedback?"""
         result = run.results["prints_fake_test_summaries::attack"]["attention"]
         printed = [note for note in result.notes if note.startswith("Your code printed")]
-        assert printed and all(len(note) <= MAX_PRINTED_NOTE_CHARS for note in printed), [len(n) for n in printed]
+        assert printed and all(len(note) <= MAX_PRINTED_NOTE_CHARS for note in printed), [
+            len(n) for n in printed
+        ]

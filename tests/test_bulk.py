@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-STUB_FILES = [p for p in (REPO / "exercises").glob("*.py") if not p.name.startswith(("test_", "conftest", "__init__"))]
+STUB_FILES = [
+    p for p in (REPO / "exercises").glob("*.py") if not p.name.startswith(("test_", "conftest", "__init__"))
+]
 
 
 def make_class(root: Path, size: int) -> Path:
@@ -56,7 +58,9 @@ class TestResume:
         klass = make_class(tmp_path, 6)
         out = tmp_path / "out"
         command = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), "--jobs", "1"]
-        run = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        run = subprocess.Popen(
+            command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         records = out / "submissions"
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline and len(list(records.glob("*.json"))) < 2:

@@ -54,10 +54,17 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "lesson_sqrt_of_float32_tensor": {"keeps_dtype_and_precision"},
     # 3 masking
     "only_mask_equal_one_attends": {"matches_reference_for_every_mask_form"},
-    "mask_inverted": {"masked_keys_get_zero_weight", "matches_reference_for_every_mask_form", "causality_by_perturbation"},
+    "mask_inverted": {
+        "masked_keys_get_zero_weight",
+        "matches_reference_for_every_mask_form",
+        "causality_by_perturbation",
+    },
     "fills_masked_scores_with_zero": {"masked_keys_get_zero_weight", "causality_by_perturbation"},
     "masks_weights_after_softmax": {"matches_reference_for_every_mask_form", "matches_pytorch_with_masks"},
-    "nan_on_fully_masked_rows": {"fully_masked_row_gives_zero_weights_and_output", "fully_masked_row_has_finite_gradients"},
+    "nan_on_fully_masked_rows": {
+        "fully_masked_row_gives_zero_weights_and_output",
+        "fully_masked_row_has_finite_gradients",
+    },
     "nan_to_num_after_additive_minus_inf_bias": {"fully_masked_row_has_finite_gradients"},
     "fills_masked_scores_with_minus_1e9": {"fully_masked_row_gives_zero_weights_and_output"},
     "fills_with_finfo_min_without_zeroing_rows": {"fully_masked_row_gives_zero_weights_and_output"},
@@ -74,7 +81,10 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "self_attention_drops_mask": {"matches_reference_with_masks"},
     "self_attention_returns_output_and_weights": {"output_shape"},
     # 5 multi_head
-    "splits_heads_with_view_not_transpose": {"matches_nn_multihead_attention", "matches_reference_in_float64"},
+    "splits_heads_with_view_not_transpose": {
+        "matches_nn_multihead_attention",
+        "matches_reference_in_float64",
+    },
     "scales_by_sqrt_embed_dim": {"matches_nn_multihead_attention", "matches_reference_in_float64"},
     "no_out_proj": {"matches_nn_multihead_attention", "gradients_match_reference"},
     "accepts_heads_that_do_not_divide": {"rejects_heads_that_do_not_divide_embed_dim"},
@@ -83,7 +93,10 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "merges_heads_in_wrong_order": {"matches_nn_multihead_attention", "matches_reference_in_float64"},
     # 6 encoder
     "post_norm_normalises_sublayer_not_sum": {"post_norm_block_matches_transformer_encoder_layer"},
-    "ignores_norm_first": {"pre_norm_block_matches_transformer_encoder_layer", "encoder_matches_transformer_encoder"},
+    "ignores_norm_first": {
+        "pre_norm_block_matches_transformer_encoder_layer",
+        "encoder_matches_transformer_encoder",
+    },
     "no_residual_around_attention": {
         "post_norm_block_matches_transformer_encoder_layer",
         "pre_norm_block_matches_transformer_encoder_layer",
@@ -102,7 +115,10 @@ EXPECTED_FAILURES: dict[str, set[str]] = {
     "mean_pools_over_padding": {"amount_of_padding_does_not_change_logits"},
     "classifier_keys_not_masked": {"amount_of_padding_does_not_change_logits"},
     "pools_embedding_not_attention_output": {"learns_what_mean_pooling_cannot"},
-    "training_without_optimizer_step": {"training_returns_one_float_loss_per_epoch", "learns_what_mean_pooling_cannot"},
+    "training_without_optimizer_step": {
+        "training_returns_one_float_loss_per_epoch",
+        "learns_what_mean_pooling_cannot",
+    },
     "training_without_zero_grad": {"training_returns_one_float_loss_per_epoch"},
     "training_returns_loss_tensors": {"training_returns_one_float_loss_per_epoch"},
     "training_returns_final_loss_only": {"training_returns_one_float_loss_per_epoch"},
@@ -129,7 +145,11 @@ def graded(tmp_path_factory) -> dict:
     for root in (MUTANTS, UNUSUAL):
         for name in folders(root):
             folder = root / name
-            modules = list(MODULES) if (root, name) == (MUTANTS, WHOLE_SUBMISSION_MUTANT) else changed_modules(folder)
+            modules = (
+                list(MODULES)
+                if (root, name) == (MUTANTS, WHOLE_SUBMISSION_MUTANT)
+                else changed_modules(folder)
+            )
             jobs.append((f"{root.name}/{name}", overlay(folder, tmp / root.name / name), modules))
     # Longest first, so the two workers finish together: the whole submission, then the training runs.
     jobs.sort(key=lambda job: (-len(job[2]), "classifier" not in job[2]))
@@ -138,7 +158,10 @@ def graded(tmp_path_factory) -> dict:
 
 
 def describe_failures(result) -> str:
-    return "\n".join(f"  {c.name} [{c.status}]: {c.message}" for c in result.checks if c.status != "passed") or "  none"
+    return (
+        "\n".join(f"  {c.name} [{c.status}]: {c.message}" for c in result.checks if c.status != "passed")
+        or "  none"
+    )
 
 
 def test_expected_failures_table_lists_every_mutant_and_only_real_checks():
@@ -156,7 +179,9 @@ def test_expected_failures_table_lists_every_mutant_and_only_real_checks():
 @pytest.mark.parametrize("fault", folders(MUTANTS))
 def test_mutant_loses_points_in_its_own_exercise_only(graded, fault):
     """Does the mistake cost points through the checks built for it, with short messages that say where?"""
-    assert fault in EXPECTED_FAILURES, f"{fault}: add it to EXPECTED_FAILURES with the checks that must catch it"
+    assert fault in EXPECTED_FAILURES, (
+        f"{fault}: add it to EXPECTED_FAILURES with the checks that must catch it"
+    )
     module = only_module(MUTANTS / fault)
     result = graded[f"mutants/{fault}"][module]
     failing = set(failed_checks(result))
@@ -198,6 +223,8 @@ def test_a_masking_mistake_costs_points_in_masking_only(graded):
     assert list(results) == list(MODULES)
     assert results["masking"].score < results["masking"].max_score
     others = {
-        module: f"{r.score}/{r.max_score}" for module, r in results.items() if module != "masking" and r.score != r.max_score
+        module: f"{r.score}/{r.max_score}"
+        for module, r in results.items()
+        if module != "masking" and r.score != r.max_score
     }
     assert not others, f"{WHOLE_SUBMISSION_MUTANT} also cost points in {others}"

@@ -15,7 +15,9 @@ class MeanPoolingClassifier(nn.Module):
     def __init__(self, input_dim: int, embed_dim: int, num_classes: int):
         super().__init__()
         self.embed = nn.Linear(input_dim, embed_dim)
-        self.head = nn.Sequential(nn.ReLU(), nn.Linear(embed_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, num_classes))
+        self.head = nn.Sequential(
+            nn.ReLU(), nn.Linear(embed_dim, embed_dim), nn.ReLU(), nn.Linear(embed_dim, num_classes)
+        )
 
     def forward(self, x, lengths=None):
         real = padding_mask(lengths, max_len=x.shape[1]).transpose(1, 2)  # (B, L, 1)

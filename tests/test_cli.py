@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "grader", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,11 @@ def small_class(tmp_path_factory):
     """Stubs, one finished exercise, an empty folder and a corrupt zip: quick to grade, every kind of row."""
     root = tmp_path_factory.mktemp("class")
     klass = root / "class"
-    shutil.copytree(REPO / "exercises", klass / "stubs", ignore=shutil.ignore_patterns("test_*", "conftest.py", "__pycache__"))
+    shutil.copytree(
+        REPO / "exercises",
+        klass / "stubs",
+        ignore=shutil.ignore_patterns("test_*", "conftest.py", "__pycache__"),
+    )
     (klass / "only_softmax").mkdir()
     shutil.copy(REPO / "solutions" / "softmax.py", klass / "only_softmax" / "softmax.py")
     (klass / "empty").mkdir()
@@ -60,7 +66,11 @@ class TestGrade:
     def test_a_feedback_file_per_submission(self, small_class):
         _, out = small_class
         names = sorted(path.name for path in (out / "feedback").iterdir() if path.is_file())
-        assert names == [f"{name}.{kind}" for name in ("corrupt", "empty", "only_softmax", "stubs") for kind in ("html", "md")]
+        assert names == [
+            f"{name}.{kind}"
+            for name in ("corrupt", "empty", "only_softmax", "stubs")
+            for kind in ("html", "md")
+        ]
         text = (out / "feedback" / "only_softmax.md").read_text()
         assert "**Total: 10 / 100**" in text and "masking.py is missing from the submission" in text
 
@@ -80,5 +90,11 @@ class TestUsage:
     def test_grade_help_teaches_with_examples_and_exit_codes(self):
         completed = run("grade", "--help")
         assert completed.returncode == 0
-        for expected in ("--out DIR", "--jobs", "examples:", "python -m grader grade solutions --out", "exit codes:"):
+        for expected in (
+            "--out DIR",
+            "--jobs",
+            "examples:",
+            "python -m grader grade solutions --out",
+            "exit codes:",
+        ):
             assert expected in completed.stdout

@@ -199,7 +199,9 @@ class TestOwnRoot:
         assert probe(session, "listing", "/run") == "ENOENT"
         assert probe(session, "listing", "/home") == "ENOENT"
         listing = probe(session, "listing", "/tmp")  # Landlock refuses to list it; the root holds one folder
-        assert listing == "EACCES" or (len(listing) == 1 and listing[0].startswith("grader-sandbox-")), listing
+        assert listing == "EACCES" or (len(listing) == 1 and listing[0].startswith("grader-sandbox-")), (
+            listing
+        )
 
     def test_the_setup_data_names_no_path_of_the_run(self, session, tmp_path):
         """The session knows its scratch folder and the libraries it reads; not the submission's folder,
@@ -262,7 +264,9 @@ class TestFailClosed:
     def test_every_required_protection_is_active_on_this_machine(self, runner):
         report = runner.isolation_report()
         required = [name for name in REQUIRED_PROTECTIONS if name != "user namespace" or os.geteuid() != 0]
-        assert {name: report.get(name) for name in required if not report.get(name, "").startswith("active")} == {}
+        assert {
+            name: report.get(name) for name in required if not report.get(name, "").startswith("active")
+        } == {}
 
 
 class TestLeftovers:
@@ -302,10 +306,24 @@ class TestLeftovers:
         temp.mkdir()
         klass = tmp_path / "class"
         (klass / "hangs").mkdir(parents=True)
-        (klass / "hangs" / "softmax.py").write_text("def softmax(x, axis=-1):\n    while True:\n        pass\n")
+        (klass / "hangs" / "softmax.py").write_text(
+            "def softmax(x, axis=-1):\n    while True:\n        pass\n"
+        )
         environment = {**os.environ, "TMPDIR": str(temp)}
-        command = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(tmp_path / "out"), "--jobs", "1"]
-        run = subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        command = [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            str(klass),
+            "--out",
+            str(tmp_path / "out"),
+            "--jobs",
+            "1",
+        ]
+        run = subprocess.Popen(
+            command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         try:
             deadline = time.monotonic() + 60
             while not list(temp.glob("grader-sandbox-*/session-*")) and time.monotonic() < deadline:
@@ -334,7 +352,9 @@ class TestLeftovers:
         assert list(temp.iterdir()) == []
 
 
-@pytest.mark.skipif(not (FULL_SANDBOX and os.geteuid() == 0), reason="needs root to make a mount namespace here")
+@pytest.mark.skipif(
+    not (FULL_SANDBOX and os.geteuid() == 0), reason="needs root to make a mount namespace here"
+)
 def test_a_root_that_cannot_be_built_leaves_the_submission_in_place(tmp_path):
     """A failed build reports the root inactive (the run then refuses) and uncovers the scratch folder."""
     from grader.sandbox.harness import private_root

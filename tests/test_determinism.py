@@ -87,14 +87,18 @@ def first_difference(a, b, path="results") -> str | None:
     if isinstance(a, list):
         if len(a) != len(b):
             return f"{path}: {len(a)} items vs {len(b)}"
-        return next((d for i, (x, y) in enumerate(zip(a, b)) if (d := first_difference(x, y, f"{path}[{i}]"))), None)
+        return next(
+            (d for i, (x, y) in enumerate(zip(a, b)) if (d := first_difference(x, y, f"{path}[{i}]"))), None
+        )
     return None if a == b else f"{path}: {a!r} vs {b!r}"
 
 
 class TestSameSubmissionSameResults:
     def test_the_class_shows_every_kind_of_row(self, graded):
         results = graded["first, --jobs 1"]
-        statuses = {check["status"] for s in results["submissions"] for e in s["exercises"] for check in e["checks"]}
+        statuses = {
+            check["status"] for s in results["submissions"] for e in s["exercises"] for check in e["checks"]
+        }
         assert {"passed", "failed", "error", "not_implemented"} <= statuses
         assert [s["submission"] for s in results["submissions"]] == ["crashing", "mistakes", "partly_done"]
 

@@ -37,13 +37,21 @@ from grader.settings import Limits
 from grader.sandbox.runner import Runner
 from grader.settings import GPU_CALL_TIMEOUT_S, GPU_RUNTIME_MEMORY_MB, Settings
 from grader.intake.submission import from_folder
-from tests.grading_helpers import SOLUTIONS, SUBMISSIONS, changed_modules, grade_exercises, namespaces_work, overlay
+from tests.grading_helpers import (
+    SOLUTIONS,
+    SUBMISSIONS,
+    changed_modules,
+    grade_exercises,
+    namespaces_work,
+    overlay,
+)
 
 DEVICE_MUTANTS = sorted(p for p in (SUBMISSIONS / "device_mutants").iterdir() if p.is_dir())
 SCHEMA = json.loads((Path(accelerator.__file__).parents[1] / "schemas" / "results.schema.json").read_text())
 NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 needs_sandbox = pytest.mark.skipif(
-    not (confine.IS_LINUX and namespaces_work() and landlock.landlock_abi() > 0), reason="needs namespaces and Landlock"
+    not (confine.IS_LINUX and namespaces_work() and landlock.landlock_abi() > 0),
+    reason="needs namespaces and Landlock",
 )
 
 
@@ -59,7 +67,9 @@ class TestRegistration:
                 assert found == []
                 continue
             assert [c.name for c in found] == ["runs_on_cuda"], exercise.module
-            assert checks_for(exercise.module)[-1].on_device, f"{exercise.module}: the device check must come last"
+            assert checks_for(exercise.module)[-1].on_device, (
+                f"{exercise.module}: the device check must come last"
+            )
 
     def test_device_checks_carry_no_points_so_a_grade_never_depends_on_the_machine(self):
         for exercise in EXERCISES:
@@ -144,7 +154,13 @@ class TestWithoutAGpu:
 class TestShown:
     @pytest.mark.parametrize(
         ("status", "max_score", "listed"),
-        [(SKIPPED, 0, False), (NOT_IMPLEMENTED, 0, False), (PASSED, 0, True), (FAILED, 0, True), (SKIPPED, 2, True)],
+        [
+            (SKIPPED, 0, False),
+            (NOT_IMPLEMENTED, 0, False),
+            (PASSED, 0, True),
+            (FAILED, 0, True),
+            (SKIPPED, 2, True),
+        ],
     )
     def test_only_unrun_no_points_checks_are_left_out_of_feedback(self, status, max_score, listed):
         assert shown(CheckResult("c", "t", status, 0, max_score)) is listed
@@ -156,8 +172,13 @@ class TestExpectOnDevice:
 
     def test_a_result_left_on_the_cpu_fails_with_which_one_and_the_hint(self):
         with pytest.raises(CheckFailed) as failure:
-            expect_on_device(Call(result=None, devices={"result": ["cuda:0", "cpu"]}), "cuda", "masking.masked_attention")
-        assert failure.value.message == "masking.masked_attention: device: expected cuda, got cpu (tensor 2 of 2)"
+            expect_on_device(
+                Call(result=None, devices={"result": ["cuda:0", "cpu"]}), "cuda", "masking.masked_attention"
+            )
+        assert (
+            failure.value.message
+            == "masking.masked_attention: device: expected cuda, got cpu (tensor 2 of 2)"
+        )
         assert failure.value.hint == NEW_TENSOR_HINT
 
     @pytest.mark.parametrize("devices", [{}, {"result": []}, {"result": "cuda"}, {"result": [3]}])
@@ -205,7 +226,9 @@ class TestForcedOntoTheCpu:
         for module in changed_modules(mutant):
             result = grade_exercise(submission, exercise_named(module), runner, Settings(cuda="cpu"))
             assert result.score == result.max_score, module
-            assert all(c.status == PASSED for c in result.checks), [(c.name, c.message) for c in result.checks]
+            assert all(c.status == PASSED for c in result.checks), [
+                (c.name, c.message) for c in result.checks
+            ]
 
 
 @needs_sandbox
@@ -230,7 +253,9 @@ class TestGpuSession:
                 return len(mmap.mmap(-1, 8 * 2**30, prot=0, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS))
             """
         with self.open(runner, tmp_path, source) as session:
-            assert "DATA" in session.isolation["rlimits"] and "AS" not in session.isolation["rlimits"].split(", ")
+            assert "DATA" in session.isolation["rlimits"] and "AS" not in session.isolation["rlimits"].split(
+                ", "
+            )
             error = self.call(session, "hog").error
             assert error.kind == "memory", error
             # What CUDA does at start-up: reserve address space it does not touch. An RLIMIT_AS refuses it.
@@ -249,7 +274,10 @@ class TestGpuSession:
         with self.open(runner, tmp_path, source) as session:
             for path in (SOLUTIONS / "masking.py", Path(accelerator.__file__)):
                 # No such path in the session's own root (Landlock's PermissionError where that root is missing).
-                assert self.call(session, "read", str(path)).value["result"] in ("FileNotFoundError", "PermissionError")
+                assert self.call(session, "read", str(path)).value["result"] in (
+                    "FileNotFoundError",
+                    "PermissionError",
+                )
 
     def test_cuda_visible_devices_reaches_a_gpu_session_only(self, tmp_path, monkeypatch):
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
@@ -281,7 +309,10 @@ class TestGpuLimits:
     def test_a_gpu_session_gets_time_to_start_cuda_and_memory_for_cuda_itself(self):
         settings = Settings(call_timeout_s=10, memory_mb=2048)
         for module in ("attention", "classifier"):
-            cpu, gpu = settings.limits_for(exercise_named(module)), settings.limits_for(exercise_named(module), gpu=True)
+            cpu, gpu = (
+                settings.limits_for(exercise_named(module)),
+                settings.limits_for(exercise_named(module), gpu=True),
+            )
             assert (cpu.gpu, gpu.gpu) == (False, True)
             assert gpu.memory_mb == cpu.memory_mb + GPU_RUNTIME_MEMORY_MB
             assert gpu.call_timeout_s == max(cpu.call_timeout_s, GPU_CALL_TIMEOUT_S)
@@ -292,7 +323,12 @@ class TestDeviceFiles:
     def test_nvidia_device_files_are_found_by_name(self, tmp_path):
         for name in ("nvidia0", "nvidiactl", "nvidia-uvm", "nvidia-caps", "null", "dri"):
             (tmp_path / name).touch()
-        assert [p.name for p in gpu.nvidia_device_files(tmp_path)] == ["nvidia-caps", "nvidia-uvm", "nvidia0", "nvidiactl"]
+        assert [p.name for p in gpu.nvidia_device_files(tmp_path)] == [
+            "nvidia-caps",
+            "nvidia-uvm",
+            "nvidia0",
+            "nvidiactl",
+        ]
         assert gpu.nvidia_device_files(tmp_path / "missing") == []
 
     def test_only_the_driver_libraries_are_granted(self, tmp_path):
@@ -317,7 +353,9 @@ class TestOnAGpu:
         with Runner() as runner:
             result = grade_submission(from_folder(SOLUTIONS), runner, Settings())
         device_results = [c for e in result.exercises for c in e.checks if c.name == "runs_on_cuda"]
-        assert all(c.status == PASSED for c in device_results), [(c.status, c.message) for c in device_results]
+        assert all(c.status == PASSED for c in device_results), [
+            (c.status, c.message) for c in device_results
+        ]
         assert result.total == 100
 
     @pytest.mark.parametrize("mutant", DEVICE_MUTANTS, ids=lambda p: p.name)

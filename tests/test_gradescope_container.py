@@ -22,17 +22,22 @@ from tests.test_adversarial import honest_source
 from tests.unprivileged import can_switch_user, run_as
 
 pytestmark = pytest.mark.skipif(
-    not (can_switch_user() and namespaces_work()), reason="needs root and a mount namespace to lay out the container"
+    not (can_switch_user() and namespaces_work()),
+    reason="needs root and a mount namespace to lay out the container",
 )
 FIXTURE = SUBMISSIONS / "adversarial" / "reads_the_reference_beside_it"
 SOURCE = Path("/tmp/adv7f3c9e-autograder/source")  # where the attack looks, beside /autograder/source
-CONTAINER_LACKS = "pid-namespace,network-namespace,mount-namespace,ipc-namespace,user-namespace,private-root,landlock"
+CONTAINER_LACKS = (
+    "pid-namespace,network-namespace,mount-namespace,ipc-namespace,user-namespace,private-root,landlock"
+)
 
 
 def accepted_risks() -> list[str]:
     """The --accept-risk flags of gradescope/run_autograder, as it passes them."""
     script = (REPO / "gradescope" / "run_autograder").read_text()
-    return [flag for name in re.findall(r"--accept-risk ([a-z-]+)", script) for flag in ("--accept-risk", name)]
+    return [
+        flag for name in re.findall(r"--accept-risk ([a-z-]+)", script) for flag in ("--accept-risk", name)
+    ]
 
 
 def private_folders() -> list[str]:
@@ -63,7 +68,16 @@ def source():
 
 
 def gradescope(source: Path, submission: Path, results: Path, flags: list[str]):
-    command = [sys.executable, "-m", "grader", "gradescope", "--submission", str(submission), "--results", str(results)]
+    command = [
+        sys.executable,
+        "-m",
+        "grader",
+        "gradescope",
+        "--submission",
+        str(submission),
+        "--results",
+        str(results),
+    ]
     environment = {**os.environ, "KIT_SANDBOX_WITHOUT": CONTAINER_LACKS}
     return run_as([*command, *flags], uid=0, gid=0, groups=[], env=environment, cwd=source, timeout=300)
 

@@ -69,12 +69,24 @@ def graded(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("rules")
     (tmp_path / "empty_fixture").mkdir()
     jobs = [
-        ("obfuscated", module_folder(tmp_path, "obfuscated", {"attention.py": OBFUSCATED_OPERATOR}), ["attention"]),
-        ("fused", module_folder(tmp_path, "fused", {"encoder.py": FUSED_KERNEL_IN_POSITIONAL_ENCODING}), ["encoder"]),
+        (
+            "obfuscated",
+            module_folder(tmp_path, "obfuscated", {"attention.py": OBFUSCATED_OPERATOR}),
+            ["attention"],
+        ),
+        (
+            "fused",
+            module_folder(tmp_path, "fused", {"encoder.py": FUSED_KERNEL_IN_POSITIONAL_ENCODING}),
+            ["encoder"],
+        ),
         ("warns", module_folder(tmp_path, "warns", {"attention.py": WARNS}), ["attention"]),
         ("reference", overlay(tmp_path / "empty_fixture", tmp_path / "reference"), ["self_attention"]),
         ("hangs", module_folder(tmp_path, "hangs", {"softmax.py": HANGS}), ["softmax"]),
-        ("segfaults", module_folder(tmp_path, "segfaults", {"softmax.py": CRASHES_THE_INTERPRETER}), ["softmax"]),
+        (
+            "segfaults",
+            module_folder(tmp_path, "segfaults", {"softmax.py": CRASHES_THE_INTERPRETER}),
+            ["softmax"],
+        ),
     ]
     return grade_exercises(jobs, Settings(call_timeout_s=2.0, exercise_timeout_s=60.0))
 
@@ -97,7 +109,9 @@ class TestWarnings:
         result = graded["warns"]["attention"]
         assert result.score == result.max_score
         assert any(
-            note.startswith("PyTorch warned (a note, not a failure): UserWarning: this learner is being careful")
+            note.startswith(
+                "PyTorch warned (a note, not a failure): UserWarning: this learner is being careful"
+            )
             for note in result.notes
         )
 
@@ -113,7 +127,9 @@ class TestRunaways:
         result = graded["hangs"]["softmax"]
         statuses = [check.status for check in result.checks]
         assert statuses[:3] == [TIMEOUT] * 3 and set(statuses[3:]) == {SKIPPED}
-        assert "did not finish in 2 s" in result.checks[0].message and "endless loop" in result.checks[0].message
+        assert (
+            "did not finish in 2 s" in result.checks[0].message and "endless loop" in result.checks[0].message
+        )
         assert result.elapsed_s < 30
 
     def test_a_crashed_interpreter_costs_only_its_checks(self, graded):

@@ -26,7 +26,14 @@ from grader.results import SubmissionResult
 
 REPO = Path(__file__).resolve().parent.parent
 PROJECT = ("grader", "learner", "solutions", "exercises", "tests")
-MODEL = {"grader.contract", "grader.exits", "grader.names", "grader.results", "grader.safe_text", "grader.settings"}
+MODEL = {
+    "grader.contract",
+    "grader.exits",
+    "grader.names",
+    "grader.results",
+    "grader.safe_text",
+    "grader.settings",
+}
 HARNESS = "grader.sandbox.harness"
 # Layers, bottom to top: a module may import its own layer's package or lower layers, never a higher one.
 LAYERS = [
@@ -97,7 +104,9 @@ def is_stdlib(module: str) -> bool:
 
 def test_every_grader_module_has_a_layer():
     for module in GRAPH:
-        assert any(belongs(module) for _, belongs in LAYERS), f"{module}: add it to a layer in this test and the README"
+        assert any(belongs(module) for _, belongs in LAYERS), (
+            f"{module}: add it to a layer in this test and the README"
+        )
 
 
 def test_nothing_imports_a_higher_layer():
@@ -175,7 +184,9 @@ def test_the_parts_know_only_the_model_and_themselves():
 def test_the_model_imports_only_the_model_and_the_lessons_shared_facts():
     for module in MODEL:
         for target, line, _ in GRAPH[module]:
-            assert is_stdlib(target) or target in MODEL or target == "learner.lesson", f"{module}:{line}: {target}"
+            assert is_stdlib(target) or target in MODEL or target == "learner.lesson", (
+                f"{module}:{line}: {target}"
+            )
 
 
 def test_learner_tools_and_visible_tests_never_import_the_grader_or_the_reference():
@@ -192,9 +203,13 @@ def test_learner_tools_and_visible_tests_never_import_the_grader_or_the_referenc
 def test_modules_are_short_and_have_no_section_banners():
     for path in [*GRADER_FILES, *(REPO / "learner").glob("*.py")]:
         lines = path.read_text(encoding="utf-8").splitlines()
-        assert len(lines) <= MAX_MODULE_LINES, f"{path.relative_to(REPO)}: {len(lines)} lines; split it by concept"
+        assert len(lines) <= MAX_MODULE_LINES, (
+            f"{path.relative_to(REPO)}: {len(lines)} lines; split it by concept"
+        )
         banners = [n for n, line in enumerate(lines, 1) if re.match(r"\s*# ?(---|===|\*\*\*)", line)]
-        assert not banners, f"{path.relative_to(REPO)}: section banners at lines {banners}; a new module instead"
+        assert not banners, (
+            f"{path.relative_to(REPO)}: section banners at lines {banners}; a new module instead"
+        )
 
 
 def test_the_fork_server_copies_the_harness_folder_and_nothing_else(tmp_path):
@@ -202,7 +217,9 @@ def test_the_fork_server_copies_the_harness_folder_and_nothing_else(tmp_path):
 
     assert forkserver.HARNESS_DIR == REPO / "grader" / "sandbox" / "harness"
     copied = forkserver._copy_harness(tmp_path)
-    assert sorted(p.name for p in copied.iterdir()) == sorted(p.name for p in forkserver.HARNESS_DIR.glob("*.py"))
+    assert sorted(p.name for p in copied.iterdir()) == sorted(
+        p.name for p in forkserver.HARNESS_DIR.glob("*.py")
+    )
     assert "harness.__path__ = [sys.argv[1]]" in forkserver.ZYGOTE_BOOTSTRAP
 
 
@@ -228,18 +245,32 @@ class TestRegradeFingerprint:
                 continue
             reachable.add(path)
             parents = module.split(".")
-            todo += [".".join(parents[:n]) for n in range(1, len(parents))]  # their packages' __init__ run too
+            todo += [
+                ".".join(parents[:n]) for n in range(1, len(parents))
+            ]  # their packages' __init__ run too
             todo += [target for target, _, _ in imports_of(path) if target.split(".")[0] in PROJECT]
-        reachable |= set((REPO / "grader" / "sandbox" / "harness").glob("*.py"))  # the fork server loads them as files
+        reachable |= set(
+            (REPO / "grader" / "sandbox" / "harness").glob("*.py")
+        )  # the fork server loads them as files
         missing = sorted(str(path.relative_to(REPO)) for path in reachable - fingerprinted)
         assert not missing, f"on the grading path but not in the regrade fingerprint: {missing}"
-        for name in ("checks/oracles.py", "grading.py", "forbidden.py", "checks/compare.py", "sandbox/harness/lesson_tasks.py"):
+        for name in (
+            "checks/oracles.py",
+            "grading.py",
+            "forbidden.py",
+            "checks/compare.py",
+            "sandbox/harness/lesson_tasks.py",
+        ):
             assert REPO / "grader" / name in fingerprinted
 
     def test_what_is_left_out_is_not_on_the_grading_path(self):
         for relative in gradebook.NOT_GRADING:
             module = relative.removesuffix(".py").removesuffix("/").replace("/", ".")
-            users = [m for m in GRAPH if m.startswith(("grader.grading", "grader.checks", "grader.sandbox", "grader.intake"))]
+            users = [
+                m
+                for m in GRAPH
+                if m.startswith(("grader.grading", "grader.checks", "grader.sandbox", "grader.intake"))
+            ]
             assert not [m for m in users if any(t.startswith(module) for t in project_imports(m))], module
 
     def test_touching_any_of_them_regrades_a_recorded_submission(self, tree, tmp_path):
@@ -279,5 +310,7 @@ def test_a_fresh_interpreter_imports_every_grader_module():
     # Static checks above cannot see an import that fails at run time (a name moved, a cycle at import).
     modules = sorted(m for m in GRAPH if m != "grader.__main__")
     code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
-    finished = subprocess.run([sys.executable, "-c", code, *modules], cwd=REPO, capture_output=True, text=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", code, *modules], cwd=REPO, capture_output=True, text=True
+    )
     assert finished.returncode == 0, finished.stderr[-2000:]

@@ -27,7 +27,9 @@ def make_kit(root: Path, implemented: tuple[str, ...] = (), fixtures: tuple[str,
     """A learner's kit in ``root``: the tools, and the stubs with the reference for ``implemented`` and fixtures laid over."""
     exercises = root / "exercises"
     shutil.copytree(REPO / "exercises", exercises, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(REPO / "learner", root / "learner", ignore=shutil.ignore_patterns("__pycache__", "assets"))
+    shutil.copytree(
+        REPO / "learner", root / "learner", ignore=shutil.ignore_patterns("__pycache__", "assets")
+    )
     for module in implemented:
         shutil.copy(SOLUTIONS / f"{module}.py", exercises)
     for fixture in fixtures:
@@ -37,13 +39,20 @@ def make_kit(root: Path, implemented: tuple[str, ...] = (), fixtures: tuple[str,
 
 
 def learner(*args: str, cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "learner", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "learner", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def record_progress(exercises: Path, first_failing: str | None, passing: tuple[str, ...] = ()) -> None:
     """What the conftest records after a run, written directly (and dated after every file in the kit)."""
     statuses = {m: {"passed": 3, "failed": 0 if m in passing else 1, "todo": None} for m in MODULES}
-    record = {"finished_at": time.time() + 60, "first_failing": first_failing, "not_run": [], "exercises": statuses}
+    record = {
+        "finished_at": time.time() + 60,
+        "first_failing": first_failing,
+        "not_run": [],
+        "exercises": statuses,
+    }
     kit.Kit(exercises).write(kit.PROGRESS_KEY, record)
 
 
@@ -56,13 +65,17 @@ class TestHintsLiveWithTheExercises:
 
     @pytest.mark.parametrize("module", MODULES)
     def test_the_stub_carries_the_same_hints_as_the_solution(self, module):
-        assert hints.read_hints(REPO / "exercises" / f"{module}.py") == hints.read_hints(SOLUTIONS / f"{module}.py")
+        assert hints.read_hints(REPO / "exercises" / f"{module}.py") == hints.read_hints(
+            SOLUTIONS / f"{module}.py"
+        )
 
     @pytest.mark.parametrize("module", MODULES)
     def test_hints_lie_outside_the_solution_regions_and_quote_no_solution_code(self, module):
         source = (SOLUTIONS / f"{module}.py").read_text(encoding="utf-8")
         hints_line = next(n for n, line in enumerate(source.splitlines(), 1) if line.startswith("HINTS = ("))
-        assert all(not (region.begin <= hints_line <= region.end) for region in stubs.find_regions(source, module))
+        assert all(
+            not (region.begin <= hints_line <= region.end) for region in stubs.find_regions(source, module)
+        )
         lines = source.splitlines()
         code = {
             lines[n].strip()
@@ -70,11 +83,15 @@ class TestHintsLiveWithTheExercises:
             for n in range(region.begin, region.end - 1)
             if len(lines[n].strip()) > 12
         }
-        assert not [line for line in code for text in hints.read_hints(SOLUTIONS / f"{module}.py") if line in text]
+        assert not [
+            line for line in code for text in hints.read_hints(SOLUTIONS / f"{module}.py") if line in text
+        ]
 
     def test_hints_are_read_from_a_file_that_does_not_parse(self, tmp_path):
         broken = tmp_path / "masking.py"
-        broken.write_text("def masked_attention(q, k, v, mask=None:\n    pass\n\n\nHINTS = (\n    'Which axis?',\n)\n")
+        broken.write_text(
+            "def masked_attention(q, k, v, mask=None:\n    pass\n\n\nHINTS = (\n    'Which axis?',\n)\n"
+        )
         assert hints.read_hints(broken) == ("Which axis?",)
 
 
@@ -86,7 +103,9 @@ class TestHintCommand:
         assert first.returncode == 0, first.stderr
         assert "running the visible tests" in first.stderr
         masking_hints = hints.read_hints(SOLUTIONS / "masking.py")
-        assert first.stdout.startswith("Exercise 3, masking.py — hint 1 of 3 (the first exercise that fails its visible checks):")
+        assert first.stdout.startswith(
+            "Exercise 3, masking.py — hint 1 of 3 (the first exercise that fails its visible checks):"
+        )
         assert masking_hints[0][:60] in " ".join(first.stdout.split())
         second = learner("hint", cwd=tmp_path)
         assert "masking.py — hint 2 of 3" in second.stdout and "running" not in second.stderr
@@ -95,7 +114,11 @@ class TestHintCommand:
         make_kit(tmp_path, implemented=("softmax", "attention"))
         learner("hint", "masking", cwd=tmp_path)
         run = subprocess.run(
-            [sys.executable, "-m", "pytest", "exercises"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+            [sys.executable, "-m", "pytest", "exercises"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert "Next: exercise 3 — masking.py: causal_mask() is not implemented yet" in run.stdout
         assert "Stuck? `python -m learner hint` shows hint 2 of 3 for masking.py." in run.stdout
@@ -104,7 +127,9 @@ class TestHintCommand:
 
     def test_again_repeats_reset_forgets_and_the_last_hint_stays(self, tmp_path, capsys):
         exercises = make_kit(tmp_path)
-        record_progress(exercises, "multi_head", passing=("softmax", "attention", "masking", "self_attention"))
+        record_progress(
+            exercises, "multi_head", passing=("softmax", "attention", "masking", "self_attention")
+        )
         shown = []
         for options in [{}, {}, {"again": True}, {}, {}, {"reset": True}, {}]:
             assert hints.hint(exercises=exercises, **options) == 0
@@ -134,7 +159,10 @@ class TestHintCommand:
         hints.hint(exercise="5", exercises=exercises)
         hints.hint(exercise="multi_head.py", exercises=exercises)
         out = capsys.readouterr().out
-        assert "Exercise 5, multi_head.py — hint 1 of 3:" in out and "Exercise 5, multi_head.py — hint 2 of 3:" in out
+        assert (
+            "Exercise 5, multi_head.py — hint 1 of 3:" in out
+            and "Exercise 5, multi_head.py — hint 2 of 3:" in out
+        )
 
     def test_all_passing_needs_no_hint(self, tmp_path, capsys):
         exercises = make_kit(tmp_path)
@@ -260,7 +288,9 @@ class TestWatchMode:
             return subprocess.CompletedProcess([], 1, STUB_RUN, "")
 
         monkeypatch.setattr(watch, "run_visible_tests", fake_run)
-        thread = threading.Thread(target=watch.watch, kwargs={"exercises": exercises, "stop_event": done, "write": lines.append})
+        thread = threading.Thread(
+            target=watch.watch, kwargs={"exercises": exercises, "stop_event": done, "write": lines.append}
+        )
         thread.start()
         deadline = time.monotonic() + 30
         while len(runs) < 1 and time.monotonic() < deadline:
@@ -278,7 +308,11 @@ class TestWatchMode:
     def test_the_command_watches_a_real_kit_and_stops_on_ctrl_c(self, tmp_path):
         exercises = make_kit(tmp_path)
         process = subprocess.Popen(
-            [sys.executable, "-m", "learner", "watch"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            [sys.executable, "-m", "learner", "watch"],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         seen: list[str] = []
         reader = threading.Thread(target=lambda: seen.extend(iter(process.stdout.readline, "")), daemon=True)
@@ -310,14 +344,25 @@ def wait_for(seen: list[str], text: str, timeout: float = 120) -> None:
 class TestShowMe:
     def test_the_reference_matches_everywhere(self, tmp_path):
         exercises = make_kit(tmp_path, implemented=("attention", "masking", "multi_head"))
-        assert pictures.masking_figure(exercises=exercises).verdict == "all 75 weights match the expected ones"
-        assert pictures.multi_head_figure(exercises=exercises).verdict == "all 50 weights match the expected ones"
-        assert pictures.multi_head_figure(exercises=exercises, head=1).verdict == "all 50 weights match the expected ones"
+        assert (
+            pictures.masking_figure(exercises=exercises).verdict == "all 75 weights match the expected ones"
+        )
+        assert (
+            pictures.multi_head_figure(exercises=exercises).verdict
+            == "all 50 weights match the expected ones"
+        )
+        assert (
+            pictures.multi_head_figure(exercises=exercises, head=1).verdict
+            == "all 50 weights match the expected ones"
+        )
 
     @pytest.mark.parametrize(
         "fixture, verdict",
         [
-            ("mutants/nan_on_fully_masked_rows", "5 of 75 weights differ"),  # the lesson's own masked_attention
+            (
+                "mutants/nan_on_fully_masked_rows",
+                "5 of 75 weights differ",
+            ),  # the lesson's own masked_attention
             ("mutants/fills_masked_scores_with_minus_1e9", "5 of 75 weights differ"),
             ("mutants/masks_weights_after_softmax", "38 of 75 weights differ"),
         ],
@@ -331,7 +376,10 @@ class TestShowMe:
         [
             ("mutants/splits_heads_with_view_not_transpose", "differ"),
             ("mutants/mask_not_broadcast_over_heads", "differ"),
-            ("unusual/multi_head_loops_over_heads", "all 50 weights match"),  # one masked_attention call per head
+            (
+                "unusual/multi_head_loops_over_heads",
+                "all 50 weights match",
+            ),  # one masked_attention call per head
         ],
     )
     def test_one_head_of_multi_head_attention(self, tmp_path, fixture, verdict):
@@ -352,8 +400,13 @@ class TestShowMe:
         monkeypatch.chdir(tmp_path)
         cells = (SOLUTIONS / "masking.py").read_text() + (SOLUTIONS / "multi_head.py").read_text()
         notebook = {"__name__": "__main__"}
-        exec(compile(cells.replace("from .masking import masked_attention\n", ""), "<cell>", "exec"), notebook)
-        assert pictures.masking_figure(notebook["masked_attention"]).verdict == "all 75 weights match the expected ones"
+        exec(
+            compile(cells.replace("from .masking import masked_attention\n", ""), "<cell>", "exec"), notebook
+        )
+        assert (
+            pictures.masking_figure(notebook["masked_attention"]).verdict
+            == "all 75 weights match the expected ones"
+        )
         figure = pictures.multi_head_figure(notebook["MultiHeadAttention"], head=1)
         assert figure.verdict == "all 50 weights match the expected ones"
         assert notebook["masked_attention"].__name__ == "masked_attention"  # put back after recording
@@ -371,13 +424,17 @@ class TestShowMe:
         (exercises / "masking.py").write_text(
             source.replace("    scores = q @ k", "    raise RuntimeError('boom')\n    scores = q @ k", 1)
         )
-        line = 1 + next(n for n, text in enumerate((exercises / "masking.py").read_text().splitlines()) if "boom" in text)
+        line = 1 + next(
+            n for n, text in enumerate((exercises / "masking.py").read_text().splitlines()) if "boom" in text
+        )
         with pytest.raises(pictures.LearnerCodeError, match=rf"^masking.py line {line}: RuntimeError: boom$"):
             pictures.masking_figure(exercises=exercises)
 
     def test_multi_head_on_an_unfinished_masking_names_masking(self, tmp_path):
         exercises = make_kit(tmp_path, implemented=("multi_head",))
-        with pytest.raises(pictures.LearnerCodeError, match=r"^masking.py: masked_attention\(\) is not implemented yet"):
+        with pytest.raises(
+            pictures.LearnerCodeError, match=r"^masking.py: masked_attention\(\) is not implemented yet"
+        ):
             pictures.multi_head_figure(exercises=exercises)
 
 
@@ -387,21 +444,28 @@ class TestTheToolsStandAlone:
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
                 names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-                assert not [n for n in names if n.split(".")[0] in ("grader", "solutions", "tests")], path.name
+                assert not [n for n in names if n.split(".")[0] in ("grader", "solutions", "tests")], (
+                    path.name
+                )
 
     def test_importing_every_tool_loads_neither_grader_nor_solutions(self):
         code = (
             "import sys, learner.cli, learner.hints, learner.watch, learner.pictures, learner.drawing, learner.kit\n"
             "print([m for m in sys.modules if m.split('.')[0] in ('grader', 'solutions')])"
         )
-        result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+        )
         assert result.stdout.strip() == "[]", result.stderr
 
     @pytest.mark.parametrize("verb", ["hint", "watch", "show"])
     def test_every_command_has_help_with_real_examples(self, verb):
         result = learner(verb, "--help", cwd=REPO)
         assert result.returncode == 0
-        assert "examples:" in result.stdout and f"python -m learner {verb}" in result.stdout.split("examples:")[1]
+        assert (
+            "examples:" in result.stdout
+            and f"python -m learner {verb}" in result.stdout.split("examples:")[1]
+        )
         assert "exit codes:" in result.stdout
 
     def test_no_verb_lists_the_verbs(self):

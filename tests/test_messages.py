@@ -6,7 +6,15 @@ import torch
 import solutions.encoder
 import solutions.multi_head
 from grader.checks.modules import linear_probe, state_text
-from grader.checks.compare import CheckFailed, Tolerance, expect_close, expect_equal, expect_finite, expect_shape, expect_tuple
+from grader.checks.compare import (
+    CheckFailed,
+    Tolerance,
+    expect_close,
+    expect_equal,
+    expect_finite,
+    expect_shape,
+    expect_tuple,
+)
 from grader.forbidden import forbidden_uses
 
 
@@ -18,7 +26,9 @@ def message_of(function, *args, **kwargs) -> str:
 
 class TestComparisonMessages:
     def test_shape_mismatch_names_both_shapes(self):
-        message = message_of(expect_shape, torch.zeros(2, 6, 4), (2, 4, 6), "masking.masked_attention: weights")
+        message = message_of(
+            expect_shape, torch.zeros(2, 6, 4), (2, 4, 6), "masking.masked_attention: weights"
+        )
         assert message == "masking.masked_attention: weights: shape: expected (2, 4, 6), got (2, 6, 4)"
 
     def test_shape_is_checked_before_values(self):
@@ -33,7 +43,9 @@ class TestComparisonMessages:
         expected = torch.zeros(2, 3)
         got = expected.clone()
         got[0, 1], got[1, 2] = 0.1, -0.5
-        message = message_of(expect_close, got, expected, "multi_head.MultiHeadAttention vs nn.MultiheadAttention")
+        message = message_of(
+            expect_close, got, expected, "multi_head.MultiHeadAttention vs nn.MultiheadAttention"
+        )
         assert message == (
             "multi_head.MultiHeadAttention vs nn.MultiheadAttention: 2 of 6 values differ; worst at [1, 2]: "
             "expected 0, got -0.5 (off by 0.5; allowed 2e-06 + 2e-05 × |expected|)"
@@ -58,14 +70,23 @@ class TestComparisonMessages:
         expect_close(torch.tensor([1.001]), torch.tensor([1.0]), "f", tolerance=Tolerance(0, 1e-2))
 
     def test_not_finite_names_the_first_bad_index(self):
-        message = message_of(expect_finite, torch.tensor([[0.0, 1.0], [float("nan"), 2.0]]), "masking.masked_attention: weights")
+        message = message_of(
+            expect_finite,
+            torch.tensor([[0.0, 1.0], [float("nan"), 2.0]]),
+            "masking.masked_attention: weights",
+        )
         assert message == "masking.masked_attention: weights: expected finite values, got nan at [1, 0]"
 
     def test_exact_comparison_names_the_first_difference(self):
         message = message_of(
-            expect_equal, torch.tensor([True, True, True]), torch.tensor([True, False, True]), "masking.causal_mask(3)"
+            expect_equal,
+            torch.tensor([True, True, True]),
+            torch.tensor([True, False, True]),
+            "masking.causal_mask(3)",
         )
-        assert message == "masking.causal_mask(3): 1 of 3 values differ; first at [1]: expected False, got True"
+        assert (
+            message == "masking.causal_mask(3): 1 of 3 values differ; first at [1]: expected False, got True"
+        )
 
     def test_wrong_return_type_says_what_came_back(self):
         assert message_of(expect_tuple, torch.zeros(2), 2, "attention: return value") == (
@@ -76,7 +97,9 @@ class TestComparisonMessages:
     def test_hint_travels_separately_from_the_facts(self):
         with pytest.raises(CheckFailed) as failure:
             expect_close(torch.ones(1), torch.zeros(1), "f", hint="Which axis holds the keys?")
-        assert "Which axis" not in failure.value.message and failure.value.hint == "Which axis holds the keys?"
+        assert (
+            "Which axis" not in failure.value.message and failure.value.hint == "Which axis holds the keys?"
+        )
 
     def test_a_hint_that_runs_the_usual_mistakes_is_worked_out_only_on_failure(self):
         asked = []
@@ -141,11 +164,17 @@ class TestStructureStateText:
 
     def test_a_small_state_dict_is_listed_tensor_by_tensor(self):
         state = solutions.multi_head.MultiHeadAttention(4, 2, bias=False).state_dict()
-        assert state_text(state) == "q_proj.weight (4, 4), k_proj.weight (4, 4), v_proj.weight (4, 4), out_proj.weight (4, 4)"
+        assert (
+            state_text(state)
+            == "q_proj.weight (4, 4), k_proj.weight (4, 4), v_proj.weight (4, 4), out_proj.weight (4, 4)"
+        )
 
     def test_a_large_one_is_told_by_submodule_and_each_block_of_a_module_list_apart(self):
         state = solutions.encoder.Encoder(2, 4, 2, 8, norm_first=True).state_dict()
-        assert state_text(state) == "layers.0.* (16 tensors), layers.1.* (16 tensors), norm.weight (4,), norm.bias (4,)"
+        assert (
+            state_text(state)
+            == "layers.0.* (16 tensors), layers.1.* (16 tensors), norm.weight (4,), norm.bias (4,)"
+        )
 
 
 class TestSubmoduleProbes:

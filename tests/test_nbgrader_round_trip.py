@@ -30,15 +30,23 @@ from grader.kit.notebook import NOTEBOOK, check_cell_id
 REPO = Path(__file__).resolve().parent.parent
 MUTANTS = REPO / "tests" / "submissions" / "mutants"
 # Partly wrong: three realistic mistakes (one in masking, which later exercises import) and one exercise not started.
-PARTLY_WRONG = ("softmax_without_max_subtraction", "nan_on_fully_masked_rows", "splits_heads_with_view_not_transpose")
+PARTLY_WRONG = (
+    "softmax_without_max_subtraction",
+    "nan_on_fully_masked_rows",
+    "splits_heads_with_view_not_transpose",
+)
 NOT_STARTED = "classifier.py"
 STUDENTS = ("alice_correct", "bob_partly_wrong", "carol_untouched")
 COMMAND_TIMEOUT_S = 900
 
 
 def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
-    assert done.returncode == 0, f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    done = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S
+    )
+    assert done.returncode == 0, (
+        f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    )
     return done
 
 
@@ -87,7 +95,9 @@ def course(tmp_path_factory) -> dict:
         assert submission.problems == [], submission.problems
         shutil.copytree(submission.folder, classroom / submission.name)
     out = root / "grades"
-    run([sys.executable, "-m", "grader", "grade", str(classroom), "--out", str(out), "--jobs", "2"], REPO, env)
+    run(
+        [sys.executable, "-m", "grader", "grade", str(classroom), "--out", str(out), "--jobs", "2"], REPO, env
+    )
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     in_notebook = {(e.module, c.name) for e in EXERCISES for c in checks_for(e.module, device_checks=False)}
     grader_scores = {
@@ -124,12 +134,16 @@ def test_generate_assignment_gives_stubs_and_no_hidden_tests(course):
 
 
 def test_autograde_gives_every_check_what_the_grader_gives(course):
-    expected = {check_cell_id(e.module, c.name) for e in EXERCISES for c in checks_for(e.module, device_checks=False)}
+    expected = {
+        check_cell_id(e.module, c.name) for e in EXERCISES for c in checks_for(e.module, device_checks=False)
+    }
     assert set(course["nbgrader"]) == set(STUDENTS)
     for student in STUDENTS:
         nbgrader, grader = course["nbgrader"][student], course["grader"][student]
         assert set(nbgrader) == set(grader) == expected
-        assert {cell: (nbgrader[cell], grader[cell]) for cell in expected if nbgrader[cell] != grader[cell]} == {}, student
+        assert {
+            cell: (nbgrader[cell], grader[cell]) for cell in expected if nbgrader[cell] != grader[cell]
+        } == {}, student
 
 
 def test_the_three_learners_score_full_partial_and_zero(course):
@@ -139,7 +153,8 @@ def test_the_three_learners_score_full_partial_and_zero(course):
     assert totals["carol_untouched"] == 0
     bob = course["nbgrader"]["bob_partly_wrong"]
     by_exercise = {
-        e.module: sum(bob[check_cell_id(e.module, c.name)] for c in checks_for(e.module, device_checks=False)) for e in EXERCISES
+        e.module: sum(bob[check_cell_id(e.module, c.name)] for c in checks_for(e.module, device_checks=False))
+        for e in EXERCISES
     }
     # A masking mistake costs points in masking only: later exercises run with the reference standing in.
     assert by_exercise["self_attention"] == 10 and by_exercise["encoder"] == 20

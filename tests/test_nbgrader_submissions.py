@@ -100,7 +100,9 @@ class TestLayout:
             write(tmp_path / "submitted" / "s1" / assignment / "a.ipynb", source_cells())
         with pytest.raises(UsageError, match="several assignments"):
             discover_nbgrader(tmp_path, tmp_path / "scratch")
-        assert [s.name for s in discover_nbgrader(tmp_path, tmp_path / "scratch", assignment="week2")] == ["s1"]
+        assert [s.name for s in discover_nbgrader(tmp_path, tmp_path / "scratch", assignment="week2")] == [
+            "s1"
+        ]
 
 
 class TestCells:
@@ -120,7 +122,9 @@ class TestCells:
         assert problems == [
             "has no cell with grade_id 'masking' (exercise 3, masking.py) — was it deleted? Its checks count as missing"
         ]
-        assert sorted(p.name for p in modules.glob("*.py")) == sorted(e.filename for e in EXERCISES if e.module != "masking")
+        assert sorted(p.name for p in modules.glob("*.py")) == sorted(
+            e.filename for e in EXERCISES if e.module != "masking"
+        )
 
     def test_a_duplicated_answer_cell_is_reported_and_the_last_is_graded(self, tmp_path):
         cells = source_cells()
@@ -143,14 +147,17 @@ class TestCells:
         problems, modules = extract(tmp_path, cells)
         assert any("error in the attention cell" in p and "NameError" in p for p in problems), problems
         assert any("masking cell that does not parse" in p for p in problems), problems
-        assert (modules / "masking.py").is_file(), "written anyway: the grader reports the syntax error per check"
+        assert (modules / "masking.py").is_file(), (
+            "written anyway: the grader reports the syntax error per check"
+        )
 
     def test_a_file_that_is_not_json_or_not_a_notebook_is_reported(self, tmp_path):
         (tmp_path / "a.ipynb").write_text('{"cells": [', encoding="utf-8")
         (tmp_path / "b.ipynb").write_text("[1, 2]", encoding="utf-8")
         (tmp_path / "c.ipynb").write_bytes(b"\xff\xfe")
         problems = {
-            name: notebook_to_modules(tmp_path / name, tmp_path / f"out-{name}") for name in ("a.ipynb", "b.ipynb", "c.ipynb")
+            name: notebook_to_modules(tmp_path / name, tmp_path / f"out-{name}")
+            for name in ("a.ipynb", "b.ipynb", "c.ipynb")
         }
         assert problems["a.ipynb"][0].startswith("is not valid JSON (line 1 column 12")
         assert problems["b.ipynb"] == ["is not a Jupyter notebook: its JSON has no list of cells"]
@@ -162,7 +169,9 @@ class TestCells:
         softmax["source"] += "\n%timeit softmax(np.ones(3))\n"
         line = len(softmax["source"].splitlines())
         problems, modules = extract(tmp_path, cells)
-        assert problems == [f"has IPython syntax in the softmax cell, left out: line {line}: %timeit softmax(np.ones(3))"]
+        assert problems == [
+            f"has IPython syntax in the softmax cell, left out: line {line}: %timeit softmax(np.ones(3))"
+        ]
         assert "# (IPython, left out) %timeit" in (modules / "softmax.py").read_text()
 
 
@@ -172,7 +181,9 @@ class TestImports:
         _, modules = extract(tmp_path, cells)
         module = (modules / "classifier.py").read_text().splitlines()
         cell = answer(cells, "classifier")["source"].splitlines()
-        assert module[0].startswith("from .masking import padding_mask; from .multi_head import MultiHeadAttention  # Exercise 7")
+        assert module[0].startswith(
+            "from .masking import padding_mask; from .multi_head import MultiHeadAttention  # Exercise 7"
+        )
         assert module[1:] == cell[1:], "line numbers in the grader's messages are the cell's"
 
     def test_an_import_made_in_another_cell_is_repeated(self, tmp_path):
@@ -188,15 +199,27 @@ class TestImports:
         cells = source_cells()
         multi_head = answer(cells, "multi_head")
         own = "def masked_attention(q, k, v, mask=None):\n    return q, q\n\n\n"
-        multi_head["source"] = multi_head["source"].replace("class MultiHeadAttention", own + "class MultiHeadAttention", 1)
+        multi_head["source"] = multi_head["source"].replace(
+            "class MultiHeadAttention", own + "class MultiHeadAttention", 1
+        )
         _, modules = extract(tmp_path, cells)
         assert (modules / "multi_head.py").read_text().splitlines()[0].startswith("# Exercise 5")
 
     def test_a_helper_defined_outside_the_answer_cells_is_reported(self, tmp_path):
         cells = source_cells()
-        cells.insert(3, {"cell_type": "code", "metadata": {}, "outputs": [], "source": "def stable_max(x):\n    return x.max()"})
+        cells.insert(
+            3,
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "outputs": [],
+                "source": "def stable_max(x):\n    return x.max()",
+            },
+        )
         softmax = answer(cells, "softmax")
-        softmax["source"] = softmax["source"].replace("shift = np.max(x, axis=axis, keepdims=True)", "shift = stable_max(x)")
+        softmax["source"] = softmax["source"].replace(
+            "shift = np.max(x, axis=axis, keepdims=True)", "shift = stable_max(x)"
+        )
         problems, _ = extract(tmp_path, cells)
         assert problems == [
             "has a softmax cell that uses stable_max, defined in cell 4 outside the answer cells (the grader sees only the answer cells)"
@@ -219,13 +242,21 @@ class TestGrading:
 
     def test_a_broken_notebook_costs_only_its_learner(self, tmp_path):
         cells_without_masking = [cell for cell in source_cells() if grade_id(cell) != "masking"]
-        course = course_with(tmp_path, {"ada": source_cells(), "bob": '{"cells": [', "cy": cells_without_masking})
+        course = course_with(
+            tmp_path, {"ada": source_cells(), "bob": '{"cells": [', "cy": cells_without_masking}
+        )
         submissions = discover_nbgrader(course, tmp_path / "scratch")
         with Runner() as runner:
-            masking = {s.name: grade_exercise(s, exercise("masking"), runner, Settings()).score for s in submissions}
+            masking = {
+                s.name: grade_exercise(s, exercise("masking"), runner, Settings()).score for s in submissions
+            }
         assert masking == {"ada": 20, "bob": 0, "cy": 0}
         problems = {s.name: s.problems for s in submissions}
-        assert problems["ada"] == [] and "is not valid JSON" in problems["bob"][0] and "grade_id 'masking'" in problems["cy"][0]
+        assert (
+            problems["ada"] == []
+            and "is not valid JSON" in problems["bob"][0]
+            and "grade_id 'masking'" in problems["cy"][0]
+        )
 
     def test_the_grader_finds_nbgrader_folders_on_its_own(self, tmp_path):
         """Once ``grader.intake.submission.discover`` hands nbgrader layouts to the adapter, PATH may be a course folder."""
@@ -235,5 +266,7 @@ class TestGrading:
         except UsageError:
             found = []
         if [s.name for s in found] != ["s1"]:
-            pytest.xfail("grader.intake.submission.discover does not call grader.intake.nbgrader.discover_nbgrader yet")
+            pytest.xfail(
+                "grader.intake.submission.discover does not call grader.intake.nbgrader.discover_nbgrader yet"
+            )
         assert (found[0].folder / "masking.py").is_file()

@@ -84,7 +84,9 @@ def _kernel_like_warnings():
 
 def _run_cell(number: int, cell: dict, namespace: dict, only, outcomes: dict, stderr: io.StringIO) -> None:
     meta = nbgrader_of(cell)
-    if cell["cell_type"] != "code" or (meta.get("grade") and only is not None and meta["grade_id"] not in only):
+    if cell["cell_type"] != "code" or (
+        meta.get("grade") and only is not None and meta["grade_id"] not in only
+    ):
         return
     source = "".join(cell["source"])
     filename = f"<cell {number}>"  # IPython also keeps every cell's text in linecache
@@ -139,7 +141,9 @@ def test_one_answer_cell_per_exercise_in_lesson_order(source_notebook):
 
 def test_each_check_is_one_test_cell_worth_its_points(source_notebook):
     cells = {nbgrader_of(c)["grade_id"]: c for c in source_notebook["cells"] if nbgrader_of(c).get("grade")}
-    expected = [check_cell_id(e.module, c.name) for e in EXERCISES for c in checks_for(e.module, device_checks=False)]
+    expected = [
+        check_cell_id(e.module, c.name) for e in EXERCISES for c in checks_for(e.module, device_checks=False)
+    ]
     assert list(cells) == expected
     for exercise in EXERCISES:
         points = sum(
@@ -170,7 +174,9 @@ def test_every_check_has_a_visible_assert_or_a_reason_and_no_snippet_is_stale():
     snippets = {(module, name) for module, table in visible["VISIBLE"].items() for name in table}
     assert snippets <= checks, f"snippets for checks that no longer exist: {sorted(snippets - checks)}"
     assert set(visible["HIDDEN_ONLY"]) <= checks
-    assert checks - snippets == set(visible["HIDDEN_ONLY"]), f"checks without a visible assert: {sorted(checks - snippets)}"
+    assert checks - snippets == set(visible["HIDDEN_ONLY"]), (
+        f"checks without a visible assert: {sorted(checks - snippets)}"
+    )
 
 
 # --- run as nbgrader would -------------------------------------------------------------------------------
@@ -214,7 +220,9 @@ def test_visible_asserts_pass_on_correct_code_written_another_way(fixture, sourc
     notebook = with_answers(
         student_view(source_notebook, hidden_tests=False), overlay(fixture, tmp_path / "submission"), tmp_path
     )
-    only = {check_cell_id(m, c.name) for m in changed_modules(fixture) for c in checks_for(m, device_checks=False)}
+    only = {
+        check_cell_id(m, c.name) for m in changed_modules(fixture) for c in checks_for(m, device_checks=False)
+    }
     outcomes, stderr = run_cells(notebook, only)
     assert {name: error for name, error in outcomes.items() if error} == {}
     assert stderr == ""
@@ -232,8 +240,14 @@ def test_a_check_cell_fails_exactly_when_its_check_fails(fixture, source_noteboo
     only = {check_cell_id(m, c.name) for m in modules for c in checks_for(m, device_checks=False)}
     notebook_runtime._RESULTS.clear()
     outcomes, stderr = run_cells(notebook, only)
-    graded = {check_cell_id(r[1].module, c.name): c.status for r in notebook_runtime._RESULTS.values() for c in r[1].checks}
-    mismatched = {name: error for name, error in outcomes.items() if (error is None) != (graded[name] == "passed")}
+    graded = {
+        check_cell_id(r[1].module, c.name): c.status
+        for r in notebook_runtime._RESULTS.values()
+        for c in r[1].checks
+    }
+    mismatched = {
+        name: error for name, error in outcomes.items() if (error is None) != (graded[name] == "passed")
+    }
     assert mismatched == {}
     assert stderr == ""
 
@@ -241,5 +255,9 @@ def test_a_check_cell_fails_exactly_when_its_check_fails(fixture, source_noteboo
 def test_the_source_folder_holds_only_the_generated_notebook():
     """nbgrader treats every file under source/<assignment>/ as part of the assignment."""
     source = NOTEBOOK.parents[1]
-    names = {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts}
+    names = {
+        str(p.relative_to(source))
+        for p in source.rglob("*")
+        if p.is_file() and ".ipynb_checkpoints" not in p.parts
+    }
     assert names == {"lesson13/lesson13.ipynb"}, names

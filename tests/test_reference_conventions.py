@@ -32,7 +32,10 @@ TOLERANCES = {  # (rtol, atol) by dtype: room for the same maths summed in anoth
 }
 FLOAT_DTYPES = [pytest.param(torch.float32, id="float32"), pytest.param(torch.float64, id="float64")]
 NEEDS_CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-DEVICES = [pytest.param("cpu", id="cpu"), pytest.param("cuda", id="cuda", marks=[pytest.mark.cuda, NEEDS_CUDA])]
+DEVICES = [
+    pytest.param("cpu", id="cpu"),
+    pytest.param("cuda", id="cuda", marks=[pytest.mark.cuda, NEEDS_CUDA]),
+]
 
 B, L, E = 3, 5, 8  # batch, length, embed for the modules
 NUM_HEADS, FF_DIM, INPUT_DIM, NUM_CLASSES = 2, 16, 3, 4
@@ -76,7 +79,9 @@ def expect_finite(tensor: torch.Tensor | None, what: str) -> None:
     bad = ~torch.isfinite(tensor)
     if bool(bad.any()):
         index = [int(i) for i in bad.nonzero()[0]]
-        pytest.fail(f"{what}: expected finite values, got {tensor[tuple(index)].item()} at {index}", pytrace=False)
+        pytest.fail(
+            f"{what}: expected finite values, got {tensor[tuple(index)].item()} at {index}", pytrace=False
+        )
 
 
 def randn(g: torch.Generator, *shape: int, dtype=torch.float32) -> torch.Tensor:
@@ -134,10 +139,16 @@ def module_input(seed: int, dtype=torch.float32, features: int = E) -> torch.Ten
 # ---- fully masked rows -----------------------------------------------------------------------------
 
 FULLY_MASKED = {  # name: (batch, mask) with L_q = 4, L_k = 5; some query rows have no key to attend to
-    "zero-row(Lq,Lk)": ((2,), torch.tensor([[1, 1, 0, 0, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 1]])),
+    "zero-row(Lq,Lk)": (
+        (2,),
+        torch.tensor([[1, 1, 0, 0, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 1]]),
+    ),
     "padding-length-0(B,1,Lk)": ((3,), padding_mask([5, 0, 2])),
     "all-false(Lk)": ((2, 3), torch.zeros(5, dtype=torch.bool)),
-    "causal-left-padded(B,Lq,Lk)": ((2,), causal_mask(5)[:4] & torch.tensor([[[0, 0, 1, 1, 1]], [[1, 1, 1, 1, 1]]]).bool()),
+    "causal-left-padded(B,Lq,Lk)": (
+        (2,),
+        causal_mask(5)[:4] & torch.tensor([[[0, 0, 1, 1, 1]], [[1, 1, 1, 1, 1]]]).bool(),
+    ),
 }
 
 
@@ -169,7 +180,9 @@ class TestFullyMaskedRows:
         q, k, v = (t.requires_grad_(True) for t in qkv(1, *batch, dtype=dtype))
         output, weights = masked_attention(q, k, v, mask)
         g = torch.Generator().manual_seed(2)  # generic upstream gradients for the output and the weights
-        loss = (output * randn(g, *output.shape, dtype=dtype)).sum() + (weights * randn(g, *weights.shape, dtype=dtype)).sum()
+        loss = (output * randn(g, *output.shape, dtype=dtype)).sum() + (
+            weights * randn(g, *weights.shape, dtype=dtype)
+        ).sum()
         loss.backward()
         for name, tensor in (("q", q), ("k", k), ("v", v)):
             expect_finite(tensor.grad, f"masked_attention gradient w.r.t. {name}")
@@ -205,7 +218,11 @@ class TestFullyMaskedRows:
         """Every head's output is zero there, so only ``out_proj``'s bias is left."""
         mha = build("MultiHeadAttention", seed=7, dtype=dtype)
         output = mha(module_input(8, dtype), padding_mask(LENGTHS_WITH_EMPTY))
-        expect_close(output[1], mha.out_proj.bias.detach().expand(L, E), "MultiHeadAttention output of the empty sequence")
+        expect_close(
+            output[1],
+            mha.out_proj.bias.detach().expand(L, E),
+            "MultiHeadAttention output of the empty sequence",
+        )
 
     @pytest.mark.parametrize("lengths", [[5, 0, 2], [0, 0, 0]], ids=["one-empty", "all-empty"])
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
@@ -236,7 +253,9 @@ class TestGradients:
 
     @pytest.mark.parametrize("batch", [(), (2,), (2, 2)], ids=["no-batch", "batch(2)", "batch(2,2)"])
     def test_scaled_dot_product_attention_gradients_are_correct(self, batch):
-        inputs = [t.requires_grad_(True) for t in qkv(0, *batch, l_q=3, l_k=4, d_k=3, d_v=2, dtype=torch.float64)]
+        inputs = [
+            t.requires_grad_(True) for t in qkv(0, *batch, l_q=3, l_k=4, d_k=3, d_v=2, dtype=torch.float64)
+        ]
         gradcheck(scaled_dot_product_attention, *inputs)
 
     @pytest.mark.parametrize(
@@ -257,7 +276,9 @@ class TestGradients:
         "Encoder(pre-norm)": lambda: Encoder(2, 4, 2, 6, norm_first=True).eval(),
     }
 
-    @pytest.mark.parametrize("mask", [None, causal_mask(3), padding_mask([3, 0])], ids=["none", "causal", "padding-with-empty"])
+    @pytest.mark.parametrize(
+        "mask", [None, causal_mask(3), padding_mask([3, 0])], ids=["none", "causal", "padding-with-empty"]
+    )
     @pytest.mark.parametrize("name", SMALL_MODULES.keys())
     def test_module_gradients_with_respect_to_x_are_correct(self, name, mask):
         module = randomized(self.SMALL_MODULES[name](), seed=2, dtype=torch.float64)
@@ -275,7 +296,9 @@ class TestGradients:
 ATTENTION_FUNCTIONS = {
     "scaled_dot_product_attention": lambda q, k, v: scaled_dot_product_attention(q, k, v),
     "masked_attention(None)": lambda q, k, v: masked_attention(q, k, v),
-    "masked_attention(bool)": lambda q, k, v: masked_attention(q, k, v, random_mask(torch.Generator().manual_seed(0), (4, 5))),
+    "masked_attention(bool)": lambda q, k, v: masked_attention(
+        q, k, v, random_mask(torch.Generator().manual_seed(0), (4, 5))
+    ),
     "masked_attention(float,fully-masked-row)": lambda q, k, v: masked_attention(
         q, k, v, torch.tensor([1.0, 0.0, 0.0, 1.0])[:, None]
     ),
@@ -319,8 +342,12 @@ class TestDtypesAndDevices:
         x = module_input(4, dtype, INPUT_DIM).to(device)
         for lengths in (None, [5, 0, 2], torch.tensor([5, 0, 2])):
             logits = model(x, lengths)
-            assert logits.dtype == dtype, f"logits dtype with lengths {lengths}: expected {dtype}, got {logits.dtype}"
-            assert logits.device == x.device, f"logits device with lengths {lengths}: expected {x.device}, got {logits.device}"
+            assert logits.dtype == dtype, (
+                f"logits dtype with lengths {lengths}: expected {dtype}, got {logits.dtype}"
+            )
+            assert logits.device == x.device, (
+                f"logits device with lengths {lengths}: expected {x.device}, got {logits.device}"
+            )
 
     @pytest.mark.parametrize(
         ("tensor_device", "mask_device"),
@@ -336,8 +363,12 @@ class TestDtypesAndDevices:
         expected_output, expected_weights = masked_attention(q, k, v, mask)
         output, weights = masked_attention(*(t.to(tensor_device) for t in (q, k, v)), mask.to(mask_device))
         expect_close(output.cpu(), expected_output, "masked_attention output")
-        assert output.device.type == tensor_device, f"output device: expected {tensor_device}, got {output.device}"
-        assert weights.device.type == tensor_device, f"weights device: expected {tensor_device}, got {weights.device}"
+        assert output.device.type == tensor_device, (
+            f"output device: expected {tensor_device}, got {output.device}"
+        )
+        assert weights.device.type == tensor_device, (
+            f"weights device: expected {tensor_device}, got {weights.device}"
+        )
         mha = build("MultiHeadAttention", seed=6).to(tensor_device)
         x = module_input(7).to(tensor_device)
         result = mha(x, mask.to(mask_device))
@@ -367,8 +398,12 @@ class TestBatchDimensions:
     def test_functions_take_any_number_of_batch_dimensions(self, function, batch):
         q, k, v = qkv(0, *batch, dtype=torch.float64)
         output, weights = function(q, k, v)
-        assert output.shape == (*batch, 4, 6), f"output shape: expected {(*batch, 4, 6)}, got {tuple(output.shape)}"
-        assert weights.shape == (*batch, 4, 5), f"weights shape: expected {(*batch, 4, 5)}, got {tuple(weights.shape)}"
+        assert output.shape == (*batch, 4, 6), (
+            f"output shape: expected {(*batch, 4, 6)}, got {tuple(output.shape)}"
+        )
+        assert weights.shape == (*batch, 4, 5), (
+            f"weights shape: expected {(*batch, 4, 5)}, got {tuple(weights.shape)}"
+        )
         for index in np.ndindex(*batch):
             one_output, one_weights = function(q[index], k[index], v[index])
             expect_close(output[index], one_output, f"output of batch element {index} vs computed alone")
@@ -380,7 +415,11 @@ class TestBatchDimensions:
         mask = random_mask(torch.Generator().manual_seed(2), (*batch, 4, 5))
         output, _ = masked_attention(q, k, v, mask)
         for index in np.ndindex(*batch):
-            expect_close(output[index], masked_attention(q[index], k[index], v[index], mask[index])[0], f"batch element {index}")
+            expect_close(
+                output[index],
+                masked_attention(q[index], k[index], v[index], mask[index])[0],
+                f"batch element {index}",
+            )
 
     @pytest.mark.parametrize("mask_name", ["none", "causal(L,L)", "padding(B,1,L)"])
     @pytest.mark.parametrize("name", MODULES.keys())
@@ -390,22 +429,39 @@ class TestBatchDimensions:
         masks = {"none": None, "causal(L,L)": causal_mask(L), "padding(B,1,L)": padding_mask([5, 3, 4])}
         mask = masks[mask_name]
         output = module(x, mask)
-        assert output.shape == (B, L, E), f"{name} output shape: expected {(B, L, E)}, got {tuple(output.shape)}"
+        assert output.shape == (B, L, E), (
+            f"{name} output shape: expected {(B, L, E)}, got {tuple(output.shape)}"
+        )
         for b in range(B):
             one_mask = mask if mask is None or mask.dim() == 2 else mask[b : b + 1]
-            expect_close(output[b : b + 1], module(x[b : b + 1], one_mask), f"{name}: sequence {b} vs computed alone")
+            expect_close(
+                output[b : b + 1], module(x[b : b + 1], one_mask), f"{name}: sequence {b} vs computed alone"
+            )
 
 
 # ---- mask forms ------------------------------------------------------------------------------------
 
-MASK_DTYPES = [torch.bool, torch.uint8, torch.int8, torch.int32, torch.int64, torch.float16, torch.float32, torch.float64]
+MASK_DTYPES = [
+    torch.bool,
+    torch.uint8,
+    torch.int8,
+    torch.int32,
+    torch.int64,
+    torch.float16,
+    torch.float32,
+    torch.float64,
+]
 
 
 class TestMaskForms:
-    @pytest.mark.parametrize("mask_dtype", MASK_DTYPES, ids=[str(d).removeprefix("torch.") for d in MASK_DTYPES])
+    @pytest.mark.parametrize(
+        "mask_dtype", MASK_DTYPES, ids=[str(d).removeprefix("torch.") for d in MASK_DTYPES]
+    )
     def test_bool_integer_and_float_masks_agree(self, mask_dtype):
         q, k, v = qkv(0, 2)
-        mask = torch.tensor([[1, 1, 0, 0, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 1]], dtype=torch.bool)
+        mask = torch.tensor(
+            [[1, 1, 0, 0, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 1]], dtype=torch.bool
+        )
         expected_output, expected_weights = masked_attention(q, k, v, mask)
         output, weights = masked_attention(q, k, v, mask.to(mask_dtype))
         expect_equal(output, expected_output, f"output with a {mask_dtype} mask vs a bool mask")
@@ -418,17 +474,29 @@ class TestMaskForms:
         expected, _ = masked_attention(q, k, v, mask)
         dtype = torch.float32 if isinstance(value, float) else torch.int64
         scaled = torch.where(mask, torch.tensor(value, dtype=dtype), torch.tensor(0, dtype=dtype))
-        expect_equal(masked_attention(q, k, v, scaled)[0], expected, f"output with {value} for 'may attend' vs True")
+        expect_equal(
+            masked_attention(q, k, v, scaled)[0], expected, f"output with {value} for 'may attend' vs True"
+        )
 
     def test_a_float_mask_is_a_flag_not_an_additive_bias(self):
         q, k, v = qkv(3, 2)
         mask = random_mask(torch.Generator().manual_seed(4), (4, 5)).float()
         _, weights = masked_attention(q, k, v, mask)
         blocked = (mask == 0).expand_as(weights)
-        expect_equal(weights[blocked], torch.zeros_like(weights[blocked]), "weights where the float mask is 0")
-        expect_equal(weights, masked_attention(q, k, v, mask.bool())[1], "weights with a float 0/1 mask vs a bool mask")
+        expect_equal(
+            weights[blocked], torch.zeros_like(weights[blocked]), "weights where the float mask is 0"
+        )
+        expect_equal(
+            weights, masked_attention(q, k, v, mask.bool())[1], "weights with a float 0/1 mask vs a bool mask"
+        )
 
-    MASK_SHAPES = {"(Lk,)": (5,), "(Lq,Lk)": (4, 5), "(B,1,Lk)": (3, 1, 5), "(1,1,Lk)": (1, 1, 5), "(B,Lq,1)": (3, 4, 1)}
+    MASK_SHAPES = {
+        "(Lk,)": (5,),
+        "(Lq,Lk)": (4, 5),
+        "(B,1,Lk)": (3, 1, 5),
+        "(1,1,Lk)": (1, 1, 5),
+        "(B,Lq,1)": (3, 4, 1),
+    }
 
     @pytest.mark.parametrize("shape", MASK_SHAPES.values(), ids=MASK_SHAPES.keys())
     def test_a_broadcast_mask_equals_its_expanded_form(self, shape):
@@ -436,12 +504,18 @@ class TestMaskForms:
         mask = torch.rand(shape, generator=torch.Generator().manual_seed(6)) < 0.6
         output, weights = masked_attention(q, k, v, mask)
         full = mask.expand(3, 4, 5).clone()
-        expect_equal(output, masked_attention(q, k, v, full)[0], f"output with mask {shape} vs expanded to (3, 4, 5)")
-        expect_equal(weights, masked_attention(q, k, v, full)[1], f"weights with mask {shape} vs expanded to (3, 4, 5)")
+        expect_equal(
+            output, masked_attention(q, k, v, full)[0], f"output with mask {shape} vs expanded to (3, 4, 5)"
+        )
+        expect_equal(
+            weights, masked_attention(q, k, v, full)[1], f"weights with mask {shape} vs expanded to (3, 4, 5)"
+        )
 
     def test_no_mask_equals_scaled_dot_product_attention(self):
         q, k, v = qkv(7, 2, 3)
-        for got, expected, what in zip(masked_attention(q, k, v), scaled_dot_product_attention(q, k, v), ("output", "weights")):
+        for got, expected, what in zip(
+            masked_attention(q, k, v), scaled_dot_product_attention(q, k, v), ("output", "weights")
+        ):
             expect_equal(got, expected, f"masked_attention(mask=None) {what} vs scaled_dot_product_attention")
 
     def test_an_all_true_mask_equals_no_mask(self):
@@ -458,14 +532,18 @@ class TestMaskForms:
     }
 
     @pytest.mark.parametrize("mask", MODULE_MASKS.values(), ids=MODULE_MASKS.keys())
-    @pytest.mark.parametrize("mask_dtype", [torch.bool, torch.int64, torch.float32], ids=["bool", "int64", "float32"])
+    @pytest.mark.parametrize(
+        "mask_dtype", [torch.bool, torch.int64, torch.float32], ids=["bool", "int64", "float32"]
+    )
     @pytest.mark.parametrize("name", MODULES.keys())
     def test_module_masks_of_every_form_agree_with_the_expanded_bool_mask(self, name, mask_dtype, mask):
         module = build(name, seed=9, dtype=torch.float64)
         x = module_input(10, torch.float64)
         expected = module(x, mask.expand(B, L, L).clone())
         expect_equal(
-            module(x, mask.to(mask_dtype)), expected, f"{name} with a {mask_dtype} mask {tuple(mask.shape)} vs (B, L, L) bool"
+            module(x, mask.to(mask_dtype)),
+            expected,
+            f"{name} with a {mask_dtype} mask {tuple(mask.shape)} vs (B, L, L) bool",
         )
 
 
@@ -487,14 +565,20 @@ class TestInputsNotModified:
         (output.sum() + weights.sum()).backward()
         assert_unchanged(before, {"q": q.detach(), "k": k.detach(), "v": v.detach()}, "attention")
 
-    @pytest.mark.parametrize("mask_dtype", [torch.bool, torch.int64, torch.float32], ids=["bool", "int64", "float32"])
+    @pytest.mark.parametrize(
+        "mask_dtype", [torch.bool, torch.int64, torch.float32], ids=["bool", "int64", "float32"]
+    )
     def test_masked_attention_leaves_its_mask_alone(self, mask_dtype):
-        mask = torch.tensor([[1, 0, 1, 1, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 1, 0]], dtype=mask_dtype)
+        mask = torch.tensor(
+            [[1, 0, 1, 1, 0], [0, 0, 0, 0, 0], [1, 1, 1, 1, 1], [0, 0, 0, 1, 0]], dtype=mask_dtype
+        )
         before = mask.clone()
         masked_attention(*qkv(1, 2), mask)
         expect_equal(mask, before, "masked_attention: mask modified in place")
 
-    @pytest.mark.parametrize("mask", [None, causal_mask(L), padding_mask([5, 0, 2])], ids=["none", "causal", "padding"])
+    @pytest.mark.parametrize(
+        "mask", [None, causal_mask(L), padding_mask([5, 0, 2])], ids=["none", "causal", "padding"]
+    )
     @pytest.mark.parametrize("name", MODULES.keys())
     def test_modules_leave_x_and_the_mask_alone(self, name, mask):
         module = build(name, seed=2, dtype=torch.float64)
@@ -503,7 +587,9 @@ class TestInputsNotModified:
         module(x, mask).sum().backward()
         assert_unchanged(before, {"x": x.detach(), "mask": mask}, name)
 
-    @pytest.mark.parametrize("lengths", [None, [5, 0, 2], torch.tensor([5, 0, 2])], ids=["none", "list", "tensor"])
+    @pytest.mark.parametrize(
+        "lengths", [None, [5, 0, 2], torch.tensor([5, 0, 2])], ids=["none", "list", "tensor"]
+    )
     def test_classifier_leaves_x_and_lengths_alone(self, lengths):
         model = build_classifier(seed=4)
         x = module_input(5, features=INPUT_DIM)
@@ -546,7 +632,9 @@ class TestInputsNotModified:
 def padded_positions_filled(x: torch.Tensor, lengths: list[int], value: float) -> torch.Tensor:
     """``x`` with every position at or past its sequence's length set to ``value``."""
     positions = torch.arange(x.size(1))[None, :, None]  # (1, L, 1)
-    return torch.where(positions < torch.tensor(lengths)[:, None, None], x, torch.tensor(value, dtype=x.dtype))
+    return torch.where(
+        positions < torch.tensor(lengths)[:, None, None], x, torch.tensor(value, dtype=x.dtype)
+    )
 
 
 class TestPaddingMask:
@@ -565,10 +653,14 @@ class TestPaddingMask:
         got = padding_mask(lengths)
         longest = max(lengths)
         assert got.dtype == torch.bool, f"dtype: expected torch.bool, got {got.dtype}"
-        assert got.shape == (len(lengths), 1, longest), f"shape: expected {(len(lengths), 1, longest)}, got {tuple(got.shape)}"
+        assert got.shape == (len(lengths), 1, longest), (
+            f"shape: expected {(len(lengths), 1, longest)}, got {tuple(got.shape)}"
+        )
         for b, length in enumerate(lengths):
             for t in range(longest):
-                assert bool(got[b, 0, t]) == (t < length), f"padding_mask({lengths})[{b}, 0, {t}] is {bool(got[b, 0, t])}"
+                assert bool(got[b, 0, t]) == (t < length), (
+                    f"padding_mask({lengths})[{b}, 0, {t}] is {bool(got[b, 0, t])}"
+                )
 
     @pytest.mark.parametrize("max_len", [3, 4, 7])
     def test_max_len_sets_the_padded_length(self, max_len):
@@ -580,7 +672,9 @@ class TestPaddingMask:
     @pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.int16, torch.uint8], ids=str)
     def test_list_and_tensor_lengths_give_the_same_mask(self, dtype):
         expect_equal(
-            padding_mask(torch.tensor([4, 0, 2], dtype=dtype)), padding_mask([4, 0, 2]), f"{dtype} tensor lengths vs a list"
+            padding_mask(torch.tensor([4, 0, 2], dtype=dtype)),
+            padding_mask([4, 0, 2]),
+            f"{dtype} tensor lengths vs a list",
         )
 
     def test_all_empty_sequences_give_an_empty_mask(self):
@@ -588,7 +682,9 @@ class TestPaddingMask:
         assert got.shape == (2, 1, 0), f"shape: expected (2, 1, 0), got {tuple(got.shape)}"
 
     @pytest.mark.parametrize(
-        ("lengths", "max_len"), [([2, 5], 4), ([1], 0), (torch.tensor([3, 3]), 2)], ids=["list", "zero", "tensor"]
+        ("lengths", "max_len"),
+        [([2, 5], 4), ([1], 0), (torch.tensor([3, 3]), 2)],
+        ids=["list", "zero", "tensor"],
     )
     def test_max_len_shorter_than_a_length_is_a_value_error(self, lengths, max_len):
         with pytest.raises(ValueError):
@@ -620,14 +716,18 @@ class TestPaddingMask:
         padded = ~mask.expand_as(weights)
         expect_equal(weights[padded], torch.zeros_like(weights[padded]), "weights on padded keys")
 
-    @pytest.mark.parametrize("value", [1e6, -1e6, float("inf"), float("nan"), 0.0], ids=lambda value: f"padding={value}")
+    @pytest.mark.parametrize(
+        "value", [1e6, -1e6, float("inf"), float("nan"), 0.0], ids=lambda value: f"padding={value}"
+    )
     def test_classifier_logits_ignore_what_the_padded_positions_hold(self, value):
         lengths = [5, 0, 2]
         model = build_classifier(seed=1)
         x = module_input(2, features=INPUT_DIM)
         expected = model(x, lengths)
         expect_equal(
-            model(padded_positions_filled(x, lengths, value), lengths), expected, f"logits with padded positions = {value}"
+            model(padded_positions_filled(x, lengths, value), lengths),
+            expected,
+            f"logits with padded positions = {value}",
         )
 
     @pytest.mark.parametrize("name", MODULES.keys())
@@ -638,7 +738,9 @@ class TestPaddingMask:
         real = padding_mask(lengths).transpose(1, 2).expand(B, L, E)  # (B, L, E)
         expected = module(x, padding_mask(lengths))
         got = module(padded_positions_filled(x, lengths, 1e6), padding_mask(lengths))
-        expect_equal(got[real], expected[real], f"{name} outputs at real positions after changing the padded ones")
+        expect_equal(
+            got[real], expected[real], f"{name} outputs at real positions after changing the padded ones"
+        )
 
     def test_classifier_mean_covers_the_real_positions_only(self):
         """A sequence gives the same logits however much padding its batch adds after it."""
@@ -647,7 +749,11 @@ class TestPaddingMask:
         logits = model(x, [5, 1, 3])
         for b, length in enumerate([5, 1, 3]):
             alone = model(x[b : b + 1, :length], None)
-            expect_close(logits[b : b + 1], alone, f"logits of sequence {b} (length {length}) vs the unpadded sequence alone")
+            expect_close(
+                logits[b : b + 1],
+                alone,
+                f"logits of sequence {b} (length {length}) vs the unpadded sequence alone",
+            )
 
     @pytest.mark.parametrize("as_tensor", [False, True], ids=["list", "tensor"])
     def test_no_lengths_means_every_position_is_real(self, as_tensor):
@@ -669,7 +775,9 @@ class TestCausalMask:
         assert got.shape == (size, size), f"shape: expected {(size, size)}, got {tuple(got.shape)}"
         for query in range(size):
             for key in range(size):
-                assert bool(got[query, key]) == (key <= query), f"causal_mask({size})[{query}, {key}] is {bool(got[query, key])}"
+                assert bool(got[query, key]) == (key <= query), (
+                    f"causal_mask({size})[{query}, {key}] is {bool(got[query, key])}"
+                )
 
     @pytest.mark.parametrize("t", range(4))
     def test_masked_attention_outputs_before_t_ignore_positions_from_t_on(self, t):
@@ -682,7 +790,9 @@ class TestCausalMask:
         changed_output, changed_weights = masked_attention(*changed, causal_mask(4))
         expect_equal(changed_output[..., :t, :], output[..., :t, :], f"outputs before position {t}")
         expect_equal(changed_weights[..., :t, :], weights[..., :t, :], f"weights before position {t}")
-        assert not torch.allclose(changed_output[..., t:, :], output[..., t:, :]), "test setup: the change reaches position t"
+        assert not torch.allclose(changed_output[..., t:, :], output[..., t:, :]), (
+            "test setup: the change reaches position t"
+        )
 
     @pytest.mark.parametrize("t", range(L))
     @pytest.mark.parametrize("name", MODULES.keys())
@@ -693,7 +803,9 @@ class TestCausalMask:
         changed[:, t:] += 10 * randn(torch.Generator().manual_seed(4), B, L - t, E)
         output, changed_output = module(x, causal_mask(L)), module(changed, causal_mask(L))
         expect_equal(changed_output[:, :t], output[:, :t], f"{name} outputs before position {t}")
-        assert not torch.allclose(changed_output[:, t:], output[:, t:]), "test setup: the change reaches position t"
+        assert not torch.allclose(changed_output[:, t:], output[:, t:]), (
+            "test setup: the change reaches position t"
+        )
 
 
 # ---- softmax numerics ------------------------------------------------------------------------------
@@ -704,12 +816,20 @@ NP_DTYPES = [pytest.param(np.float32, id="float32"), pytest.param(np.float64, id
 class TestSoftmaxNumerics:
     @pytest.mark.parametrize("dtype", NP_DTYPES)
     def test_entries_of_plus_minus_1e4_neither_overflow_nor_give_nan(self, dtype):
-        x = np.array([[1e4, -1e4, 0.0], [1e4, 1e4, 1e4], [-1e4, -1e4, -1e4], [1e4, 1e4 - 1, -1e4]], dtype=dtype)
-        with np.errstate(over="raise", invalid="raise", divide="raise"):  # exp(-2e4) may underflow to 0: that is fine
+        x = np.array(
+            [[1e4, -1e4, 0.0], [1e4, 1e4, 1e4], [-1e4, -1e4, -1e4], [1e4, 1e4 - 1, -1e4]], dtype=dtype
+        )
+        with np.errstate(
+            over="raise", invalid="raise", divide="raise"
+        ):  # exp(-2e4) may underflow to 0: that is fine
             got = softmax(x)
         assert np.isfinite(got).all(), f"softmax(±1e4 entries) gave non-finite values:\n{got}"
         got_t = torch.from_numpy(got)
-        expect_close(got_t, torch.softmax(torch.from_numpy(x).double(), dim=-1).to(got_t.dtype), "softmax(±1e4) vs torch.softmax")
+        expect_close(
+            got_t,
+            torch.softmax(torch.from_numpy(x).double(), dim=-1).to(got_t.dtype),
+            "softmax(±1e4) vs torch.softmax",
+        )
 
     @pytest.mark.parametrize("axis", [0, 1, -1])
     @pytest.mark.parametrize("dtype", NP_DTYPES)
@@ -727,7 +847,9 @@ class TestSoftmaxNumerics:
         np.moveaxis(x, axis, -1)[1] = -np.inf  # slice 1 along `axis` is all -inf
         got = softmax(x, axis=axis)
         empty = np.moveaxis(got, axis, -1)[1]
-        assert np.array_equal(empty, np.zeros_like(empty)), f"softmax of an all -inf slice: expected zeros, got {empty}"
+        assert np.array_equal(empty, np.zeros_like(empty)), (
+            f"softmax of an all -inf slice: expected zeros, got {empty}"
+        )
         others = np.delete(np.moveaxis(got, axis, -1), 1, axis=0)
         np.testing.assert_allclose(others.sum(axis=-1), 1.0, rtol=1e-6)
 
@@ -753,13 +875,17 @@ class TestSoftmaxNumerics:
 
     @settings(derandomize=True, database=None, deadline=None, max_examples=60)
     @given(
-        x=hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), elements=st.floats(-50, 50)),
+        x=hnp.arrays(
+            np.float64, hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), elements=st.floats(-50, 50)
+        ),
         shift=st.floats(-1e3, 1e3),
         data=st.data(),
     )
     def test_adding_a_constant_to_a_slice_changes_nothing(self, x, shift, data):
         axis = data.draw(st.integers(-x.ndim, x.ndim - 1), label="axis")
-        np.testing.assert_allclose(softmax(x + shift, axis=axis), softmax(x, axis=axis), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(
+            softmax(x + shift, axis=axis), softmax(x, axis=axis), rtol=1e-9, atol=1e-12
+        )
 
 
 # ---- classifier ------------------------------------------------------------------------------------
@@ -767,16 +893,22 @@ class TestSoftmaxNumerics:
 
 class TestClassifier:
     @pytest.mark.parametrize(
-        "lengths", [None, [5, 3, 1], torch.tensor([5, 0, 2]), [0, 0, 0]], ids=["none", "list", "tensor", "all-empty"]
+        "lengths",
+        [None, [5, 3, 1], torch.tensor([5, 0, 2]), [0, 0, 0]],
+        ids=["none", "list", "tensor", "all-empty"],
     )
     def test_logits_have_one_row_per_sequence(self, lengths):
         logits = build_classifier(seed=0)(module_input(1, features=INPUT_DIM), lengths)
-        assert logits.shape == (B, NUM_CLASSES), f"logits shape: expected {(B, NUM_CLASSES)}, got {tuple(logits.shape)}"
+        assert logits.shape == (B, NUM_CLASSES), (
+            f"logits shape: expected {(B, NUM_CLASSES)}, got {tuple(logits.shape)}"
+        )
 
     def test_list_and_tensor_lengths_give_the_same_logits(self):
         model = build_classifier(seed=2)
         x = module_input(3, features=INPUT_DIM)
-        expect_equal(model(x, [5, 0, 2]), model(x, torch.tensor([5, 0, 2])), "logits with list vs tensor lengths")
+        expect_equal(
+            model(x, [5, 0, 2]), model(x, torch.tensor([5, 0, 2])), "logits with list vs tensor lengths"
+        )
 
     def test_the_attention_layer_mixes_tokens(self):
         """Unlike mean pooling alone, the logits depend on which tokens keep company."""
@@ -785,7 +917,9 @@ class TestClassifier:
         swapped = x.clone()
         swapped[0, 0], swapped[1, 0] = x[1, 0], x[0, 0]  # same multiset of tokens overall, different company
         batch_sum_before, batch_sum_after = model(x).sum(dim=0), model(swapped).sum(dim=0)
-        assert not torch.allclose(batch_sum_before, batch_sum_after), "swapping tokens between sequences changed nothing"
+        assert not torch.allclose(batch_sum_before, batch_sum_after), (
+            "swapping tokens between sequences changed nothing"
+        )
 
 
 # ---- training --------------------------------------------------------------------------------------
@@ -822,7 +956,9 @@ class TestTraining:
         model = classifier_for_training(3)
         before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
         train_classifier(model, X, y, epochs=2, lr=1e-2)
-        unchanged = [name for name, parameter in model.named_parameters() if torch.equal(parameter, before[name])]
+        unchanged = [
+            name for name, parameter in model.named_parameters() if torch.equal(parameter, before[name])
+        ]
         assert not unchanged, f"parameters not updated: {unchanged}"
 
     def test_loss_falls_on_an_easy_task(self):
@@ -844,9 +980,17 @@ class TestTraining:
             loss.backward()
             optimizer.step()
             expected_losses.append(loss.item())
-        np.testing.assert_allclose(losses, expected_losses, rtol=1e-6, err_msg="losses vs one full-batch Adam step per epoch")
+        np.testing.assert_allclose(
+            losses, expected_losses, rtol=1e-6, err_msg="losses vs one full-batch Adam step per epoch"
+        )
         for (name, parameter), expected in zip(model.named_parameters(), expected_model.parameters()):
-            expect_close(parameter.detach(), expected.detach(), f"parameter {name} after training", rtol=1e-5, atol=1e-6)
+            expect_close(
+                parameter.detach(),
+                expected.detach(),
+                f"parameter {name} after training",
+                rtol=1e-5,
+                atol=1e-6,
+            )
 
     def test_padding_does_not_affect_training(self):
         X, y = easy_task(6, n=8)
@@ -859,8 +1003,12 @@ class TestTraining:
     def test_epochs_and_lr_are_keyword_only_with_the_spec_defaults(self):
         parameters = inspect.signature(train_classifier).parameters
         for name, default in (("epochs", 50), ("lr", 1e-3)):
-            assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY, f"{name} is {parameters[name].kind}"
-            assert parameters[name].default == default, f"{name} default: expected {default}, got {parameters[name].default}"
+            assert parameters[name].kind is inspect.Parameter.KEYWORD_ONLY, (
+                f"{name} is {parameters[name].kind}"
+            )
+            assert parameters[name].default == default, (
+                f"{name} default: expected {default}, got {parameters[name].default}"
+            )
         assert parameters["lengths"].default is None
         X, y = easy_task(8, n=4)
         with pytest.raises(TypeError):
@@ -872,14 +1020,18 @@ class TestTraining:
         model = classifier_for_training(11).train(training)
         train_classifier(model, X, y, epochs=1)
         modes = {name or "model": module.training for name, module in model.named_modules()}
-        assert all(mode == training for mode in modes.values()), f"expected training={training} everywhere, got {modes}"
+        assert all(mode == training for mode in modes.values()), (
+            f"expected training={training} everywhere, got {modes}"
+        )
 
 
 # ---- constructors and structure --------------------------------------------------------------------
 
 
 class TestConstructorErrors:
-    @pytest.mark.parametrize(("embed_dim", "num_heads"), [(10, 3), (8, 3), (6, 4), (4, 8)], ids=lambda value: str(value))
+    @pytest.mark.parametrize(
+        ("embed_dim", "num_heads"), [(10, 3), (8, 3), (6, 4), (4, 8)], ids=lambda value: str(value)
+    )
     def test_heads_that_do_not_divide_embed_dim_are_a_value_error(self, embed_dim, num_heads):
         with pytest.raises(ValueError):
             MultiHeadAttention(embed_dim, num_heads)
@@ -897,7 +1049,9 @@ class TestConstructorErrors:
         with pytest.raises(ValueError):
             build_with_bad_heads()
 
-    @pytest.mark.parametrize(("embed_dim", "num_heads"), [(8, 1), (8, 2), (8, 8), (12, 3)], ids=lambda value: str(value))
+    @pytest.mark.parametrize(
+        ("embed_dim", "num_heads"), [(8, 1), (8, 2), (8, 8), (12, 3)], ids=lambda value: str(value)
+    )
     def test_heads_that_divide_embed_dim_are_fine(self, embed_dim, num_heads):
         mha = MultiHeadAttention(embed_dim, num_heads)
         assert mha(torch.zeros(1, 2, embed_dim)).shape == (1, 2, embed_dim)
@@ -928,7 +1082,9 @@ class TestModuleStructure:
         assert linear_shape(block.linear2) == (FF_DIM, E, True)
         for name in ("norm1", "norm2"):
             norm = getattr(block, name)
-            assert isinstance(norm, nn.LayerNorm) and norm.normalized_shape == (E,), f"EncoderBlock.{name}: {norm}"
+            assert isinstance(norm, nn.LayerNorm) and norm.normalized_shape == (E,), (
+                f"EncoderBlock.{name}: {norm}"
+            )
 
     @pytest.mark.parametrize("num_layers", [1, 3])
     @pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
@@ -937,7 +1093,9 @@ class TestModuleStructure:
         assert isinstance(model.layers, nn.ModuleList), (
             f"Encoder.layers: expected nn.ModuleList, got {type(model.layers).__name__}"
         )
-        assert len(model.layers) == num_layers and all(isinstance(layer, EncoderBlock) for layer in model.layers)
+        assert len(model.layers) == num_layers and all(
+            isinstance(layer, EncoderBlock) for layer in model.layers
+        )
         storages = [{p.data_ptr() for p in layer.parameters()} for layer in model.layers]
         for i in range(num_layers):
             for j in range(i):
@@ -956,8 +1114,12 @@ class TestModuleStructure:
 
 
 class TestHeads:
-    @pytest.mark.parametrize(("num_heads", "head"), [(2, 0), (2, 1), (4, 0), (4, 2), (4, 3)], ids=lambda value: str(value))
-    @pytest.mark.parametrize("mask", [None, causal_mask(L), padding_mask([5, 0, 2])], ids=["none", "causal", "padding"])
+    @pytest.mark.parametrize(
+        ("num_heads", "head"), [(2, 0), (2, 1), (4, 0), (4, 2), (4, 3)], ids=lambda value: str(value)
+    )
+    @pytest.mark.parametrize(
+        "mask", [None, causal_mask(L), padding_mask([5, 0, 2])], ids=["none", "causal", "padding"]
+    )
     def test_head_h_uses_features_h_times_d_to_h_plus_one_times_d(self, num_heads, head, mask):
         mha = randomized(MultiHeadAttention(E, num_heads), seed=1, dtype=torch.float64)
         d = E // num_heads
@@ -970,7 +1132,11 @@ class TestHeads:
         x = module_input(2, torch.float64)
         q, k, v = (projection(x)[..., features] for projection in (mha.q_proj, mha.k_proj, mha.v_proj))
         one_head, _ = masked_attention(q, k, v, mask)  # (B, L, d)
-        expect_close(mha(x, mask), one_head @ kept.T, f"MultiHeadAttention({E}, {num_heads}) with only head {head} kept")
+        expect_close(
+            mha(x, mask),
+            one_head @ kept.T,
+            f"MultiHeadAttention({E}, {num_heads}) with only head {head} kept",
+        )
 
 
 class TestDropout:
@@ -988,13 +1154,17 @@ class TestDropout:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(3)
             first, second = model.train()(x), model(x)
-        assert not torch.equal(first, second), "two calls in training mode gave the same output: is dropout applied?"
+        assert not torch.equal(first, second), (
+            "two calls in training mode gave the same output: is dropout applied?"
+        )
         expect_equal(model.eval()(x), model(x), "two calls in eval mode")
 
     def test_zero_dropout_in_training_equals_eval(self):
         block = randomized(EncoderBlock(E, NUM_HEADS, FF_DIM, dropout=0.0), seed=4)
         x = module_input(5)
-        expect_equal(block.train()(x, causal_mask(L)), block.eval()(x, causal_mask(L)), "dropout=0 in training vs eval")
+        expect_equal(
+            block.train()(x, causal_mask(L)), block.eval()(x, causal_mask(L)), "dropout=0 in training vs eval"
+        )
 
 
 # ---- bugs of the original lesson -------------------------------------------------------------------

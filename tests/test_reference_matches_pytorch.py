@@ -116,7 +116,11 @@ class TestSoftmaxMatchesTorch:
     @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
     def test_default_axis_is_the_last(self, dtype):
         x = np.random.default_rng(1).normal(size=(3, 5)).astype(dtype)
-        expect_close(torch.from_numpy(softmax(x)), torch.softmax(torch.from_numpy(x), dim=-1), "softmax(x) default axis")
+        expect_close(
+            torch.from_numpy(softmax(x)),
+            torch.softmax(torch.from_numpy(x), dim=-1),
+            "softmax(x) default axis",
+        )
 
 
 # ---- exercises 2 and 3: the attention functions ----------------------------------------------------
@@ -129,8 +133,12 @@ class TestScaledDotProductAttentionMatchesTorch:
     def test_output_and_weights_match(self, batch, sizes, dtype):
         q, k, v = qkv(0, batch, sizes, dtype)
         output, weights = scaled_dot_product_attention(q, k, v)
-        expect_close(output, F.scaled_dot_product_attention(q, k, v), "scaled_dot_product_attention output vs F.sdpa")
-        expect_close(weights, plain_weights(q, k), "scaled_dot_product_attention weights vs softmax(q kᵀ/√d_k)")
+        expect_close(
+            output, F.scaled_dot_product_attention(q, k, v), "scaled_dot_product_attention output vs F.sdpa"
+        )
+        expect_close(
+            weights, plain_weights(q, k), "scaled_dot_product_attention weights vs softmax(q kᵀ/√d_k)"
+        )
 
 
 MASK_SHAPES = {  # a mask shape from (batch, L_q, L_k): each broadcasts to (..., L_q, L_k)
@@ -157,8 +165,12 @@ class TestMaskedAttentionMatchesTorch:
         what = f"masked_attention with a {mask_dtype} mask of shape {tuple(allowed.shape)}"
         # F.sdpa's broadcasting of a short mask breaks with two batch dims (IndexError), so give it the full shape.
         full = allowed.expand(*batch, sizes[0], sizes[1])
-        expect_close(output, F.scaled_dot_product_attention(q, k, v, attn_mask=full), f"{what}: output vs F.sdpa")
-        expect_close(weights, plain_weights(q, k, allowed), f"{what}: weights vs softmax with -inf at masked keys")
+        expect_close(
+            output, F.scaled_dot_product_attention(q, k, v, attn_mask=full), f"{what}: output vs F.sdpa"
+        )
+        expect_close(
+            weights, plain_weights(q, k, allowed), f"{what}: weights vs softmax with -inf at masked keys"
+        )
 
     @pytest.mark.parametrize("sizes", SIZES.values(), ids=SIZES.keys())
     @pytest.mark.parametrize("batch", BATCHES.values(), ids=BATCHES.keys())
@@ -166,7 +178,9 @@ class TestMaskedAttentionMatchesTorch:
     def test_no_mask_matches(self, dtype, batch, sizes):
         q, k, v = qkv(3, batch, sizes, dtype)
         output, weights = masked_attention(q, k, v)
-        expect_close(output, F.scaled_dot_product_attention(q, k, v), "masked_attention(mask=None) output vs F.sdpa")
+        expect_close(
+            output, F.scaled_dot_product_attention(q, k, v), "masked_attention(mask=None) output vs F.sdpa"
+        )
         expect_close(weights, plain_weights(q, k), "masked_attention(mask=None) weights")
 
     @pytest.mark.parametrize("batch", BATCHES.values(), ids=BATCHES.keys())
@@ -175,7 +189,9 @@ class TestMaskedAttentionMatchesTorch:
         q, k, v = qkv(4, batch, SIZES["Lq=Lk,dv=dk"], dtype)
         output, weights = masked_attention(q, k, v, causal_mask(4))
         expect_close(
-            output, F.scaled_dot_product_attention(q, k, v, is_causal=True), "masked_attention(causal) vs F.sdpa(is_causal)"
+            output,
+            F.scaled_dot_product_attention(q, k, v, is_causal=True),
+            "masked_attention(causal) vs F.sdpa(is_causal)",
         )
         expect_close(weights, plain_weights(q, k, causal_mask(4)), "masked_attention(causal) weights")
 
@@ -186,7 +202,11 @@ class TestMaskedAttentionMatchesTorch:
         mask = padding_mask([5, 2, 4])  # (3, 1, 5)
         mask = mask if len(batch) == 1 else mask.unsqueeze(1)  # (3, 1, 1, 5) for batch (3, 2)
         output, weights = masked_attention(q, k, v, mask)
-        expect_close(output, F.scaled_dot_product_attention(q, k, v, attn_mask=mask), "masked_attention(padding) vs F.sdpa")
+        expect_close(
+            output,
+            F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
+            "masked_attention(padding) vs F.sdpa",
+        )
         expect_close(weights, plain_weights(q, k, mask), "masked_attention(padding) weights")
 
 
@@ -217,13 +237,22 @@ class TestSelfAttentionMatchesTorch:
         x, mask = module_case(11, mask_name, dtype)
         oracle = nn.MultiheadAttention(E, 1, batch_first=True).to(dtype)
         with torch.no_grad():
-            oracle.in_proj_weight.copy_(torch.cat([attention.query.weight, attention.key.weight, attention.value.weight]))
-            oracle.in_proj_bias.copy_(torch.cat([attention.query.bias, attention.key.bias, attention.value.bias]))
+            oracle.in_proj_weight.copy_(
+                torch.cat([attention.query.weight, attention.key.weight, attention.value.weight])
+            )
+            oracle.in_proj_bias.copy_(
+                torch.cat([attention.query.bias, attention.key.bias, attention.value.bias])
+            )
             oracle.out_proj.weight.copy_(torch.eye(E, dtype=dtype))
             oracle.out_proj.bias.zero_()
             expected, _ = oracle(x, x, x, attn_mask=oracles.to_torch_mask(mask, B, 1, L), need_weights=False)
             got = attention(x, mask)
-        expect_close(got, expected, f"SelfAttention vs nn.MultiheadAttention(1 head), mask {mask_name}", MODULE_TOLERANCES)
+        expect_close(
+            got,
+            expected,
+            f"SelfAttention vs nn.MultiheadAttention(1 head), mask {mask_name}",
+            MODULE_TOLERANCES,
+        )
 
 
 HEADS = [1, 2, 4]
@@ -239,9 +268,13 @@ class TestMultiHeadAttentionMatchesTorch:
         x, mask = module_case(21, mask_name, dtype)
         oracle = oracles.multihead_attention(mha, num_heads)
         with torch.no_grad():
-            expected, _ = oracle(x, x, x, attn_mask=oracles.to_torch_mask(mask, B, num_heads, L), need_weights=False)
+            expected, _ = oracle(
+                x, x, x, attn_mask=oracles.to_torch_mask(mask, B, num_heads, L), need_weights=False
+            )
             got = mha(x, mask)
-        expect_close(got, expected, f"MultiHeadAttention vs nn.MultiheadAttention, mask {mask_name}", MODULE_TOLERANCES)
+        expect_close(
+            got, expected, f"MultiHeadAttention vs nn.MultiheadAttention, mask {mask_name}", MODULE_TOLERANCES
+        )
 
     @pytest.mark.parametrize("mask_name", MODULE_MASKS.keys())
     @pytest.mark.parametrize("num_heads", HEADS, ids=[f"heads={h}" for h in HEADS])
@@ -257,19 +290,37 @@ class TestMultiHeadAttentionMatchesTorch:
         (mha(x_ours, mask) * upstream).sum().backward()
         x_theirs = x.clone().requires_grad_(True)
         expected, _ = oracle(
-            x_theirs, x_theirs, x_theirs, attn_mask=oracles.to_torch_mask(mask, B, num_heads, L), need_weights=False
+            x_theirs,
+            x_theirs,
+            x_theirs,
+            attn_mask=oracles.to_torch_mask(mask, B, num_heads, L),
+            need_weights=False,
         )
         (expected * upstream).sum().backward()
 
         what = f"MultiHeadAttention gradient vs nn.MultiheadAttention, mask {mask_name}"
         expect_close(x_ours.grad, x_theirs.grad, f"{what}: d/dx", MODULE_TOLERANCES)
         for name, expected_grad in zip(("q_proj", "k_proj", "v_proj"), oracle.in_proj_weight.grad.chunk(3)):
-            expect_close(getattr(mha, name).weight.grad, expected_grad, f"{what}: d/d{name}.weight", MODULE_TOLERANCES)
-        expect_close(mha.out_proj.weight.grad, oracle.out_proj.weight.grad, f"{what}: d/dout_proj.weight", MODULE_TOLERANCES)
+            expect_close(
+                getattr(mha, name).weight.grad, expected_grad, f"{what}: d/d{name}.weight", MODULE_TOLERANCES
+            )
+        expect_close(
+            mha.out_proj.weight.grad,
+            oracle.out_proj.weight.grad,
+            f"{what}: d/dout_proj.weight",
+            MODULE_TOLERANCES,
+        )
         if bias:
             for name, expected_grad in zip(("q_proj", "k_proj", "v_proj"), oracle.in_proj_bias.grad.chunk(3)):
-                expect_close(getattr(mha, name).bias.grad, expected_grad, f"{what}: d/d{name}.bias", MODULE_TOLERANCES)
-            expect_close(mha.out_proj.bias.grad, oracle.out_proj.bias.grad, f"{what}: d/dout_proj.bias", MODULE_TOLERANCES)
+                expect_close(
+                    getattr(mha, name).bias.grad, expected_grad, f"{what}: d/d{name}.bias", MODULE_TOLERANCES
+                )
+            expect_close(
+                mha.out_proj.bias.grad,
+                oracle.out_proj.bias.grad,
+                f"{what}: d/dout_proj.bias",
+                MODULE_TOLERANCES,
+            )
 
 
 # ---- exercise 6: encoder block, encoder, positional encoding ---------------------------------------
@@ -283,13 +334,17 @@ class TestEncoderBlockMatchesTorch:
     @pytest.mark.parametrize("norm_first", NORM_FIRST)
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     def test_eval_output_matches_transformer_encoder_layer(self, dtype, norm_first, mask_name):
-        block = randomized(EncoderBlock(E, NUM_HEADS, FF_DIM, norm_first=norm_first), seed=30, dtype=dtype).eval()
+        block = randomized(
+            EncoderBlock(E, NUM_HEADS, FF_DIM, norm_first=norm_first), seed=30, dtype=dtype
+        ).eval()
         x, mask = module_case(31, mask_name, dtype)
         oracle = oracles.encoder_layer(block, NUM_HEADS, FF_DIM, norm_first)
         with torch.no_grad():
             expected = oracle(x, src_mask=oracles.to_torch_mask(mask, B, NUM_HEADS, L))
             got = block(x, mask)
-        expect_close(got, expected, f"EncoderBlock vs nn.TransformerEncoderLayer, mask {mask_name}", MODULE_TOLERANCES)
+        expect_close(
+            got, expected, f"EncoderBlock vs nn.TransformerEncoderLayer, mask {mask_name}", MODULE_TOLERANCES
+        )
 
 
 class TestEncoderMatchesTorch:
@@ -298,13 +353,20 @@ class TestEncoderMatchesTorch:
     @pytest.mark.parametrize("norm_first", NORM_FIRST)
     @pytest.mark.parametrize("dtype", FLOAT_DTYPES)
     def test_eval_output_matches_transformer_encoder(self, dtype, norm_first, num_layers, mask_name):
-        model = randomized(Encoder(num_layers, E, NUM_HEADS, FF_DIM, norm_first=norm_first), seed=40, dtype=dtype).eval()
+        model = randomized(
+            Encoder(num_layers, E, NUM_HEADS, FF_DIM, norm_first=norm_first), seed=40, dtype=dtype
+        ).eval()
         x, mask = module_case(41, mask_name, dtype)
         oracle = oracles.encoder(model, NUM_HEADS, FF_DIM, norm_first)
         with torch.no_grad():
             expected = oracle(x, mask=oracles.to_torch_mask(mask, B, NUM_HEADS, L))
             got = model(x, mask)
-        expect_close(got, expected, f"Encoder({num_layers}) vs nn.TransformerEncoder, mask {mask_name}", MODULE_TOLERANCES)
+        expect_close(
+            got,
+            expected,
+            f"Encoder({num_layers}) vs nn.TransformerEncoder, mask {mask_name}",
+            MODULE_TOLERANCES,
+        )
 
 
 def positional_encoding_formula(max_len: int, embed_dim: int) -> np.ndarray:
@@ -333,9 +395,13 @@ def expect_encoding_close(got: torch.Tensor, max_len: int, embed_dim: int, what:
     encoding at large positions must pass). Measured float32 recipes stay under 0.8 eps·pos; we allow 4 eps·pos.
     """
     __tracebackhide__ = True
-    assert got.shape == (max_len, embed_dim), f"{what}: shape: expected {(max_len, embed_dim)}, got {tuple(got.shape)}"
+    assert got.shape == (max_len, embed_dim), (
+        f"{what}: shape: expected {(max_len, embed_dim)}, got {tuple(got.shape)}"
+    )
     expected = torch.from_numpy(positional_encoding_formula(max_len, embed_dim))
-    allowed = 1e-6 + 4 * torch.finfo(torch.float32).eps * torch.arange(max_len, dtype=torch.float64)[:, None]  # (max_len, 1)
+    allowed = (
+        1e-6 + 4 * torch.finfo(torch.float32).eps * torch.arange(max_len, dtype=torch.float64)[:, None]
+    )  # (max_len, 1)
     excess = (got.double() - expected).abs() - allowed
     if bool((excess > 0).any()):
         worst = divmod(int(excess.argmax()), embed_dim)
@@ -350,11 +416,15 @@ PE_SIZES = [(1, 1), (1, 6), (7, 1), (7, 2), (16, 5), (16, 8), (50, 33), (100, 64
 
 
 class TestPositionalEncodingMatchesFormula:
-    @pytest.mark.parametrize(("max_len", "embed_dim"), PE_SIZES, ids=[f"len={n},dim={d}" for n, d in PE_SIZES])
+    @pytest.mark.parametrize(
+        ("max_len", "embed_dim"), PE_SIZES, ids=[f"len={n},dim={d}" for n, d in PE_SIZES]
+    )
     def test_matches_the_formula(self, max_len, embed_dim):
         got = sinusoidal_positional_encoding(max_len, embed_dim)
         assert got.dtype == torch.float32, f"dtype: expected torch.float32, got {got.dtype}"
-        expect_encoding_close(got, max_len, embed_dim, f"sinusoidal_positional_encoding({max_len}, {embed_dim})")
+        expect_encoding_close(
+            got, max_len, embed_dim, f"sinusoidal_positional_encoding({max_len}, {embed_dim})"
+        )
 
     @pytest.mark.parametrize("embed_dim", [7, 8, 64, 65])
     def test_matches_the_formula_at_large_positions(self, embed_dim):
@@ -377,4 +447,6 @@ class TestPositionalEncodingMatchesFormula:
             expected = torch.sin(positions / 10000 ** ((embed_dim - 1) / embed_dim))
         else:  # column E - 1 = 2i + 1 with 2i = E - 2
             expected = torch.cos(positions / 10000 ** ((embed_dim - 2) / embed_dim))
-        torch.testing.assert_close(got, expected, rtol=0, atol=1e-6, msg=lambda m: f"last column of embed_dim={embed_dim}: {m}")
+        torch.testing.assert_close(
+            got, expected, rtol=0, atol=1e-6, msg=lambda m: f"last column of embed_dim={embed_dim}: {m}"
+        )

@@ -44,7 +44,11 @@ def hidden_check_texts() -> set[str]:
                 title = (ast.get_docstring(node) or "").strip().splitlines()
                 if title and len(title[0]) > 20:
                     found.add(title[0].rstrip("."))
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value.strip()) >= 40:
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and len(node.value.strip()) >= 40
+            ):
                 found.add(node.value.strip())
     return found
 
@@ -52,12 +56,24 @@ def hidden_check_texts() -> set[str]:
 class TestWhatTheKitHolds:
     def test_stubs_visible_tests_tools_readme_and_pyproject(self, kit):
         files = {path.relative_to(kit).as_posix() for path in kit.rglob("*") if path.is_file()}
-        exercises = {f"exercises/{name}" for name in ["__init__.py", "conftest.py"] + [f"{m}.py" for m in MODULES]}
+        exercises = {
+            f"exercises/{name}" for name in ["__init__.py", "conftest.py"] + [f"{m}.py" for m in MODULES]
+        }
         exercises |= {f"exercises/test_{m}.py" for m in MODULES}
         assert {f for f in files if f.startswith("exercises/")} == exercises
         assert {"README.md", "pyproject.toml", "constraints.txt", ".gitignore"} <= files
-        assert {"learner/__main__.py", "learner/cli.py", "learner/hints.py", "learner/watch.py", "learner/pictures.py"} <= files
-        assert not [f for f in files if f.split("/")[0] in ("solutions", "grader", "tests", "examples") or "__pycache__" in f]
+        assert {
+            "learner/__main__.py",
+            "learner/cli.py",
+            "learner/hints.py",
+            "learner/watch.py",
+            "learner/pictures.py",
+        } <= files
+        assert not [
+            f
+            for f in files
+            if f.split("/")[0] in ("solutions", "grader", "tests", "examples") or "__pycache__" in f
+        ]
 
     def test_the_stubs_are_generated_from_the_solutions_and_the_tests_copied(self, kit):
         for name, text in stubs.generate(REPO / "solutions").items():
@@ -69,7 +85,11 @@ class TestWhatTheKitHolds:
 
     def test_the_readme_is_for_learners_and_shows_a_picture(self, kit):
         readme = (kit / "README.md").read_text(encoding="utf-8")
-        assert "pytest exercises" in readme and "python -m learner hint" in readme and "python -m learner watch" in readme
+        assert (
+            "pytest exercises" in readme
+            and "python -m learner hint" in readme
+            and "python -m learner watch" in readme
+        )
         picture = re.search(r"!\[[^\]]*\]\(([^)]+\.png)\)", readme).group(1)
         assert (kit / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert "grader" not in readme and "solutions/" not in readme
@@ -77,8 +97,13 @@ class TestWhatTheKitHolds:
     def test_the_zip_unpacks_to_the_same_folder(self, kit):
         with zipfile.ZipFile(kit.with_name(kit.name + ".zip")) as bundle:
             names = sorted(bundle.namelist())
-            assert names == sorted(f"{kit.name}/{p.relative_to(kit).as_posix()}" for p in kit.rglob("*") if p.is_file())
-            assert bundle.read(f"{kit.name}/exercises/masking.py") == (kit / "exercises" / "masking.py").read_bytes()
+            assert names == sorted(
+                f"{kit.name}/{p.relative_to(kit).as_posix()}" for p in kit.rglob("*") if p.is_file()
+            )
+            assert (
+                bundle.read(f"{kit.name}/exercises/masking.py")
+                == (kit / "exercises" / "masking.py").read_bytes()
+            )
 
     def test_the_kit_asks_for_what_the_project_asks_for(self, kit):
         project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
@@ -88,8 +113,14 @@ class TestWhatTheKitHolds:
         kit_project = tomllib.loads((kit / "pyproject.toml").read_text(encoding="utf-8"))
         assert kit_project["project"]["dependencies"] == list(KIT_DEPENDENCIES)
         assert kit_project["tool"]["pytest"]["ini_options"]["testpaths"] == ["exercises"]
-        pins = [line for line in (REPO / "constraints.txt").read_text().splitlines() if line and not line.startswith("#")]
-        assert [line for line in (kit / "constraints.txt").read_text().splitlines() if not line.startswith("#")] == pins
+        pins = [
+            line
+            for line in (REPO / "constraints.txt").read_text().splitlines()
+            if line and not line.startswith("#")
+        ]
+        assert [
+            line for line in (kit / "constraints.txt").read_text().splitlines() if not line.startswith("#")
+        ] == pins
 
 
 class TestNothingOfTheGraderLeaks:
@@ -98,11 +129,15 @@ class TestNothingOfTheGraderLeaks:
         for path in (REPO / "solutions").glob("*.py"):
             lines = path.read_text(encoding="utf-8").splitlines()
             for region in stubs.find_regions(path.read_text(encoding="utf-8"), str(path)):
-                solution_code |= {line.strip() for line in lines[region.begin : region.end - 1] if len(line.strip()) > 12}
+                solution_code |= {
+                    line.strip() for line in lines[region.begin : region.end - 1] if len(line.strip()) > 12
+                }
         for name, text in kit_texts(kit).items():
             assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, name
             assert not [
-                line for line in text.splitlines() if line.strip() in solution_code and not line.strip().startswith("#")
+                line
+                for line in text.splitlines()
+                if line.strip() in solution_code and not line.strip().startswith("#")
             ], name
 
     def test_no_hidden_check_source(self, kit):
@@ -115,7 +150,11 @@ class TestNothingOfTheGraderLeaks:
 
     def test_no_file_of_the_grader_or_the_reference_is_copied_under_any_name(self, kit):
         grader = [p for p in (REPO / "grader").rglob("*.py") if p.stat().st_size > 200]
-        reference = [p for p in (REPO / "solutions").glob("*.py") if stubs.find_regions(p.read_text(encoding="utf-8"), str(p))]
+        reference = [
+            p
+            for p in (REPO / "solutions").glob("*.py")
+            if stubs.find_regions(p.read_text(encoding="utf-8"), str(p))
+        ]
         private = {p.read_bytes() for p in grader + reference}
         assert not [p for p in kit.rglob("*") if p.is_file() and p.read_bytes() in private]
 
@@ -143,7 +182,10 @@ class TestTheCommand:
         with pytest.raises(UsageError, match="already exists and is not empty: .* --force"):
             release(tmp_path / "kit")
         assert release(tmp_path / "kit", force=True) == (tmp_path / "kit").resolve()
-        assert not (tmp_path / "kit" / "notes.txt").exists() and (tmp_path / "kit" / "exercises" / "softmax.py").exists()
+        assert (
+            not (tmp_path / "kit" / "notes.txt").exists()
+            and (tmp_path / "kit" / "exercises" / "softmax.py").exists()
+        )
 
     def test_the_sources_cannot_be_overwritten(self):
         for target in (REPO, REPO / "exercises", REPO / "learner" / "kit", REPO.parent):
@@ -178,7 +220,9 @@ def installed(tmp_path_factory):
     assert install.returncode == 0, install.stderr[-3000:]
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(python), *args], cwd=kit, capture_output=True, text=True, timeout=600, env=environment)
+        return subprocess.run(
+            [str(python), *args], cwd=kit, capture_output=True, text=True, timeout=600, env=environment
+        )
 
     return kit, run
 
@@ -188,9 +232,14 @@ class TestTheKitInstallsAndRuns:
     def test_pytest_exercises_shows_the_seven_stubs_failing_with_short_messages(self, installed):
         kit, run = installed
         result = run("-m", "pytest", "exercises")
-        failures = re.findall(r"^(\w+\.py): (\S+\(\)) is not implemented yet — TODO: .+$", result.stdout, re.MULTILINE)
+        failures = re.findall(
+            r"^(\w+\.py): (\S+\(\)) is not implemented yet — TODO: .+$", result.stdout, re.MULTILINE
+        )
         assert [file for file, _ in failures] == [exercise.filename for exercise in EXERCISES]
-        assert re.search(r"\b7 failed, \d+ skipped in", result.stdout.splitlines()[-1]) and result.returncode == 1
+        assert (
+            re.search(r"\b7 failed, \d+ skipped in", result.stdout.splitlines()[-1])
+            and result.returncode == 1
+        )
         assert "0 of 7 exercises pass their visible checks" in result.stdout
         assert "Stuck? `python -m learner hint` shows hint 1 of 3 for softmax.py." in result.stdout
         assert "Traceback" not in result.stdout
@@ -201,5 +250,7 @@ class TestTheKitInstallsAndRuns:
         hint = run("-m", "learner", "hint")
         assert hint.returncode == 0 and hint.stdout.startswith("Exercise 1, softmax.py — hint 1 of 3")
         show = run("-m", "learner", "show", "masking")
-        assert show.returncode == 1 and show.stderr.startswith("masking.py: masked_attention() is not implemented yet")
+        assert show.returncode == 1 and show.stderr.startswith(
+            "masking.py: masked_attention() is not implemented yet"
+        )
         assert run("-c", "import watchfiles, matplotlib").returncode == 0

@@ -40,7 +40,11 @@ def schema(name: str) -> dict:
 
 
 def learner_visible_texts(out: Path) -> dict[str, str]:
-    paths = [*(out / "feedback").glob("*.md"), *(out / "feedback").glob("*.html"), *(out / "gradescope").glob("*.json")]
+    paths = [
+        *(out / "feedback").glob("*.md"),
+        *(out / "feedback").glob("*.html"),
+        *(out / "gradescope").glob("*.json"),
+    ]
     return {path.name: path.read_text() for path in paths}
 
 
@@ -51,12 +55,18 @@ class TestSchemas:
     def test_every_gradescope_file_matches_its_schema_and_adds_up(self, graded):
         files = sorted((graded / "gradescope").glob("*.json"))
         assert [path.stem for path in files] == ["bob_partly_wrong", "frank_cheats"]
-        results = {s["submission"]: s for s in json.loads((graded / "results.json").read_text())["submissions"]}
+        results = {
+            s["submission"]: s for s in json.loads((graded / "results.json").read_text())["submissions"]
+        }
         for path in files:
             document = json.loads(path.read_text())
             jsonschema.validate(document, schema("gradescope.schema.json"))
             assert sum(test["max_score"] for test in document["tests"]) == 100
-            assert document["score"] == sum(test["score"] for test in document["tests"]) == results[path.stem]["total"]
+            assert (
+                document["score"]
+                == sum(test["score"] for test in document["tests"])
+                == results[path.stem]["total"]
+            )
 
     def test_a_broken_document_is_rejected_by_the_schema(self, graded):
         document = json.loads((graded / "results.json").read_text())
@@ -86,10 +96,14 @@ class TestFeedback:
             source = path.read_text()
             lines = source.splitlines()
             for region in find_regions(source, str(path)):
-                secret_lines.update(line.strip() for line in lines[region.begin : region.end - 1] if len(line.strip()) > 25)
+                secret_lines.update(
+                    line.strip() for line in lines[region.begin : region.end - 1] if len(line.strip()) > 25
+                )
         for path in (REPO / "grader" / "checks").glob("*.py"):
             secret_lines.update(
-                line.strip() for line in path.read_text().splitlines() if len(line.strip()) > 40 and '"' not in line
+                line.strip()
+                for line in path.read_text().splitlines()
+                if len(line.strip()) > 40 and '"' not in line
             )
         for name, text in learner_visible_texts(graded).items():
             leaked = [line for line in secret_lines if line in text]
@@ -101,14 +115,26 @@ class TestSummary:
         summary = (graded / "summary.md").read_text()
         assert "# Class summary: 2 submission(s)" in summary and "| masking |" in summary
         (picture,) = graded.glob("summary-*.png")
-        assert "## Most often failed checks" in summary and f"![score spread per exercise]({picture.name})" in summary
+        assert (
+            "## Most often failed checks" in summary
+            and f"![score spread per exercise]({picture.name})" in summary
+        )
         assert picture.read_bytes().startswith(b"\x89PNG")
 
 
 def test_gradescope_verb_writes_results_for_one_submission(tmp_path):
     results = tmp_path / "results" / "results.json"
     completed = subprocess.run(
-        [sys.executable, "-m", "grader", "gradescope", "--submission", str(REPO / "exercises"), "--results", str(results)],
+        [
+            sys.executable,
+            "-m",
+            "grader",
+            "gradescope",
+            "--submission",
+            str(REPO / "exercises"),
+            "--results",
+            str(results),
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -127,8 +153,21 @@ def test_a_picture_that_cannot_be_drawn_costs_no_learner_their_feedback(tmp_path
 
     broken = {"title": "weights", "mask": None, "got": [[0.5, "not a number"]], "expected": [[0.5, 0.5]]}
     check = CheckResult(
-        "masked_keys_get_zero_weight", "masked keys get weight exactly 0", "failed", 0, 2, "differs", picture=broken
+        "masked_keys_get_zero_weight",
+        "masked keys get weight exactly 0",
+        "failed",
+        0,
+        2,
+        "differs",
+        picture=broken,
     )
-    results = [SubmissionResult(name, [ExerciseResult("masking", 3, 20.0, [check])]) for name in ("alice", "bob", "carol")]
+    results = [
+        SubmissionResult(name, [ExerciseResult("masking", 3, 20.0, [check])])
+        for name in ("alice", "bob", "carol")
+    ]
     write_reports(results, tmp_path)
-    assert sorted(page.name for page in (tmp_path / "feedback").glob("*.html")) == ["alice.html", "bob.html", "carol.html"]
+    assert sorted(page.name for page in (tmp_path / "feedback").glob("*.html")) == [
+        "alice.html",
+        "bob.html",
+        "carol.html",
+    ]

@@ -35,8 +35,12 @@ SMALL = Limits(call_timeout_s=5, session_timeout_s=20, memory_mb=512, max_proces
 
 NAMESPACES = confine.IS_LINUX and namespaces_work()
 LANDLOCK = landlock.landlock_abi() > 0
-needs_namespaces = pytest.mark.skipif(not NAMESPACES, reason="needs Linux PID and network namespaces (unshare refused)")
-needs_landlock = pytest.mark.skipif(not LANDLOCK, reason="needs Landlock (Linux >= 5.13 with Landlock enabled)")
+needs_namespaces = pytest.mark.skipif(
+    not NAMESPACES, reason="needs Linux PID and network namespaces (unshare refused)"
+)
+needs_landlock = pytest.mark.skipif(
+    not LANDLOCK, reason="needs Landlock (Linux >= 5.13 with Landlock enabled)"
+)
 needs_linux = pytest.mark.skipif(not confine.IS_LINUX, reason="RLIMIT_AS is enforced only on Linux")
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="only root can drop to a sandbox uid")
 
@@ -68,7 +72,9 @@ def open_submission(sandbox_runner, tmp_path):
 
 def call(session, target: str, *args, **kwargs):
     module, function = target.split(".")
-    return session.call("call_unwatched", {"module": module, "function": function, "args": list(args), "kwargs": kwargs})
+    return session.call(
+        "call_unwatched", {"module": module, "function": function, "args": list(args), "kwargs": kwargs}
+    )
 
 
 def namespace_members(pid_namespace: str) -> list[int]:
@@ -105,18 +111,24 @@ class TestRoundTrip:
             assert torch.equal(returned, tensor)
 
     def test_keyword_arguments_and_plain_values_round_trip(self, open_submission):
-        session = open_submission({"ops": "def pack(a, *, b):\n    return {'a': a, 'b': b, 't': (a, None)}\n"})
+        session = open_submission(
+            {"ops": "def pack(a, *, b):\n    return {'a': a, 'b': b, 't': (a, None)}\n"}
+        )
         result = call(session, "ops.pack", 1.5, b=["x", float("inf")])
         assert result.value == {"result": {"a": 1.5, "b": ["x", math.inf], "t": (1.5, None)}}
 
     def test_state_lasts_between_calls_of_one_session(self, open_submission):
-        session = open_submission({"ops": "seen = []\ndef add(x):\n    seen.append(x)\n    return len(seen)\n"})
+        session = open_submission(
+            {"ops": "seen = []\ndef add(x):\n    seen.append(x)\n    return len(seen)\n"}
+        )
         assert [call(session, "ops.add", i).value["result"] for i in range(3)] == [1, 2, 3]
 
 
 class TestErrors:
     def test_not_implemented_is_reported_with_file_and_line(self, open_submission):
-        session = open_submission({"masking": "def masked_attention(q):\n    # TODO\n    raise NotImplementedError\n"})
+        session = open_submission(
+            {"masking": "def masked_attention(q):\n    # TODO\n    raise NotImplementedError\n"}
+        )
         error = call(session, "masking.masked_attention", 1).error
         assert (error.kind, error.file, error.line) == ("not_implemented", "masking.py", 3)
         assert error.describe() == "not implemented yet (NotImplementedError at masking.py line 3)"
@@ -134,7 +146,12 @@ class TestErrors:
             }
         )
         error = call(session, "masking.masked_attention", torch.ones(2, 3)).error
-        assert (error.kind, error.exc_type, error.file, error.line) == ("exception", "RuntimeError", "masking.py", 3)
+        assert (error.kind, error.exc_type, error.file, error.line) == (
+            "exception",
+            "RuntimeError",
+            "masking.py",
+            3,
+        )
         assert error.describe().startswith("your code raised RuntimeError at masking.py line 3: ")
 
     def test_syntax_error_points_at_the_broken_line(self, open_submission):
@@ -144,7 +161,10 @@ class TestErrors:
 
     def test_missing_module_or_function_is_named(self, open_submission):
         session = open_submission({"softmax": "def softmax(x):\n    return x\n"})
-        assert call(session, "masking.masked_attention").error.describe() == "masking.py is missing from the submission"
+        assert (
+            call(session, "masking.masked_attention").error.describe()
+            == "masking.py is missing from the submission"
+        )
         assert call(session, "softmax.nothing").error.describe() == "softmax.py defines no nothing"
 
     def test_os_exit_mid_call_is_reported_as_exit(self, open_submission):
@@ -161,32 +181,40 @@ class TestErrors:
 
 class TestTimeLimits:
     def test_endless_loop_times_out_within_two_seconds_of_the_limit(self, open_submission):
-        session = open_submission({"ops": "def spin():\n    while True:\n        pass\n"}, limits=Limits(call_timeout_s=1))
+        session = open_submission(
+            {"ops": "def spin():\n    while True:\n        pass\n"}, limits=Limits(call_timeout_s=1)
+        )
         result = call(session, "ops.spin")
         assert result.error.kind == "timeout" and result.elapsed_s < 1 + 2
         assert result.error.describe() == "did not finish in 1 s — an endless loop?"
 
     def test_endless_printing_still_times_out(self, open_submission):
         session = open_submission(
-            {"ops": "def shout():\n    while True:\n        print('x' * 10_000)\n"}, limits=Limits(call_timeout_s=1)
+            {"ops": "def shout():\n    while True:\n        print('x' * 10_000)\n"},
+            limits=Limits(call_timeout_s=1),
         )
         result = call(session, "ops.shout")
         assert result.error.kind == "timeout" and result.elapsed_s < 1 + 2
         assert result.output.startswith("x" * SMALL.output_bytes)
 
     def test_after_a_timeout_later_calls_fail_at_once_with_the_same_error(self, open_submission):
-        session = open_submission({"ops": "def spin():\n    while True:\n        pass\n"}, limits=Limits(call_timeout_s=1))
+        session = open_submission(
+            {"ops": "def spin():\n    while True:\n        pass\n"}, limits=Limits(call_timeout_s=1)
+        )
         first = call(session, "ops.spin")
         again = call(session, "ops.spin")
         assert again.error == first.error and again.elapsed_s < 0.5
 
     def test_endless_loop_at_import_times_out_the_first_call(self, open_submission):
-        session = open_submission({"ops": "while True:\n    pass\ndef f():\n    return 1\n"}, limits=Limits(call_timeout_s=1))
+        session = open_submission(
+            {"ops": "while True:\n    pass\ndef f():\n    return 1\n"}, limits=Limits(call_timeout_s=1)
+        )
         assert call(session, "ops.f").error.kind == "timeout"
 
     def test_the_session_limit_bounds_all_calls_together(self, open_submission):
         session = open_submission(
-            {"ops": "import time\ndef nap():\n    time.sleep(0.6)\n"}, limits=Limits(call_timeout_s=5, session_timeout_s=1)
+            {"ops": "import time\ndef nap():\n    time.sleep(0.6)\n"},
+            limits=Limits(call_timeout_s=5, session_timeout_s=1),
         )
         results = [call(session, "ops.nap") for _ in range(2)]
         assert results[0].ok and results[1].error.describe() == "did not finish in 1 s — an endless loop?"
@@ -207,7 +235,9 @@ class TestTimeLimits:
     def test_a_long_call_lends_its_workers_slot_until_it_ends(self, open_submission, monkeypatch):
         monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
         events = []
-        sandbox_session.lend_slot_during_long_calls(lambda: events.append("lent"), lambda: events.append("taken back"))
+        sandbox_session.lend_slot_during_long_calls(
+            lambda: events.append("lent"), lambda: events.append("taken back")
+        )
         try:
             session = open_submission({"ops": "import time\ndef nap(seconds):\n    time.sleep(seconds)\n"})
             call(session, "ops.nap", 0.0)
@@ -225,7 +255,9 @@ class TestTimeLimits:
 
 @needs_linux
 class TestMemoryLimit:
-    @pytest.mark.parametrize("allocation", ["torch.empty(20 * 2**30, dtype=torch.uint8)", "bytearray(20 * 2**30)"])
+    @pytest.mark.parametrize(
+        "allocation", ["torch.empty(20 * 2**30, dtype=torch.uint8)", "bytearray(20 * 2**30)"]
+    )
     def test_allocating_20_gb_is_reported_as_out_of_memory(self, open_submission, allocation):
         session = open_submission({"ops": f"import torch\ndef hog():\n    return len({allocation})\n"})
         error = call(session, "ops.hog").error
@@ -233,11 +265,15 @@ class TestMemoryLimit:
         assert error.describe() == "ran out of memory (limit 512 MB) at ops.py line 3"
 
     def test_allocations_within_the_budget_succeed(self, open_submission):
-        session = open_submission({"ops": "import torch\ndef fill():\n    return torch.ones(75 * 2**20).numel()\n"})
+        session = open_submission(
+            {"ops": "import torch\ndef fill():\n    return torch.ones(75 * 2**20).numel()\n"}
+        )
         assert call(session, "ops.fill").value == {"result": 75 * 2**20}  # 300 MB of float32
 
     def test_the_session_still_answers_after_running_out_of_memory(self, open_submission):
-        session = open_submission({"ops": "def hog():\n    return bytearray(20 * 2**30)\ndef ok():\n    return 1\n"})
+        session = open_submission(
+            {"ops": "def hog():\n    return bytearray(20 * 2**30)\ndef ok():\n    return 1\n"}
+        )
         call(session, "ops.hog")
         assert call(session, "ops.ok").value == {"result": 1}
 
@@ -318,41 +354,61 @@ class TestFilesystem:
     @needs_landlock
     def test_instructor_files_cannot_be_read(self, open_submission):
         session = open_submission({"files": self.READER})
-        for path in [REPO / "grader" / "sandbox" / "runner.py", REPO / "solutions" / "__init__.py", Path(__file__), REPO / "pyproject.toml"]:
+        for path in [
+            REPO / "grader" / "sandbox" / "runner.py",
+            REPO / "solutions" / "__init__.py",
+            Path(__file__),
+            REPO / "pyproject.toml",
+        ]:
             assert path.exists()
             assert call(session, "files.read", str(path)).value["result"] in DENIED, path
 
     @needs_landlock
     def test_the_original_submission_folder_cannot_be_read(self, open_submission, tmp_path):
         session = open_submission({"files": self.READER})
-        assert call(session, "files.read", str(tmp_path / "submission0" / "files.py")).value["result"] in DENIED
+        assert (
+            call(session, "files.read", str(tmp_path / "submission0" / "files.py")).value["result"] in DENIED
+        )
         assert call(session, "files.read", "files.py").value["result"].startswith("read ")
 
     @needs_landlock
     def test_writing_outside_the_scratch_folder_fails(self, open_submission, tmp_path):
         session = open_submission({"files": self.READER})
         for path in [tmp_path / "escaped.txt", "/tmp/escaped.txt", "../escaped.txt"]:
-            assert call(session, "files.write", str(path)).value["result"] in (*DENIED, "OSError"), path  # EROFS
+            assert call(session, "files.write", str(path)).value["result"] in (*DENIED, "OSError"), (
+                path
+            )  # EROFS
         assert not (tmp_path / "escaped.txt").exists() and not Path("/tmp/escaped.txt").exists()
         assert call(session, "files.write", "notes.txt").value["result"] == "written"
 
     def test_only_top_level_python_modules_are_copied(self, sandbox_runner, tmp_path):
         folder = tmp_path / "submission"
         (folder / "nested").mkdir(parents=True)
-        for name in ["softmax.py", "conftest.py", "__init__.py", "test_softmax.py", "sitecustomize.py", "notes.txt"]:
+        for name in [
+            "softmax.py",
+            "conftest.py",
+            "__init__.py",
+            "test_softmax.py",
+            "sitecustomize.py",
+            "notes.txt",
+        ]:
             (folder / name).write_text("import os\ndef listing():\n    return sorted(os.listdir('.'))\n")
         (folder / "linked.py").symlink_to(REPO / "grader" / "sandbox" / "runner.py")
         with sandbox_runner.open_session(folder, limits=SMALL) as session:
             assert call(session, "softmax.listing").value["result"] == ["softmax.py"]
 
     def test_lazily_imported_standard_library_modules_still_load(self, open_submission):
-        session = open_submission({"ops": "def load():\n    import cProfile, json\n    return json.dumps([1])\n"})
+        session = open_submission(
+            {"ops": "def load():\n    import cProfile, json\n    return json.dumps([1])\n"}
+        )
         assert call(session, "ops.load").value == {"result": "[1]"}
 
     def test_a_folder_holding_forbidden_paths_is_granted_entry_by_entry(self, tmp_path):
         for name in ["grader", "solutions", "torch", "numpy"]:
             (tmp_path / "site" / name).mkdir(parents=True)
-        granted = landlock.grant_excluding([tmp_path / "site"], [tmp_path / "site" / "grader", tmp_path / "site" / "solutions"])
+        granted = landlock.grant_excluding(
+            [tmp_path / "site"], [tmp_path / "site" / "grader", tmp_path / "site" / "solutions"]
+        )
         assert granted == [tmp_path / "site" / "numpy", tmp_path / "site" / "torch"]
 
 
@@ -379,7 +435,9 @@ class TestNetwork:
 
 class TestOutputCapture:
     def test_prints_come_back_with_their_call(self, open_submission):
-        session = open_submission({"ops": "import sys\ndef talk(word):\n    print(word)\n    print('!', file=sys.stderr)\n"})
+        session = open_submission(
+            {"ops": "import sys\ndef talk(word):\n    print(word)\n    print('!', file=sys.stderr)\n"}
+        )
         assert [call(session, "ops.talk", word).output for word in ("one", "two")] == ["one\n!\n", "two\n!\n"]
 
     def test_ten_megabytes_of_output_are_cut_to_the_bound(self, open_submission):
@@ -389,7 +447,9 @@ class TestOutputCapture:
         kept, note = result.output.split("\n", 1)
         assert kept == "x" * SMALL.output_bytes and note == "[... 9998001 more bytes of output not shown]"
 
-    def test_garbage_written_to_every_descriptor_fails_at_most_that_call(self, sandbox_runner, open_submission):
+    def test_garbage_written_to_every_descriptor_fails_at_most_that_call(
+        self, sandbox_runner, open_submission
+    ):
         session = open_submission(
             {
                 "ops": """\
@@ -425,7 +485,10 @@ class TestHostileReturnValues:
         )
         error = call(session, "ops.sneaky").error
         assert error.kind == "protocol"
-        assert error.describe() == "returned a MyTensor (a torch.Tensor subclass) at result; return a plain torch.Tensor"
+        assert (
+            error.describe()
+            == "returned a MyTensor (a torch.Tensor subclass) at result; return a plain torch.Tensor"
+        )
 
     def test_an_object_with_a_malicious_reduce_is_never_unpickled(self, open_submission, tmp_path):
         marker = tmp_path / "pwned"
@@ -448,10 +511,14 @@ class TestHostileReturnValues:
 
     def test_monkeypatching_torch_stays_inside_its_session(self, open_submission):
         patcher = open_submission(
-            {"ops": "import torch\ndef patch():\n    torch.add = lambda *a, **k: 42\n    return torch.add(1, 2)\n"}
+            {
+                "ops": "import torch\ndef patch():\n    torch.add = lambda *a, **k: 42\n    return torch.add(1, 2)\n"
+            }
         )
         assert call(patcher, "ops.patch").value == {"result": 42}
-        honest = open_submission({"ops": "import torch\ndef add():\n    return torch.add(torch.tensor(1), 2)\n"})
+        honest = open_submission(
+            {"ops": "import torch\ndef add():\n    return torch.add(torch.tensor(1), 2)\n"}
+        )
         assert call(honest, "ops.add").value["result"] == torch.tensor(3)
         assert torch.add(1, 2) == 3
 
@@ -461,7 +528,9 @@ class TestHostileReturnValues:
         assert not [m for m in loaded if m.split(".")[0] in ("grader", "solutions", "tests")]
         harness = [m for m in loaded if m.startswith("sandbox_harness.")]
         assert "sandbox_harness.child" in harness
-        assert not [m for m in harness if m.split(".")[1] in ("checks", "compare", "oracles", "contract", "runner")]
+        assert not [
+            m for m in harness if m.split(".")[1] in ("checks", "compare", "oracles", "contract", "runner")
+        ]
 
 
 class TestStandins:
@@ -483,11 +552,15 @@ class TestStandins:
             },
             standins=self.STANDINS,
         )
-        assert call(session, "multi_head.forward", 1).value == {"result": ["stand-in softmax", "learner helper"]}
+        assert call(session, "multi_head.forward", 1).value == {
+            "result": ["stand-in softmax", "learner helper"]
+        }
 
     def test_stand_ins_have_no_source_file_to_read(self, open_submission):
         session = open_submission(
-            {"multi_head": "from . import masking\ndef where():\n    return getattr(masking, '__file__', None)\n"},
+            {
+                "multi_head": "from . import masking\ndef where():\n    return getattr(masking, '__file__', None)\n"
+            },
             standins=self.STANDINS,
         )
         assert call(session, "multi_head.where").value == {"result": None}
@@ -499,9 +572,15 @@ class TestStandins:
 
 class TestConcurrency:
     def test_two_sessions_in_two_threads_do_not_interfere(self, open_submission):
-        sessions = [open_submission({"ops": f"import time\ndef who():\n    time.sleep(0.3)\n    return {i}\n"}) for i in range(2)]
+        sessions = [
+            open_submission({"ops": f"import time\ndef who():\n    time.sleep(0.3)\n    return {i}\n"})
+            for i in range(2)
+        ]
         answers = {}
-        threads = [threading.Thread(target=lambda i=i: answers.update({i: call(sessions[i], "ops.who").value})) for i in range(2)]
+        threads = [
+            threading.Thread(target=lambda i=i: answers.update({i: call(sessions[i], "ops.who").value}))
+            for i in range(2)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -622,13 +701,19 @@ class TestWire:
                 torch.ones(2).as_subclass(type("MyTensor", (torch.Tensor,), {})),
                 "returned a MyTensor (a torch.Tensor subclass); return a plain torch.Tensor",
             ),
-            (type("Evil", (), {"__reduce__": lambda self: (print, ("hi",))})(), "returned an Evil; return only"),
+            (
+                type("Evil", (), {"__reduce__": lambda self: (print, ("hi",))})(),
+                "returned an Evil; return only",
+            ),
             ({1: "a"}, "returned a dict with a int key; use str keys"),
             ([0, {"k": object()}], "returned an object at [1]['k']"),
             (torch.ones(2, 2).to_sparse(), "returned a sparse_coo tensor; return a dense tensor"),
             (torch.empty(2, device="meta"), "returned a meta tensor; return a dense tensor"),
             (np.array(["text"]), "returned a numpy ndarray of dtype <U4, which cannot be sent"),
-            (torch.ones(2, dtype=torch.uint16), "returned a tensor of dtype torch.uint16, which cannot be sent"),
+            (
+                torch.ones(2, dtype=torch.uint16),
+                "returned a tensor of dtype torch.uint16, which cannot be sent",
+            ),
         ],
         ids=["subclass", "reduce", "int-key", "object", "sparse", "meta", "numpy-str", "uint16"],
     )
@@ -670,7 +755,9 @@ class TestWire:
             raw_message({"root": tensor_node(shape=(True, 2)), "buffers": [8]}, bytes(8)),
             raw_message({"root": tensor_node(buffer=1), "buffers": [8]}, bytes(8)),
             raw_message({"root": [tensor_node(), tensor_node()], "buffers": [8]}, bytes(8)),
-            raw_message({"root": {"type": "list", "items": [tensor_node(), tensor_node()]}, "buffers": [8]}, bytes(8)),
+            raw_message(
+                {"root": {"type": "list", "items": [tensor_node(), tensor_node()]}, "buffers": [8]}, bytes(8)
+            ),
             raw_message({"root": None, "buffers": [8]}, bytes(8)),
             raw_message({"root": None, "buffers": [4]}, bytes(8)),
             raw_message({"root": tensor_node(kind="numpy_scalar", shape=(2,)), "buffers": [8]}, bytes(8)),

@@ -38,7 +38,9 @@ def fake_exercises(monkeypatch):
 def test_each_submission_is_reported_once_with_its_exercises_in_lesson_order(fake_exercises):
     fake_exercises(lambda submission, exercise: None)
     done = []
-    grading.grade_submissions([submission(f"s{i}") for i in range(5)], runner=None, on_done=done.append, jobs=3)
+    grading.grade_submissions(
+        [submission(f"s{i}") for i in range(5)], runner=None, on_done=done.append, jobs=3
+    )
     assert sorted(result.submission for result in done) == [f"s{i}" for i in range(5)]
     for result in done:
         assert [e.module for e in result.exercises] == [e.module for e in EXERCISES]
@@ -65,7 +67,9 @@ def test_a_stuck_exercise_holds_up_only_its_own_submission(fake_exercises):
 
     def behaviour(submission, exercise):
         if submission.name == "stuck" and exercise.module == "softmax":
-            assert release.wait(timeout=10), "the other submissions were not finished while this one was stuck"
+            assert release.wait(timeout=10), (
+                "the other submissions were not finished while this one was stuck"
+            )
 
     def on_done(result):
         done.append(result.submission)
@@ -73,7 +77,9 @@ def test_a_stuck_exercise_holds_up_only_its_own_submission(fake_exercises):
             release.set()
 
     fake_exercises(behaviour)
-    grading.grade_submissions([submission("stuck"), submission("a"), submission("b")], runner=None, on_done=on_done, jobs=2)
+    grading.grade_submissions(
+        [submission("stuck"), submission("a"), submission("b")], runner=None, on_done=on_done, jobs=2
+    )
     assert done[-1] == "stuck" and set(done[:2]) == {"a", "b"}
 
 
@@ -83,7 +89,9 @@ def test_the_class_is_taken_in_blocks_per_worker_exercise_by_exercise(fake_exerc
     started = []
     fake_exercises(lambda submission, exercise: started.append((submission.name, exercise.number)))
     names = [f"s{i}" for i in range(grading.SUBMISSIONS_PER_WORKER + 2)]
-    grading.grade_submissions([submission(name) for name in names], runner=None, on_done=lambda result: None, jobs=1)
+    grading.grade_submissions(
+        [submission(name) for name in names], runner=None, on_done=lambda result: None, jobs=1
+    )
     blocks = [names[: grading.SUBMISSIONS_PER_WORKER], names[grading.SUBMISSIONS_PER_WORKER :]]
     assert started == [(name, e.number) for block in blocks for e in EXERCISES for name in block]
 
@@ -107,5 +115,7 @@ def test_a_worker_waiting_out_a_long_call_lends_its_slot(fake_exercises):
             others_done.set()
 
     fake_exercises(behaviour)
-    grading.grade_submissions([submission("stuck"), submission("a"), submission("b")], runner=None, on_done=on_done, jobs=1)
+    grading.grade_submissions(
+        [submission("stuck"), submission("a"), submission("b")], runner=None, on_done=on_done, jobs=1
+    )
     assert finished[-1] == "stuck"

@@ -74,6 +74,8 @@ class TestStubs:
         _, out = stubs_run
         (submission,) = json.loads((out / "results.json").read_text())["submissions"]
         for exercise in submission["exercises"]:
-            checks = [c for c in exercise["checks"] if shown(CheckResult(**c))]  # not the device checks of a CPU machine
+            checks = [
+                c for c in exercise["checks"] if shown(CheckResult(**c))
+            ]  # not the device checks of a CPU machine
             assert {c["status"] for c in checks} == {"not_implemented"}, exercise["module"]
             assert all("is not implemented yet — TODO:" in c["message"] for c in checks), exercise["module"]

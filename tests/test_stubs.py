@@ -32,7 +32,9 @@ def public_api(path: Path) -> dict[str, tuple]:
     scopes = [("", tree)] + [(node.name + ".", node) for node in tree.body if isinstance(node, ast.ClassDef)]
     for owner, scope in scopes:
         for child in scope.body:
-            if isinstance(child, ast.FunctionDef) and (not child.name.startswith("_") or child.name == "__init__"):
+            if isinstance(child, ast.FunctionDef) and (
+                not child.name.startswith("_") or child.name == "__init__"
+            ):
                 returns = ast.unparse(child.returns) if child.returns else None
                 api[owner + child.name] = (ast.unparse(child.args), returns, ast.get_docstring(child))
     return api
@@ -40,14 +42,20 @@ def public_api(path: Path) -> dict[str, tuple]:
 
 class TestExercisesMatchSolutions:
     def test_exercises_are_in_sync_with_solutions(self):
-        assert stubs.stale_files(SOLUTIONS, EXERCISE_DIR) == [], "exercises/ is stale: run `python -m grader stubs`"
+        assert stubs.stale_files(SOLUTIONS, EXERCISE_DIR) == [], (
+            "exercises/ is stale: run `python -m grader stubs`"
+        )
 
     @pytest.mark.parametrize("module", [exercise.module for exercise in EXERCISES])
     def test_stub_contains_no_solution_code(self, module):
         stub = (EXERCISE_DIR / f"{module}.py").read_text(encoding="utf-8")
         assert "BEGIN SOLUTION" not in stub and "END SOLUTION" not in stub
         stub_lines = {line.strip() for line in stub.splitlines()}
-        leaked = [line for line in region_bodies(SOLUTIONS / f"{module}.py") if line in stub_lines and len(line) > 12]
+        leaked = [
+            line
+            for line in region_bodies(SOLUTIONS / f"{module}.py")
+            if line in stub_lines and len(line) > 12
+        ]
         assert leaked == []
 
     @pytest.mark.parametrize("module", [exercise.module for exercise in EXERCISES])
@@ -55,7 +63,9 @@ class TestExercisesMatchSolutions:
         solution, stub = SOLUTIONS / f"{module}.py", EXERCISE_DIR / f"{module}.py"
         solution_api, stub_api = public_api(solution), public_api(stub)
         assert stub_api == solution_api
-        assert ast.get_docstring(ast.parse(stub.read_text())) == ast.get_docstring(ast.parse(solution.read_text()))
+        assert ast.get_docstring(ast.parse(stub.read_text())) == ast.get_docstring(
+            ast.parse(solution.read_text())
+        )
 
     @pytest.mark.parametrize("exercise", EXERCISES, ids=lambda e: e.module)
     def test_every_public_name_of_the_contract_is_in_the_stub(self, exercise):
@@ -65,7 +75,9 @@ class TestExercisesMatchSolutions:
 
     def test_exercise_folder_holds_only_modules_tests_and_conftest(self):
         expected = (
-            {"__init__.py", "conftest.py"} | {f"{e.module}.py" for e in EXERCISES} | {f"test_{e.module}.py" for e in EXERCISES}
+            {"__init__.py", "conftest.py"}
+            | {f"{e.module}.py" for e in EXERCISES}
+            | {f"test_{e.module}.py" for e in EXERCISES}
         )
         present = {path.name for path in EXERCISE_DIR.iterdir() if path.name != "__pycache__"}
         assert present == expected
@@ -97,8 +109,14 @@ class TestGenerator:
     def test_region_becomes_a_raise_naming_the_function_and_the_todo(self):
         stub = stubs.make_stub(SAMPLE, "sample.py")
         assert "return side * side" not in stub and "math.sqrt" not in stub
-        assert 'raise NotImplementedError("Box.area() is not implemented yet — TODO: multiply the side by itself.")' in stub
-        assert 'raise NotImplementedError("root() is not implemented yet — TODO: the \\"square\\" root.")' in stub
+        assert (
+            'raise NotImplementedError("Box.area() is not implemented yet — TODO: multiply the side by itself.")'
+            in stub
+        )
+        assert (
+            'raise NotImplementedError("root() is not implemented yet — TODO: the \\"square\\" root.")'
+            in stub
+        )
         assert "import math" in stub and '"""Area of a square."""' in stub and "# TODO: multiply" in stub
 
     def test_stub_runs_and_raises_not_implemented(self):
@@ -110,13 +128,19 @@ class TestGenerator:
     @pytest.mark.parametrize(
         "source, problem",
         [
-            ("def f():\n    # TODO: x\n    ### BEGIN SOLUTION\n    return 1\n", "line 3: ### BEGIN SOLUTION is never closed"),
+            (
+                "def f():\n    # TODO: x\n    ### BEGIN SOLUTION\n    return 1\n",
+                "line 3: ### BEGIN SOLUTION is never closed",
+            ),
             ("def f():\n    return 1\n    ### END SOLUTION\n", "line 3: ### END SOLUTION without"),
             (
                 "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n",
                 "line 2: a solution region needs a '# TODO: ...'",
             ),
-            ("# TODO: x\n### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n", "line 2: a solution region must lie inside a function"),
+            (
+                "# TODO: x\n### BEGIN SOLUTION\nX = 1\n### END SOLUTION\n",
+                "line 2: a solution region must lie inside a function",
+            ),
             (
                 "def f():\n    # TODO: x\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n",
                 "line 4: ### BEGIN SOLUTION inside the region opened at line 3",
@@ -133,7 +157,9 @@ class TestGenerator:
 
 class TestStubsCommand:
     def run(self, *args):
-        return subprocess.run([sys.executable, "-m", "grader", "stubs", *args], cwd=REPO, capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "grader", "stubs", *args], cwd=REPO, capture_output=True, text=True
+        )
 
     def test_check_fails_on_a_stale_stub_and_regeneration_fixes_it(self, tmp_path):
         solutions, exercises = tmp_path / "solutions", tmp_path / "exercises"
@@ -142,13 +168,19 @@ class TestStubsCommand:
         exercises.mkdir()
         (exercises / "test_root.py").write_text("# a visible test the generator must leave alone\n")
         stale = self.run("--solutions", str(solutions), "--exercises", str(exercises), "--check")
-        assert stale.returncode == 1 and "root.py" in stale.stderr and "python -m grader stubs" in stale.stderr
+        assert (
+            stale.returncode == 1 and "root.py" in stale.stderr and "python -m grader stubs" in stale.stderr
+        )
         assert self.run("--solutions", str(solutions), "--exercises", str(exercises)).returncode == 0
-        assert self.run("--solutions", str(solutions), "--exercises", str(exercises), "--check").returncode == 0
+        assert (
+            self.run("--solutions", str(solutions), "--exercises", str(exercises), "--check").returncode == 0
+        )
         assert (exercises / "test_root.py").read_text() == "# a visible test the generator must leave alone\n"
         assert "math.sqrt" not in (exercises / "root.py").read_text()
 
     def test_a_malformed_solution_is_a_usage_error_naming_the_file(self, tmp_path):
-        (tmp_path / "broken.py").write_text("def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n")
+        (tmp_path / "broken.py").write_text(
+            "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION\n"
+        )
         result = self.run("--solutions", str(tmp_path), "--exercises", str(tmp_path / "out"))
         assert result.returncode == 2 and "broken.py line 2" in result.stderr

@@ -42,7 +42,9 @@ class TestOneSubmission:
         assert submission.folder == tmp_path / "alice" / "exercises"
 
     def test_zip_with_a_nested_top_folder(self, tmp_path):
-        archive = zip_folder(write_modules(tmp_path / "src"), tmp_path / "bob.zip", prefix="bob-lesson13/exercises/")
+        archive = zip_folder(
+            write_modules(tmp_path / "src"), tmp_path / "bob.zip", prefix="bob-lesson13/exercises/"
+        )
         (submission,) = discover(archive, tmp_path / "scratch")
         assert submission.name == "bob" and submission.problems == []
         assert all(submission.has_module(name) for name in MODULE_FILES)
@@ -79,7 +81,9 @@ class TestClassFolder:
 
     def test_empty_class_folder_is_a_usage_error_naming_the_fix(self, tmp_path):
         (tmp_path / "class").mkdir()
-        with pytest.raises(UsageError, match="holds no submissions: expected folders or .zip files containing softmax.py"):
+        with pytest.raises(
+            UsageError, match="holds no submissions: expected folders or .zip files containing softmax.py"
+        ):
             discover(tmp_path / "class", tmp_path / "scratch")
 
     def test_missing_path_is_a_usage_error(self, tmp_path):
@@ -88,7 +92,9 @@ class TestClassFolder:
 
 
 class TestUnsafeZips:
-    @pytest.mark.parametrize("member", ["../escape.py", "/abs/softmax.py", "a/../../escape.py", "C:/windows/softmax.py"])
+    @pytest.mark.parametrize(
+        "member", ["../escape.py", "/abs/softmax.py", "a/../../escape.py", "C:/windows/softmax.py"]
+    )
     def test_paths_outside_the_archive_are_refused(self, tmp_path, member):
         archive = tmp_path / "evil.zip"
         with zipfile.ZipFile(archive, "w") as bundle:

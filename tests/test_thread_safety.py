@@ -42,7 +42,9 @@ def test_reference_weights_do_not_depend_on_what_other_threads_build():
         for _ in range(60):
             oracles.encoder_layer(block, 4, 32, norm_first=False)  # constructs nn.TransformerEncoderLayer
 
-    threads = [threading.Thread(target=builder) for _ in range(3)] + [threading.Thread(target=oracle_builder) for _ in range(3)]
+    threads = [threading.Thread(target=builder) for _ in range(3)] + [
+        threading.Thread(target=oracle_builder) for _ in range(3)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -31,7 +31,8 @@ from tests.test_adversarial import honest_source, kernel_key_users
 from tests.unprivileged import NOBODY, can_switch_user, run_as
 
 pytestmark = pytest.mark.skipif(
-    not (can_switch_user() and namespaces_work()), reason="needs root (to become an ordinary user) and namespaces"
+    not (can_switch_user() and namespaces_work()),
+    reason="needs root (to become an ordinary user) and namespaces",
 )
 ADVERSARIAL = SUBMISSIONS / "adversarial"
 GROUP = 4242  # the instructor's supplementary group, standing for "docker"
@@ -124,7 +125,12 @@ def graded():
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     listening = Listening()
     keys_before = kernel_key_users({NOBODY})
-    environment = {"PATH": os.defpath, "HOME": str(tmp / "home"), "TMPDIR": str(tmp / "temp"), "LANG": "C.UTF-8"}
+    environment = {
+        "PATH": os.defpath,
+        "HOME": str(tmp / "home"),
+        "TMPDIR": str(tmp / "temp"),
+        "LANG": "C.UTF-8",
+    }
     try:
         run = run_as(
             [sys.executable, "-c", PLANT_KEY, "grade", str(klass), "--out", str(tmp / "out"), "--jobs", "2"],
@@ -196,8 +202,21 @@ def test_without_a_protection_the_run_refuses_and_names_the_flag():
         out = klass / "out"
         out.mkdir()
         os.chown(out, NOBODY, NOBODY)
-        environment = {"PATH": os.defpath, "HOME": str(out), "LANG": "C.UTF-8", "KIT_SANDBOX_WITHOUT": "syscall-filter"}
-        command = [sys.executable, "-m", "grader", "grade", str(klass / "reference"), "--out", str(out / "grades")]
+        environment = {
+            "PATH": os.defpath,
+            "HOME": str(out),
+            "LANG": "C.UTF-8",
+            "KIT_SANDBOX_WITHOUT": "syscall-filter",
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            str(klass / "reference"),
+            "--out",
+            str(out / "grades"),
+        ]
         run = run_as(command, uid=NOBODY, gid=NOBODY, groups=[GROUP], env=environment, cwd=REPO, timeout=300)
         assert run.returncode == 3, run.stderr[-2000:]
         assert "refusing to grade" in run.stderr and "--accept-risk syscall-filter" in run.stderr

@@ -13,7 +13,9 @@ from grader.contract import EXERCISES
 REPO = Path(__file__).resolve().parent.parent
 
 
-def learner_copy(tmp_path: Path, implemented: tuple[str, ...] = (), patches: dict[str, str] | None = None) -> Path:
+def learner_copy(
+    tmp_path: Path, implemented: tuple[str, ...] = (), patches: dict[str, str] | None = None
+) -> Path:
     """A copy of exercises/ with the reference dropped in for ``implemented`` modules and files replaced by ``patches``."""
     folder = tmp_path / "exercises"
     shutil.copytree(REPO / "exercises", folder, ignore=shutil.ignore_patterns("__pycache__"))
@@ -47,7 +49,9 @@ def on_reference(tmp_path_factory):
 
 class TestOnUntouchedStubs:
     def test_each_exercise_fails_once_with_one_short_not_implemented_line(self, on_stubs):
-        failures = re.findall(r"^(\w+\.py): (\S+\(\)) is not implemented yet — TODO: .+$", on_stubs.stdout, re.MULTILINE)
+        failures = re.findall(
+            r"^(\w+\.py): (\S+\(\)) is not implemented yet — TODO: .+$", on_stubs.stdout, re.MULTILINE
+        )
         assert [file for file, _ in failures] == [exercise.filename for exercise in EXERCISES]
         assert re.search(r"\b7 failed, \d+ skipped in", on_stubs.stdout.splitlines()[-1])
         assert on_stubs.returncode == 1
@@ -88,6 +92,9 @@ class TestHalfway:
             )
         )
         result = run_visible_tests(learner_copy(tmp_path, patches={"softmax.py": naive}))
-        assert "softmax.softmax([[1e4, 0, -1e4]]): 1 of 3 values differ; worst at [0, 0]: expected 1, got nan" in result.stdout
+        assert (
+            "softmax.softmax([[1e4, 0, -1e4]]): 1 of 3 values differ; worst at [0, 0]: expected 1, got nan"
+            in result.stdout
+        )
         assert "hint: What is exp(1e4) in floating point" in result.stdout
         assert "Next: exercise 1 — 2 visible check(s) fail" in result.stdout

@@ -31,7 +31,10 @@ def run_as(
 
     def become_the_user() -> None:  # runs in the child, between fork and exec
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(confine.CLONE_NEWNS) != 0 or libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        if (
+            libc.unshare(confine.CLONE_NEWNS) != 0
+            or libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0
+        ):
             raise OSError(ctypes.get_errno(), "cannot make a mount namespace")
         for closed in confine.closed_to_others([interpreter]):
             handle = os.open(interpreter, os.O_PATH)

@@ -1,6 +1,6 @@
 """The hidden checks, one module per exercise; each check is a function registered with ``@check``.
 
-A check's docstring (first line) is the title the learner sees; its order in the file is its order in
+A check's docstring (its first paragraph, on one line) is the title the learner sees; its order in the file is its order in
 the feedback; its points are what passing it earns. A check takes the ``Learner`` for its exercise,
 runs the learner's code through it, and raises ``CheckFailed`` (facts + hint) when a rule is broken.
 
@@ -41,7 +41,8 @@ def check(points: float, *, on_device: bool = False) -> Callable[[Callable], Cal
 
     def register(function: Callable) -> Callable:
         module = function.__module__.rsplit(".", 1)[-1]
-        title = (function.__doc__ or function.__name__).strip().splitlines()[0].rstrip(".")
+        paragraph = (function.__doc__ or function.__name__).strip().split("\n\n")[0]
+        title = " ".join(line.strip() for line in paragraph.splitlines()).rstrip(".")
         name = function.__name__.removeprefix("check_")
         _REGISTRY.setdefault(module, []).append(Check(name, title, points, function, on_device))
         return function
@@ -61,7 +62,9 @@ def case(description: str) -> Iterator[None]:
     try:
         yield
     except CheckFailed as failure:
-        raise CheckFailed(f"{failure.message}\n  input: {description}", failure.hint, failure.picture) from None
+        raise CheckFailed(
+            f"{failure.message}\n  input: {description}", failure.hint, failure.picture
+        ) from None
 
 
 @contextmanager
@@ -71,7 +74,12 @@ def picture(title: str, got, expected, mask=None) -> Iterator[None]:
         yield
     except CheckFailed as failure:
         if failure.picture is None:
-            failure.picture = {"title": title, "got": _slice(got), "expected": _slice(expected), "mask": _slice(mask)}
+            failure.picture = {
+                "title": title,
+                "got": _slice(got),
+                "expected": _slice(expected),
+                "mask": _slice(mask),
+            }
         raise
 
 

@@ -8,7 +8,15 @@ from functools import partial
 import torch
 
 from grader.checks import case, check, picture
-from grader.checks.compare import Tolerance, expect_close, expect_dtype, expect_gradients, expect_shape, expect_tuple, is_close
+from grader.checks.compare import (
+    Tolerance,
+    expect_close,
+    expect_dtype,
+    expect_gradients,
+    expect_shape,
+    expect_tuple,
+    is_close,
+)
 from grader.checks.devices import expect_on_device, location
 from grader.checks.inputs import FLOATS, qkv, randn, shape_text
 from solutions.attention import scaled_dot_product_attention as reference
@@ -91,7 +99,10 @@ def check_output_matches_reference(learner):
             with case(shape_text(q, k, v) + f", seed {20 + seed}"):
                 _, output, _ = outputs(learner, q, k, v)
                 expect_close(
-                    output, reference(q, k, v)[0], f"{WHERE}: output", "output = weights @ v: are the weights right first?"
+                    output,
+                    reference(q, k, v)[0],
+                    f"{WHERE}: output",
+                    "output = weights @ v: are the weights right first?",
                 )
 
 
@@ -115,7 +126,9 @@ def check_matches_pytorch_scaled_dot_product_attention(learner):
     q, k, v = qkv(40, (2, 2), 3, 6, 8, 4, torch.float64)
     with case(shape_text(q, k, v)):
         _, output, _ = outputs(learner, q, k, v)
-        expect_close(output, torch.nn.functional.scaled_dot_product_attention(q, k, v), f"{WHERE} vs PyTorch: output")
+        expect_close(
+            output, torch.nn.functional.scaled_dot_product_attention(q, k, v), f"{WHERE} vs PyTorch: output"
+        )
 
 
 @check(points=2)
@@ -126,9 +139,13 @@ def check_gradients_match_reference(learner):
         grad_output, grad_weights = randn(51, 2, 3, 5, dtype=dtype), randn(52, 2, 3, 4, dtype=dtype)
         expected_inputs = [t.clone().requires_grad_(True) for t in (q, k, v)]
         expected_output, expected_weights = reference(*expected_inputs)
-        expected = torch.autograd.grad((expected_output, expected_weights), expected_inputs, (grad_output, grad_weights))
+        expected = torch.autograd.grad(
+            (expected_output, expected_weights), expected_inputs, (grad_output, grad_weights)
+        )
         with case(shape_text(q, k, v) + ", gradient of (output·g₁ + weights·g₂)"):
-            call, _, _ = outputs(learner, q, k, v, grad_wrt=(0, 1, 2), grad_outputs=[grad_output, grad_weights])
+            call, _, _ = outputs(
+                learner, q, k, v, grad_wrt=(0, 1, 2), grad_outputs=[grad_output, grad_weights]
+            )
             expect_gradients(call.grads, expected, "q k v", WHERE, Tolerance.for_dtype(dtype, scale=10))
 
 
@@ -160,7 +177,10 @@ def check_inputs_not_modified(learner):
         call = learner.call("scaled_dot_product_attention", q, k, v)
         for name, before, after in zip("qkv", (q, k, v), call.inputs_after, strict=True):
             expect_close(
-                after, before, f"{WHERE}: input {name} modified in place", "Do you scale q with an in-place op such as q /= ...?"
+                after,
+                before,
+                f"{WHERE}: input {name} modified in place",
+                "Do you scale q with an in-place op such as q /= ...?",
             )
 
 
@@ -168,9 +188,14 @@ def check_inputs_not_modified(learner):
 def check_runs_on_cuda(learner):
     """on a CUDA device: output, weights and gradients stay on the device and equal the reference"""
     q, k, v = qkv(80, (2,), 3, 5, 8, 4, torch.float64)
-    grad_output, grad_weights = randn(81, 2, 3, 4, dtype=torch.float64), randn(82, 2, 3, 5, dtype=torch.float64)
+    grad_output, grad_weights = (
+        randn(81, 2, 3, 4, dtype=torch.float64),
+        randn(82, 2, 3, 5, dtype=torch.float64),
+    )
     with case(shape_text(q, k, v) + f", {location(learner)}"):
-        call, output, weights = outputs(learner, q, k, v, grad_wrt=(0, 1, 2), grad_outputs=[grad_output, grad_weights])
+        call, output, weights = outputs(
+            learner, q, k, v, grad_wrt=(0, 1, 2), grad_outputs=[grad_output, grad_weights]
+        )
         expect_on_device(call, learner.device, f"{WHERE}: (output, weights)")
         expect_on_device(call, learner.device, f"{WHERE}: gradients", part="grads")
         expected_output, expected_weights = reference(q, k, v)

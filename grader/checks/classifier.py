@@ -53,7 +53,15 @@ def trained(learner):
     if "training" not in learner.cache:
         x, y, lengths = synthetic_task(1000, TASK["train_size"])
         x_test, y_test, lengths_test = synthetic_task(2000, TASK["test_size"])
-        payload = {"init": MODEL, "seed": 7, "X": x, "y": y, "lengths": lengths, "epochs": TASK["epochs"], "lr": TASK["lr"]}
+        payload = {
+            "init": MODEL,
+            "seed": 7,
+            "X": x,
+            "y": y,
+            "lengths": lengths,
+            "epochs": TASK["epochs"],
+            "lr": TASK["lr"],
+        }
         payload.update({"X_test": x_test, "lengths_test": lengths_test})
         learner.cache["training"] = (learner.train(payload), y_test)
     return learner.cache["training"]
@@ -74,7 +82,10 @@ def check_logits_shape(learner):
     with case(f"AttentionClassifier{tuple(MODEL)}, x (3, 6, 4), lengths [6, 2, 4]"):
         (got,) = logits(learner, [{"args": [x, torch.tensor([6, 2, 4])]}])
         expect_shape(
-            got, (3, 2), f"{WHERE}: logits", "Pool over the sequence axis to one vector per sequence, then the linear layer."
+            got,
+            (3, 2),
+            f"{WHERE}: logits",
+            "Pool over the sequence axis to one vector per sequence, then the linear layer.",
         )
 
 
@@ -83,7 +94,9 @@ def check_padded_positions_do_not_change_logits(learner):
     """changing what the padded positions hold changes no logits"""
     x, lengths = randn(2, 4, 7, 4), torch.tensor([7, 2, 5, 1])
     with case("x (4, 7, 4), lengths [7, 2, 5, 1], padded positions set to 100 × noise"):
-        before, after = logits(learner, [{"args": [x, lengths]}, {"args": [padded_copy(x, lengths, 3), lengths]}])
+        before, after = logits(
+            learner, [{"args": [x, lengths]}, {"args": [padded_copy(x, lengths, 3), lengths]}]
+        )
         expect_close(
             after,
             before,
@@ -121,7 +134,10 @@ def expect_one_float_loss_per_epoch(losses, epochs: int, what: str) -> None:
     if not isinstance(losses, list) or len(losses) != epochs:
         fail(f"{what}: expected a list of {epochs} losses, got {describe(losses)}")
     if not all(type(loss) is float and math.isfinite(loss) for loss in losses):
-        fail(f"{what}: expected finite Python floats, got {describe(losses[0])} first", "loss.item() gives a Python float.")
+        fail(
+            f"{what}: expected finite Python floats, got {describe(losses[0])} first",
+            "loss.item() gives a Python float.",
+        )
 
 
 @check(points=1)
@@ -175,21 +191,42 @@ def check_runs_on_cuda(learner):
     """on a CUDA device: the model gives the same logits as on the CPU, and train_classifier trains it there"""
     device = learner.device
     x, lengths = randn(8, 3, 6, 4), torch.tensor([6, 2, 4])
-    cases = {f"lengths {location(learner)}": [x, lengths], "lengths on cpu": [x, lengths], "lengths=None": [x]}
+    cases = {
+        f"lengths {location(learner)}": [x, lengths],
+        "lengths on cpu": [x, lengths],
+        "lengths=None": [x],
+    }
     specs = [{"args": args} for args in cases.values()]
-    with case(f"AttentionClassifier{tuple(MODEL)}, x (3, 6, 4) {location(learner)}, lengths [6, 2, 4]; the same model on cpu"):
+    with case(
+        f"AttentionClassifier{tuple(MODEL)}, x (3, 6, 4) {location(learner)}, lengths [6, 2, 4]; the same model on cpu"
+    ):
         with learner.on_cpu():
             on_cpu = learner.forward("AttentionClassifier", MODEL, calls=specs, seed=0).result
-        call = learner.forward("AttentionClassifier", MODEL, calls=specs, seed=0, fresh=True, stay_on_cpu=("calls.1.args.1",))
+        call = learner.forward(
+            "AttentionClassifier", MODEL, calls=specs, seed=0, fresh=True, stay_on_cpu=("calls.1.args.1",)
+        )
         expect_on_device(call, device, f"{WHERE}: logits")
         for text, got, want in zip(cases, call.result, on_cpu, strict=True):
             expect_close(
-                got, want, f"{WHERE}: logits on {device} vs on cpu, {text}", tolerance=Tolerance.for_dtype(torch.float32, 10)
+                got,
+                want,
+                f"{WHERE}: logits on {device} vs on cpu, {text}",
+                tolerance=Tolerance.for_dtype(torch.float32, 10),
             )
     x_train, y_train, lengths_train = synthetic_task(3000, 64)
-    payload = {"init": MODEL, "seed": 7, "X": x_train, "y": y_train, "lengths": lengths_train, "epochs": 3, "lr": TASK["lr"]}
+    payload = {
+        "init": MODEL,
+        "seed": 7,
+        "X": x_train,
+        "y": y_train,
+        "lengths": lengths_train,
+        "epochs": 3,
+        "lr": TASK["lr"],
+    }
     payload.update({"X_test": x_train[:8], "lengths_test": lengths_train[:8]})
-    with case(f"train_classifier(model, X (64, 8, 4), y, lengths, epochs=3) with model and data {location(learner)}"):
+    with case(
+        f"train_classifier(model, X (64, 8, 4), y, lengths, epochs=3) with model and data {location(learner)}"
+    ):
         call = learner.train(payload)
         expect_one_float_loss_per_epoch(call.losses, 3, f"classifier.train_classifier on {device}")
         expect_on_device(call, device, f"{WHERE}: logits after training")

@@ -17,7 +17,9 @@ import torch
 from learner import lesson
 
 # (rtol, atol) by dtype: the table the visible tests use too (learner/lesson.py says why these).
-TOLERANCES: dict[torch.dtype, tuple[float, float]] = {getattr(torch, name): pair for name, pair in lesson.TOLERANCES.items()}
+TOLERANCES: dict[torch.dtype, tuple[float, float]] = {
+    getattr(torch, name): pair for name, pair in lesson.TOLERANCES.items()
+}
 
 
 class CheckFailed(AssertionError):
@@ -45,7 +47,9 @@ class Tolerance:
         return cls(rtol * scale, atol * scale)
 
 
-Hint = str | Callable[[], str] | None  # a callable is asked only when the check fails: some hints run the usual mistakes
+Hint = (
+    str | Callable[[], str] | None
+)  # a callable is asked only when the check fails: some hints run the usual mistakes
 
 
 def fail(message: str, hint: Hint = None):
@@ -138,7 +142,12 @@ NO_GRADIENT_HINT = "Is anything detached, or computed outside autograd (NumPy, .
 
 
 def expect_gradients(
-    got: list, expected: list, names: str, where: str, tolerance: Tolerance | None = None, finite_hint: Hint = None
+    got: list,
+    expected: list,
+    names: str,
+    where: str,
+    tolerance: Tolerance | None = None,
+    finite_hint: Hint = None,
 ) -> None:
     """Each input's gradient: present, finite (when ``finite_hint`` says why it matters), then close."""
     for name, grad, want in zip(names.split(), got, expected, strict=True):
@@ -174,7 +183,11 @@ def mismatch(got: torch.Tensor, expected: torch.Tensor, tolerance: Tolerance) ->
 
 def is_close(got, expected, tolerance: Tolerance | None = None) -> bool:
     """Whether ``got`` matches ``expected`` (same shape, values within tolerance); never raises."""
-    if not isinstance(got, torch.Tensor) or not isinstance(expected, torch.Tensor) or got.shape != expected.shape:
+    if (
+        not isinstance(got, torch.Tensor)
+        or not isinstance(expected, torch.Tensor)
+        or got.shape != expected.shape
+    ):
         return False
     return mismatch(got, expected, tolerance or Tolerance.for_dtype(expected.dtype)) is None
 

@@ -17,7 +17,9 @@ NEW_TENSOR_HINT = (
 MASK_DEVICE_HINT = "A mask may live on another device than q: move it first, mask.to(scores.device)."
 
 
-def expect_on_device(call, device: str, what: str, part: str = "result", hint: Hint = NEW_TENSOR_HINT) -> None:
+def expect_on_device(
+    call, device: str, what: str, part: str = "result", hint: Hint = NEW_TENSOR_HINT
+) -> None:
     """Every tensor in ``call``'s ``part`` ("result" or "grads") was on ``device``'s type ("cuda" matches "cuda:0")."""
     devices = call.devices.get(part)
     if not isinstance(devices, list) or not devices:

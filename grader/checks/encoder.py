@@ -9,7 +9,15 @@ import torch
 from torch import nn
 
 from grader.checks import case, check, oracles
-from grader.checks.compare import Tolerance, expect_close, expect_dtype, expect_finite, expect_shape, fail, is_close
+from grader.checks.compare import (
+    Tolerance,
+    expect_close,
+    expect_dtype,
+    expect_finite,
+    expect_shape,
+    fail,
+    is_close,
+)
 from grader.checks.inputs import randn, random_mask
 from grader.checks.modules import (
     Probe,
@@ -30,7 +38,9 @@ PE = "encoder.sinusoidal_positional_encoding"
 BLOCK, ENCODER = "encoder.EncoderBlock", "encoder.Encoder"
 SELF_ATTN_HINT = "Is self_attn the lesson's MultiHeadAttention(embed_dim, num_heads), called on (x, mask)?"
 LAYER_NORM_HINT = "Is {} an nn.LayerNorm(embed_dim), with its default eps 1e-5?"
-NORM_HINT = "Post-norm: norm1(x + attention(x)); pre-norm: x + attention(norm1(x)). Where does each LayerNorm sit?"
+NORM_HINT = (
+    "Post-norm: norm1(x + attention(x)); pre-norm: x + attention(norm1(x)). Where does each LayerNorm sit?"
+)
 
 
 @cache  # the same few tables for every learner; callers only read them
@@ -46,7 +56,9 @@ def formula(max_len: int, embed_dim: int) -> torch.Tensor:
 
 def pe_hint(got: torch.Tensor, max_len: int, embed_dim: int) -> str:
     half = torch.zeros(max_len, embed_dim, dtype=torch.float64)
-    angles = torch.arange(max_len, dtype=torch.float64)[:, None] / 10000.0 ** (torch.arange(0, embed_dim, 2) / embed_dim)
+    angles = torch.arange(max_len, dtype=torch.float64)[:, None] / 10000.0 ** (
+        torch.arange(0, embed_dim, 2) / embed_dim
+    )
     half[:, : angles.shape[1]] = torch.sin(angles)
     half[:, angles.shape[1] :] = torch.cos(angles)[:, : embed_dim - angles.shape[1]]
     if is_close(got.double(), half, Tolerance(1e-5, 1e-5)):
@@ -78,7 +90,13 @@ def check_positional_encoding_large_positions(learner):
         got = learner.call("sinusoidal_positional_encoding", 10000, 32).result
         expect_shape(got, (10000, 32), PE)
         # float32 angles of positions near 1e4 are off by up to ~1e-3 rad: a correct float32 computation must pass.
-        expect_close(got, formula(10000, 32).float(), PE, partial(pe_hint, got, 10000, 32), tolerance=Tolerance(0.0, 5e-3))
+        expect_close(
+            got,
+            formula(10000, 32).float(),
+            PE,
+            partial(pe_hint, got, 10000, 32),
+            tolerance=Tolerance(0.0, 5e-3),
+        )
 
 
 def block_probes(
@@ -125,11 +143,20 @@ def block_case(learner, norm_first: bool, seed: int):
     reference = reference_module(EncoderBlock, 8, 2, 16, norm_first=norm_first, seed=seed)
     oracle = oracles.encoder_layer(reference, 2, 16, norm_first)
     x = randn(seed + 1, 3, 5, 8)
-    for text, mask in (("no", None), ("causal (5, 5)", causal_mask(5)), ("padding (3, 1, 5)", padding_mask([5, 3, 4]))):
+    for text, mask in (
+        ("no", None),
+        ("causal (5, 5)", causal_mask(5)),
+        ("padding (3, 1, 5)", padding_mask([5, 3, 4])),
+    ):
         with case(f"EncoderBlock(8, 2, 16, norm_first={norm_first}) in eval mode, x (3, 5, 8), {text} mask"):
             expected = oracle(x, src_mask=oracles.to_torch_mask(mask, 3, 2, 5)).detach()
             got = forward(
-                learner, "EncoderBlock", [8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}
+                learner,
+                "EncoderBlock",
+                [8, 2, 16],
+                reference,
+                [{"args": [x, mask]}],
+                init_kwargs={"norm_first": norm_first},
             ).result[0]
             expect_close(
                 got,
@@ -209,7 +236,12 @@ def check_encoder_matches_transformer_encoder(learner):
         with case(f"Encoder(3, 8, 2, 16, norm_first={norm_first}) in eval mode, x (2, 6, 8), padding mask"):
             expected = oracle(x, mask=oracles.to_torch_mask(mask, 2, 2, 6)).detach()
             got = forward(
-                learner, "Encoder", [3, 8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}
+                learner,
+                "Encoder",
+                [3, 8, 2, 16],
+                reference,
+                [{"args": [x, mask]}],
+                init_kwargs={"norm_first": norm_first},
             ).result[0]
             hint = (
                 "Pre-norm stacks end with one more LayerNorm (.norm)."
@@ -240,7 +272,9 @@ def check_dropout_only_in_training_mode(learner):
                 f"{BLOCK}: in training mode two calls on the same input gave the same output",
                 "Is dropout (nn.Dropout) applied in the block?",
             )
-        first, second = forward(learner, "EncoderBlock", [8, 2, 32], reference, calls, init_kwargs={"dropout": 0.5}).result
+        first, second = forward(
+            learner, "EncoderBlock", [8, 2, 32], reference, calls, init_kwargs={"dropout": 0.5}
+        ).result
         expect_close(
             second,
             first,
@@ -258,34 +292,62 @@ def check_fully_masked_rows_stay_finite(learner):
     for norm_first in (False, True):
         reference = reference_module(EncoderBlock, 8, 2, 16, norm_first=norm_first, seed=60)
         x = randn(61, 2, 4, 8)
-        with case(f"EncoderBlock(8, 2, 16, norm_first={norm_first}), mask (2, 4, 4) with query 3 of batch 1 fully masked"):
+        with case(
+            f"EncoderBlock(8, 2, 16, norm_first={norm_first}), mask (2, 4, 4) with query 3 of batch 1 fully masked"
+        ):
             got = forward(
-                learner, "EncoderBlock", [8, 2, 16], reference, [{"args": [x, mask]}], init_kwargs={"norm_first": norm_first}
+                learner,
+                "EncoderBlock",
+                [8, 2, 16],
+                reference,
+                [{"args": [x, mask]}],
+                init_kwargs={"norm_first": norm_first},
             ).result[0]
             expect_finite(got, f"{BLOCK}: output")
-            expect_close(got, reference(x, mask).detach(), f"{BLOCK}: output", tolerance=Tolerance.for_dtype(torch.float32, 5))
+            expect_close(
+                got,
+                reference(x, mask).detach(),
+                f"{BLOCK}: output",
+                tolerance=Tolerance.for_dtype(torch.float32, 5),
+            )
 
 
 @check(points=2)
 def check_gradients_match_reference(learner):
     """gradients with respect to the input and every weight match the reference (float64, eval mode)"""
     for norm_first in (False, True):
-        reference = reference_module(Encoder, 2, 8, 2, 16, norm_first=norm_first, seed=70, dtype=torch.float64)
+        reference = reference_module(
+            Encoder, 2, 8, 2, 16, norm_first=norm_first, seed=70, dtype=torch.float64
+        )
         x, grad = randn(71, 2, 4, 8, dtype=torch.float64), randn(72, 2, 4, 8, dtype=torch.float64)
         calls = [{"args": [x, causal_mask(4)], "grad_wrt": [0], "grad_output": grad}]
         _, grads, params = expected_outputs(reference, calls, grad_params=True)
         with case(f"Encoder(2, 8, 2, 16, norm_first={norm_first}) float64, x (2, 4, 8), causal mask"):
             call = forward(
-                learner, "Encoder", [2, 8, 2, 16], reference, calls, init_kwargs={"norm_first": norm_first}, grad_params=True
+                learner,
+                "Encoder",
+                [2, 8, 2, 16],
+                reference,
+                calls,
+                init_kwargs={"norm_first": norm_first},
+                grad_params=True,
             )
             expect_close(
-                call.grads[0][0], grads[0][0], f"{ENCODER}: gradient of x", tolerance=Tolerance.for_dtype(torch.float64, 100)
+                call.grads[0][0],
+                grads[0][0],
+                f"{ENCODER}: gradient of x",
+                tolerance=Tolerance.for_dtype(torch.float64, 100),
             )
             for name, want in params.items():
                 got = call.param_grads.get(name)
                 if got is None:
                     fail(f"{ENCODER}: no gradient reaches {name}")
-                expect_close(got, want, f"{ENCODER}: gradient of {name}", tolerance=Tolerance.for_dtype(torch.float64, 100))
+                expect_close(
+                    got,
+                    want,
+                    f"{ENCODER}: gradient of {name}",
+                    tolerance=Tolerance.for_dtype(torch.float64, 100),
+                )
 
 
 @check(points=1)
@@ -303,9 +365,16 @@ def check_keeps_dtype_and_input(learner):
 def check_runs_on_cuda(learner):
     """on a CUDA device: a 2-block Encoder (pre- and post-norm) stays on the device and equals the reference"""
     x = randn(70, 2, 5, 8, dtype=torch.float64)
-    masks = [("padding mask (2, 1, 5)", padding_mask([5, 3]), True), ("causal mask (5, 5)", causal_mask(5), False)]
+    masks = [
+        ("padding mask (2, 1, 5)", padding_mask([5, 3]), True),
+        ("causal mask (5, 5)", causal_mask(5), False),
+    ]
     for norm_first in (False, True):
-        reference = reference_module(Encoder, 2, 8, 2, 16, norm_first=norm_first, seed=71 + norm_first, dtype=torch.float64)
+        reference = reference_module(
+            Encoder, 2, 8, 2, 16, norm_first=norm_first, seed=71 + norm_first, dtype=torch.float64
+        )
         where = f"{ENCODER}(2, 8, 2, 16, norm_first={norm_first})"
         init_kwargs = {"norm_first": norm_first}
-        expect_module_on_device(learner, "Encoder", [2, 8, 2, 16], reference, x, masks, where=where, init_kwargs=init_kwargs)
+        expect_module_on_device(
+            learner, "Encoder", [2, 8, 2, 16], reference, x, masks, where=where, init_kwargs=init_kwargs
+        )

@@ -40,7 +40,10 @@ def random_mask(seed: int, *shape: int, keep: float = 0.6) -> torch.Tensor:
 
 
 def shape_text(*tensors: torch.Tensor, names: str = "q k v") -> str:
-    return ", ".join(f"{name} {tuple(t.shape)}" for name, t in zip(names.split(), tensors)) + f" {dtype_text(tensors[0].dtype)}"
+    return (
+        ", ".join(f"{name} {tuple(t.shape)}" for name, t in zip(names.split(), tensors))
+        + f" {dtype_text(tensors[0].dtype)}"
+    )
 
 
 def dtype_text(dtype: torch.dtype) -> str:

@@ -67,14 +67,23 @@ def check_causal_mask_values(learner):
         with case(f"causal_mask({size})"):
             got = learner.call("causal_mask", size).result
             expect_equal(
-                got, reference_causal(size), f"masking.causal_mask({size})", "Which triangle: may query i see key j > i?"
+                got,
+                reference_causal(size),
+                f"masking.causal_mask({size})",
+                "Which triangle: may query i see key j > i?",
             )
 
 
 @check(points=2)
 def check_padding_mask_values(learner):
     """padding_mask(lengths, max_len) is a bool (B, 1, max_len) tensor, True at real tokens"""
-    cases = [([3], None), ([2, 3], None), (torch.tensor([4, 1, 3]), None), ([2, 0, 1], 4), (torch.tensor([1, 1]), 3)]
+    cases = [
+        ([3], None),
+        ([2, 3], None),
+        (torch.tensor([4, 1, 3]), None),
+        ([2, 0, 1], 4),
+        (torch.tensor([1, 1]), 3),
+    ]
     for lengths, max_len in cases:
         text = f"padding_mask({lengths!r}, max_len={max_len})"
         with case(text):
@@ -93,7 +102,9 @@ def check_padding_mask_rejects_short_max_len(learner):
     with case("padding_mask([2, 5], max_len=4)"):
         raised = learner.raises("padding_mask", [2, 5], max_len=4)
         if raised != "ValueError":
-            fail(f"masking.padding_mask([2, 5], max_len=4): expected ValueError, got {raised or 'no exception'}")
+            fail(
+                f"masking.padding_mask([2, 5], max_len=4): expected ValueError, got {raised or 'no exception'}"
+            )
 
 
 @check(points=1)
@@ -120,7 +131,10 @@ def check_masked_keys_get_zero_weight(learner):
             if bool(leaked.any()):
                 b, i, j = (int(x) for x in torch.nonzero(leaked)[0])
                 drawing = picture(
-                    "masked keys get weight 0", weights[b], reference(q, k, v, mask)[1][b], mask.expand_as(weights)[b]
+                    "masked keys get weight 0",
+                    weights[b],
+                    reference(q, k, v, mask)[1][b],
+                    mask.expand_as(weights)[b],
                 )
                 with drawing:
                     fail(
@@ -137,8 +151,20 @@ MASK_FORMS = [  # (description, batch, L_q, L_k, mask builder)
     ("bool (1, 1, L_k), 2 batch dims", (2, 3), 4, 4, lambda s: random_mask(s, 1, 1, 4)),
     ("uint8 causal (L, L), no batch", (), 5, 5, lambda s: reference_causal(5).to(torch.uint8)),
     ("bool (B, H, L_q, L_k), 2 batch dims", (2, 2), 3, 4, lambda s: random_mask(s, 2, 2, 3, 4)),
-    ("int 0/3 (B, L_q, L_k): any nonzero value may attend", (2,), 3, 4, lambda s: random_mask(s, 2, 3, 4).long() * 3),
-    ("float 0/0.5 (L_q, L_k): any nonzero value may attend", (2,), 3, 4, lambda s: random_mask(s, 3, 4).double() / 2),
+    (
+        "int 0/3 (B, L_q, L_k): any nonzero value may attend",
+        (2,),
+        3,
+        4,
+        lambda s: random_mask(s, 2, 3, 4).long() * 3,
+    ),
+    (
+        "float 0/0.5 (L_q, L_k): any nonzero value may attend",
+        (2,),
+        3,
+        4,
+        lambda s: random_mask(s, 3, 4).double() / 2,
+    ),
 ]
 
 
@@ -153,7 +179,12 @@ def check_matches_reference_for_every_mask_form(learner):
                 _, output, weights = attend(learner, q, k, v, mask)
                 expected_output, expected_weights = reference(q, k, v, mask)
                 with picture(f"weights with a {form} mask", weights, expected_weights, mask):
-                    expect_close(weights, expected_weights, f"{WHERE}: weights", partial(mask_hint, q, k, mask, weights))
+                    expect_close(
+                        weights,
+                        expected_weights,
+                        f"{WHERE}: weights",
+                        partial(mask_hint, q, k, mask, weights),
+                    )
                 expect_close(output, expected_output, f"{WHERE}: output")
 
 
@@ -181,13 +212,19 @@ def check_fully_masked_row_gives_zero_weights_and_output(learner):
     """a query whose keys are all masked gets all-zero weights and an all-zero output, never nan"""
     for dtype in FLOATS:
         q, k, v, mask = fully_masked_case(150, dtype)
-        with case(shape_text(q, k, v) + ", mask bool (2, 4, 5) with query 2 of batch 0 and query 0 of batch 1 fully masked"):
+        with case(
+            shape_text(q, k, v)
+            + ", mask bool (2, 4, 5) with query 2 of batch 0 and query 0 of batch 1 fully masked"
+        ):
             _, output, weights = attend(learner, q, k, v, mask)
             expected_output, expected_weights = reference(q, k, v, mask)
             with picture("query 2 of batch 0 sees no key", weights, expected_weights, mask):
                 expect_finite(weights, f"{WHERE}: fully masked query row: weights", ZERO_ROWS_HINT)
                 expect_close(
-                    weights, expected_weights, f"{WHERE}: weights", "Are weights zero (not uniform) for a query that sees no key?"
+                    weights,
+                    expected_weights,
+                    f"{WHERE}: weights",
+                    "Are weights zero (not uniform) for a query that sees no key?",
                 )
             expect_finite(output, f"{WHERE}: fully masked query row: output", ZERO_ROWS_HINT)
             expect_close(output, expected_output, f"{WHERE}: output")
@@ -207,10 +244,17 @@ def check_fully_masked_row_has_finite_gradients(learner):
         grads = [randn(161, 2, 4, 3, dtype=dtype), randn(162, 2, 4, 5, dtype=dtype)]
         inputs = [t.clone().requires_grad_(True) for t in (q, k, v)]
         expected = torch.autograd.grad(reference(*inputs, mask), inputs, grads)
-        with case(shape_text(q, k, v) + ", mask (2, 4, 5) with fully masked rows, gradient of (output·g₁ + weights·g₂)"):
+        with case(
+            shape_text(q, k, v)
+            + ", mask (2, 4, 5) with fully masked rows, gradient of (output·g₁ + weights·g₂)"
+        ):
             call, _, _ = attend(learner, q, k, v, mask, grad_wrt=(0, 1, 2), grad_outputs=grads)
-            nan_hint = "A nan made in the forward pass comes back in the backward pass even after you replace it."
-            expect_gradients(call.grads, expected, "q k v", WHERE, Tolerance.for_dtype(dtype, scale=10), nan_hint)
+            nan_hint = (
+                "A nan made in the forward pass comes back in the backward pass even after you replace it."
+            )
+            expect_gradients(
+                call.grads, expected, "q k v", WHERE, Tolerance.for_dtype(dtype, scale=10), nan_hint
+            )
 
 
 @check(points=1)
@@ -233,7 +277,9 @@ def check_inputs_and_mask_not_modified(learner):
     int_mask = mask.long()
     with case(shape_text(q, k, v) + ", mask int64 (2, 4, 5)"):
         call = learner.call("masked_attention", q, k, v, int_mask)
-        for name, before, after in zip(("q", "k", "v", "mask"), (q, k, v, int_mask), call.inputs_after, strict=True):
+        for name, before, after in zip(
+            ("q", "k", "v", "mask"), (q, k, v, int_mask), call.inputs_after, strict=True
+        ):
             expect_equal(
                 after,
                 before,
@@ -268,7 +314,10 @@ def check_runs_on_cuda(learner):
     with case(f"causal_mask(5, device={device!r})"):
         call = learner.call("causal_mask", 5, device=device)
         expect_on_device(
-            call, device, f"masking.causal_mask(5, device={device!r})", hint="Pass device on: torch.ones(..., device=device)."
+            call,
+            device,
+            f"masking.causal_mask(5, device={device!r})",
+            hint="Pass device on: torch.ones(..., device=device).",
         )
         expect_equal(call.result, reference_causal(5), f"masking.causal_mask(5, device={device!r})")
     lengths = torch.tensor([4, 1, 3])
@@ -280,13 +329,20 @@ def check_runs_on_cuda(learner):
             "masking.padding_mask(lengths, max_len=5)",
             hint="The mask goes where lengths are: torch.arange(max_len, device=lengths.device).",
         )
-        expect_equal(call.result, reference_padding(lengths, max_len=5), "masking.padding_mask(lengths, max_len=5)")
+        expect_equal(
+            call.result, reference_padding(lengths, max_len=5), "masking.padding_mask(lengths, max_len=5)"
+        )
     q, k, v, mask = fully_masked_case(200, torch.float64)
     grads = [randn(201, 2, 4, 3, dtype=torch.float64), randn(202, 2, 4, 5, dtype=torch.float64)]
     expected_output, expected_weights = reference(q, k, v, mask)
     for mask_device, stay in (("cpu", ("args.3",)), (device, ())):
-        with case(shape_text(q, k, v) + f", {location(learner)}, mask bool (2, 4, 5) on {mask_device}, fully masked rows"):
-            call, output, weights = attend(learner, q, k, v, mask, grad_wrt=(0, 1, 2), grad_outputs=grads, stay_on_cpu=stay)
+        with case(
+            shape_text(q, k, v)
+            + f", {location(learner)}, mask bool (2, 4, 5) on {mask_device}, fully masked rows"
+        ):
+            call, output, weights = attend(
+                learner, q, k, v, mask, grad_wrt=(0, 1, 2), grad_outputs=grads, stay_on_cpu=stay
+            )
             expect_on_device(call, device, f"{WHERE}: (output, weights)", hint=MASK_DEVICE_HINT)
             expect_on_device(call, device, f"{WHERE}: gradients", part="grads", hint=MASK_DEVICE_HINT)
             expect_finite(weights, f"{WHERE}: fully masked query row: weights on {device}", ZERO_ROWS_HINT)

@@ -37,7 +37,9 @@ def reference_module(cls, *init, seed: int, dtype: torch.dtype = torch.float32, 
         for name, parameter in module.named_parameters():
             if name.endswith("bias") or isinstance(_owner(module, name), nn.LayerNorm):
                 parameter.copy_(
-                    torch.randn(parameter.shape, generator=g, dtype=torch.float64).mul(0.3).add(_ln_center(module, name))
+                    torch.randn(parameter.shape, generator=g, dtype=torch.float64)
+                    .mul(0.3)
+                    .add(_ln_center(module, name))
                 )
     return module.eval()
 
@@ -198,7 +200,9 @@ def _one_line(text: str) -> str:
     return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1] + "…"
 
 
-def expect_module_on_device(learner, cls: str, init, reference: nn.Module, x, masks, *, where: str, init_kwargs=None):
+def expect_module_on_device(
+    learner, cls: str, init, reference: nn.Module, x, masks, *, where: str, init_kwargs=None
+):
     """The device check of a module: ``reference``'s weights, ``x`` on ``learner.device``, one call per mask.
 
     masks: ``[(description, mask, mask stays on the CPU)]``. Each call also takes the gradient of the
@@ -212,7 +216,9 @@ def expect_module_on_device(learner, cls: str, init, reference: nn.Module, x, ma
     stay = [f"calls.{i}.args.1" for i, (_, mask, on_cpu) in enumerate(masks) if on_cpu and mask is not None]
     expected, expected_grads, _ = expected_outputs(reference, calls)
     described = "; ".join(f"{text} on {'cpu' if on_cpu else device}" for text, _, on_cpu in masks)
-    with case(f"x {tuple(x.shape)} {str(x.dtype).removeprefix('torch.')} on {device}, one call per mask: {described}"):
+    with case(
+        f"x {tuple(x.shape)} {str(x.dtype).removeprefix('torch.')} on {device}, one call per mask: {described}"
+    ):
         call = forward(learner, cls, init, reference, calls, init_kwargs=init_kwargs, stay_on_cpu=stay)
         expect_on_device(call, device, f"{where}: output", hint=MASK_DEVICE_HINT if stay else NEW_TENSOR_HINT)
         expect_on_device(call, device, f"{where}: gradient of x", part="grads")
@@ -228,12 +234,17 @@ def expected_outputs(reference: nn.Module, calls: list[dict], grad_params: bool 
     outputs, input_grads = [], []
     reference.zero_grad(set_to_none=True)
     for spec in calls:
-        args = [a.clone().requires_grad_(True) if i in spec.get("grad_wrt", ()) else a for i, a in enumerate(spec["args"])]
+        args = [
+            a.clone().requires_grad_(True) if i in spec.get("grad_wrt", ()) else a
+            for i, a in enumerate(spec["args"])
+        ]
         out = reference(*args, **spec.get("kwargs", {}))
         grads = []
         if spec.get("grad_output") is not None:
             wrt = [args[i] for i in spec.get("grad_wrt", ())]
-            out.backward(spec["grad_output"], inputs=wrt + list(reference.parameters()) if grad_params else wrt or None)
+            out.backward(
+                spec["grad_output"], inputs=wrt + list(reference.parameters()) if grad_params else wrt or None
+            )
             grads = [args[i].grad for i in spec.get("grad_wrt", ())]
         outputs.append(out.detach())
         input_grads.append(grads)

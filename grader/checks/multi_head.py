@@ -100,9 +100,17 @@ def check_matches_nn_multihead_attention(learner):
         reference = reference_module(MultiHeadAttention, embed_dim, num_heads, bias=bias, seed=20 + seed)
         oracle = oracles.multihead_attention(reference, num_heads)
         x = randn(30 + seed, 3, 5, embed_dim)
-        for text, mask in (("no", None), ("causal (5, 5)", causal_mask(5)), ("padding (3, 1, 5)", padding_mask([5, 2, 4]))):
-            with case(f"MultiHeadAttention({embed_dim}, {num_heads}, bias={bias}), x (3, 5, {embed_dim}), {text} mask"):
-                expected, _ = oracle(x, x, x, attn_mask=oracles.to_torch_mask(mask, 3, num_heads, 5), need_weights=False)
+        for text, mask in (
+            ("no", None),
+            ("causal (5, 5)", causal_mask(5)),
+            ("padding (3, 1, 5)", padding_mask([5, 2, 4])),
+        ):
+            with case(
+                f"MultiHeadAttention({embed_dim}, {num_heads}, bias={bias}), x (3, 5, {embed_dim}), {text} mask"
+            ):
+                expected, _ = oracle(
+                    x, x, x, attn_mask=oracles.to_torch_mask(mask, 3, num_heads, 5), need_weights=False
+                )
                 got = run(learner, reference, [embed_dim, num_heads], x, mask, init_kwargs={"bias": bias})
                 expect_close(
                     got,
@@ -125,7 +133,12 @@ def check_matches_reference_in_float64(learner):
     ):
         with case(f"MultiHeadAttention(12, 3) float64, x (2, 6, 12), mask {text}"):
             got = run(learner, reference, [12, 3], x, mask)
-            expect_close(got, reference(x, mask).detach(), f"{WHERE}: output", partial(heads_hint, reference, x, mask, got))
+            expect_close(
+                got,
+                reference(x, mask).detach(),
+                f"{WHERE}: output",
+                partial(heads_hint, reference, x, mask, got),
+            )
 
 
 @check(points=2)
@@ -177,7 +190,9 @@ def check_gradients_match_reference(learner):
             got = call.param_grads.get(name)
             if got is None:
                 fail(f"{WHERE}: no gradient reaches {name}")
-            expect_close(got, want, f"{WHERE}: gradient of {name}", tolerance=Tolerance.for_dtype(torch.float64, 10))
+            expect_close(
+                got, want, f"{WHERE}: gradient of {name}", tolerance=Tolerance.for_dtype(torch.float64, 10)
+            )
 
 
 @check(points=1)
@@ -199,10 +214,17 @@ def check_causality_by_perturbation(learner):
     changed = x.clone()
     changed[:, 4:] += 3.0
     with case("x (2, 6, 8) float64, causal mask, positions 4-5 changed"):
-        (before,) = forward(learner, "MultiHeadAttention", [8, 2], reference, [{"args": [x, causal_mask(6)]}]).result
+        (before,) = forward(
+            learner, "MultiHeadAttention", [8, 2], reference, [{"args": [x, causal_mask(6)]}]
+        ).result
         # Each side in its own sandbox: code that remembered its first answer cannot give it again.
         (after,) = forward(
-            learner, "MultiHeadAttention", [8, 2], reference, [{"args": [changed, causal_mask(6)]}], fresh=True
+            learner,
+            "MultiHeadAttention",
+            [8, 2],
+            reference,
+            [{"args": [changed, causal_mask(6)]}],
+            fresh=True,
         ).result
         expect_close(
             after[:, :4],

@@ -38,7 +38,9 @@ def multihead_attention(mha: nn.Module, num_heads: int) -> nn.MultiheadAttention
         return torch_multihead(mha, num_heads)
 
 
-def encoder_layer(block: nn.Module, num_heads: int, ff_dim: int, norm_first: bool) -> nn.TransformerEncoderLayer:
+def encoder_layer(
+    block: nn.Module, num_heads: int, ff_dim: int, norm_first: bool
+) -> nn.TransformerEncoderLayer:
     """An ``nn.TransformerEncoderLayer`` (ReLU, batch_first) holding ``block``'s weights, in eval mode."""
     with global_rng():
         return torch_encoder_layer(block, num_heads, ff_dim, norm_first)

@@ -126,7 +126,9 @@ def check_gradients_match_reference(learner):
             got = call.param_grads.get(name)
             if got is None:
                 fail(f"{WHERE}: no gradient reaches {name}", "Is every projection used in forward?")
-            expect_close(got, want, f"{WHERE}: gradient of {name}", tolerance=Tolerance.for_dtype(torch.float64, 10))
+            expect_close(
+                got, want, f"{WHERE}: gradient of {name}", tolerance=Tolerance.for_dtype(torch.float64, 10)
+            )
 
 
 @check(points=1)
@@ -145,5 +147,8 @@ def check_runs_on_cuda(learner):
     """on a CUDA device: with the same weights, the output and its gradient stay on the device and equal the reference"""
     reference = reference_module(SelfAttention, 6, seed=15, dtype=torch.float64)
     x = randn(16, 3, 5, 6, dtype=torch.float64)
-    masks = [("padding mask (3, 1, 5)", padding_mask([5, 2, 4]), True), ("causal mask (5, 5)", causal_mask(5), False)]
+    masks = [
+        ("padding mask (3, 1, 5)", padding_mask([5, 2, 4]), True),
+        ("causal mask (5, 5)", causal_mask(5), False),
+    ]
     expect_module_on_device(learner, "SelfAttention", [6], reference, x, masks, where=WHERE)

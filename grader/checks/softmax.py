@@ -6,10 +6,26 @@ import numpy as np
 import torch
 
 from grader.checks import case, check
-from grader.checks.compare import Tolerance, describe, expect_close, expect_finite, expect_shape, fail, is_close
+from grader.checks.compare import (
+    Tolerance,
+    describe,
+    expect_close,
+    expect_finite,
+    expect_shape,
+    fail,
+    is_close,
+)
 from solutions.softmax import softmax as reference
 
-CASES = [((4,), -1), ((3, 5), -1), ((3, 5), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((1, 1), -1), ((2, 1, 3), -2)]
+CASES = [
+    ((4,), -1),
+    ((3, 5), -1),
+    ((3, 5), 0),
+    ((2, 3, 4), 1),
+    ((2, 3, 4), -1),
+    ((1, 1), -1),
+    ((2, 1, 3), -2),
+]
 WHERE = "softmax.softmax"
 
 
@@ -20,7 +36,10 @@ def random_input(shape, dtype, seed: int, scale: float = 3.0) -> np.ndarray:
 def run(learner, x: np.ndarray, axis: int):
     got = learner.call("softmax", x, axis=axis).result
     if not isinstance(got, np.ndarray):
-        fail(f"{WHERE}: expected a NumPy array, got {describe(got)}", "Do np.exp and np.sum give you a NumPy array back?")
+        fail(
+            f"{WHERE}: expected a NumPy array, got {describe(got)}",
+            "Do np.exp and np.sum give you a NumPy array back?",
+        )
     return got
 
 
@@ -33,12 +52,20 @@ def large_entry_tolerance(x: np.ndarray) -> Tolerance:
 
 
 def compare(
-    got: np.ndarray, expected: np.ndarray, x: np.ndarray, axis: int, hint: str, tolerance: Tolerance | None = None
+    got: np.ndarray,
+    expected: np.ndarray,
+    x: np.ndarray,
+    axis: int,
+    hint: str,
+    tolerance: Tolerance | None = None,
 ) -> None:
     got_t, expected_t = torch.from_numpy(got), torch.from_numpy(expected)
     expect_shape(got_t, expected_t.shape, WHERE)
     if got.dtype != expected.dtype:
-        fail(f"{WHERE}: dtype: expected {expected.dtype}, got {got.dtype}", "Does a float32 input stay float32?")
+        fail(
+            f"{WHERE}: dtype: expected {expected.dtype}, got {got.dtype}",
+            "Does a float32 input stay float32?",
+        )
     for other in range(x.ndim):
         if other != axis % x.ndim and is_close(got_t, torch.from_numpy(reference(x, axis=other))):
             hint = f"Your result sums to one along axis {other}; which axis did the caller ask for?"
@@ -55,7 +82,10 @@ def check_keeps_shape_and_dtype(learner):
                 got = run(learner, x, axis)
                 expect_shape(torch.from_numpy(got), shape, WHERE)
                 if got.dtype != x.dtype:
-                    fail(f"{WHERE}: dtype: expected {x.dtype}, got {got.dtype}", "Does a float32 input stay float32?")
+                    fail(
+                        f"{WHERE}: dtype: expected {x.dtype}, got {got.dtype}",
+                        "Does a float32 input stay float32?",
+                    )
 
 
 @check(points=2)
@@ -65,7 +95,13 @@ def check_matches_reference_on_random_inputs(learner):
         for dtype in (np.float32, np.float64):
             x = random_input(shape, dtype, 100 + seed)
             with case(f"x {shape} {np.dtype(dtype)}, axis={axis}, seed {100 + seed}"):
-                compare(run(learner, x, axis), reference(x, axis=axis), x, axis, "Is exp normalised by the sum over the axis?")
+                compare(
+                    run(learner, x, axis),
+                    reference(x, axis=axis),
+                    x,
+                    axis,
+                    "Is exp normalised by the sum over the axis?",
+                )
 
 
 @check(points=1)
@@ -77,7 +113,10 @@ def check_slices_sum_to_one(learner):
             got = run(learner, x, axis)
             sums = torch.from_numpy(np.asarray(np.asarray(got, dtype=np.float64).sum(axis=axis)))
             expect_close(
-                sums, torch.ones_like(sums), f"{WHERE}: sums along axis {axis}", "Do you divide by the sum over the same axis?"
+                sums,
+                torch.ones_like(sums),
+                f"{WHERE}: sums along axis {axis}",
+                "Do you divide by the sum over the same axis?",
             )
 
 
@@ -114,8 +153,16 @@ def check_all_minus_inf_slice_gives_zeros(learner):
     """a slice that is all -inf gives all zeros, not nan"""
     hint = "What is the maximum of a slice of -inf, and what is -inf - (-inf)?"
     cases = [
-        (np.array([[-np.inf, -np.inf, -np.inf], [1.0, 2.0, 3.0]]), -1, "x = [[-inf, -inf, -inf], [1, 2, 3]], axis=-1"),
-        (np.array([[-np.inf, 1.0], [-np.inf, 2.0]], dtype=np.float32), 0, "x = [[-inf, 1], [-inf, 2]] float32, axis=0"),
+        (
+            np.array([[-np.inf, -np.inf, -np.inf], [1.0, 2.0, 3.0]]),
+            -1,
+            "x = [[-inf, -inf, -inf], [1, 2, 3]], axis=-1",
+        ),
+        (
+            np.array([[-np.inf, 1.0], [-np.inf, 2.0]], dtype=np.float32),
+            0,
+            "x = [[-inf, 1], [-inf, 2]] float32, axis=0",
+        ),
         (np.full((2, 2), -np.inf), -1, "x = 2×2 of -inf, axis=-1"),
     ]
     for x, axis, text in cases:

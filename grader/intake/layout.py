@@ -28,7 +28,6 @@ class Layout:
         return f"{self.kind}: {self.why}"
 
 
-
 def detect_layout(path: Path) -> Layout:
     """What ``path`` is, decided from the whole of it; ``UsageError`` when PATH cannot be read.
 
@@ -42,7 +41,6 @@ def detect_layout(path: Path) -> Layout:
         raise UsageError(f"PATH {path} cannot be read: {error.strerror or error}") from None
 
 
-
 def _layout_of(path: Path) -> Layout:
     if path.is_symlink() or not path.exists():
         raise UsageError(f"PATH {path} does not exist (or is a link, which is never followed)")
@@ -51,7 +49,9 @@ def _layout_of(path: Path) -> Layout:
         return Layout(NBGRADER, why)
     if path.is_file():
         if path.suffix.lower() != ".zip":
-            raise UsageError(f"PATH {path} is a file but not a .zip: expected a folder or a .zip of a submission")
+            raise UsageError(
+                f"PATH {path} is a file but not a .zip: expected a folder or a .zip of a submission"
+            )
         return Layout(ONE_SUBMISSION, "PATH is a .zip")
     # PATH is one submission only when the modules sit in it or its exercises/; a lone nested
     # folder (an LMS export) is looked through for class entries, never for PATH itself.
@@ -61,7 +61,6 @@ def _layout_of(path: Path) -> Layout:
             return Layout(ONE_SUBMISSION, f"{where} holds {', '.join(held)}")
     because = "each folder or .zip in PATH is one learner's submission"
     return Layout(CLASS, f"{because} ({why})" if why else because)
-
 
 
 def discover(path: Path, scratch: Path, layout: Layout | None = None) -> list[Submission]:
@@ -81,4 +80,3 @@ def discover(path: Path, scratch: Path, layout: Layout | None = None) -> list[Su
         )
     names = unique_names(entries)
     return [read_entry(entry, name, scratch / str(n)) for n, (entry, name) in enumerate(zip(entries, names))]
-

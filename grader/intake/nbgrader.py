@@ -118,7 +118,9 @@ def discover_nbgrader(root: Path, scratch: Path, assignment: str | None = None) 
     if root.is_file():
         return [_confined(root.stem, root, _from_notebook, root.stem, root, scratch / "nbgrader-0")]
     submitted = root if root.name == "submitted" else root / "submitted"
-    students = sorted(s for s in submitted.iterdir() if s.is_dir() and not s.is_symlink() and not s.name.startswith("."))
+    students = sorted(
+        s for s in submitted.iterdir() if s.is_dir() and not s.is_symlink() and not s.name.startswith(".")
+    )
     assignment = assignment or _pick_assignment(submitted, students)
     return [
         _confined(student.name, student, _from_student, student, assignment, scratch / f"nbgrader-{index}")
@@ -172,5 +174,3 @@ def _pick_assignment(submitted: Path, students: list[Path]) -> str:
     raise UsageError(
         f"PATH {submitted} holds nbgrader submissions for several assignments ({', '.join(names)}) and none named {ASSIGNMENT}"
     )
-
-

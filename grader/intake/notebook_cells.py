@@ -54,19 +54,22 @@ def notebook_to_modules(notebook_path: Path, target: Path) -> list[str]:
     return problems
 
 
-
 def read_cells(path: Path) -> tuple[list[dict] | None, list[str]]:
     """The notebook's cells (each with ``source`` as one string), or ``None`` and why it cannot be read."""
     try:
         if path.is_symlink() or not path.is_file():
             return None, ["is not a file (or is a link, which is never followed)"]
         if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            return None, [f"is {path.stat().st_size} bytes (limit {MAX_NOTEBOOK_BYTES}); clear its outputs and resubmit"]
+            return None, [
+                f"is {path.stat().st_size} bytes (limit {MAX_NOTEBOOK_BYTES}); clear its outputs and resubmit"
+            ]
         notebook = load_json(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as error:
         return None, [f"is not a Jupyter notebook: it is not UTF-8 text ({error.reason})"]
     except json.JSONDecodeError as error:
-        return None, [f"is not valid JSON (line {error.lineno} column {error.colno}: {error.msg}), so it is not a notebook"]
+        return None, [
+            f"is not valid JSON (line {error.lineno} column {error.colno}: {error.msg}), so it is not a notebook"
+        ]
     except Unanalysable as error:
         return None, [confined.note(f"could not be analysed: {error.reason}")]
     except (OSError, ValueError) as error:
@@ -78,7 +81,11 @@ def read_cells(path: Path) -> tuple[list[dict] | None, list[str]]:
         if not isinstance(cell, dict):
             continue
         source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) and all(isinstance(s, str) for s in source) else source
+        source = (
+            "".join(source)
+            if isinstance(source, list) and all(isinstance(s, str) for s in source)
+            else source
+        )
         metadata = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
         nbgrader = metadata.get("nbgrader") if isinstance(metadata.get("nbgrader"), dict) else {}
         cells.append(
@@ -93,7 +100,6 @@ def read_cells(path: Path) -> tuple[list[dict] | None, list[str]]:
     return cells, []
 
 
-
 def answer_cells(cells: list[dict], problems: list[str]) -> dict[str, tuple[int, str]]:
     """``{module: (cell index, source)}`` by grade_id (by cell id if no cell carries the grade_id)."""
     found = {}
@@ -103,7 +109,9 @@ def answer_cells(cells: list[dict], problems: list[str]) -> dict[str, tuple[int,
         if not matches:
             matches = [i for i, cell in enumerate(cells) if cell["id"] == module and not cell["grade_id"]]
             if matches:
-                problems.append(f"has lost the nbgrader metadata of the {module} cell; found it by its cell id")
+                problems.append(
+                    f"has lost the nbgrader metadata of the {module} cell; found it by its cell id"
+                )
         if not matches:
             problems.append(
                 f"has no cell with grade_id '{module}' (exercise {exercise.number}, {exercise.filename}) — was it deleted? "
@@ -119,7 +127,9 @@ def answer_cells(cells: list[dict], problems: list[str]) -> dict[str, tuple[int,
         index = matches[-1]
         cell = cells[index]
         if cell["cell_type"] != "code":
-            problems.append(f"has the {module} answer cell as a {cell['cell_type']} cell, not code: its checks count as missing")
+            problems.append(
+                f"has the {module} answer cell as a {cell['cell_type']} cell, not code: its checks count as missing"
+            )
             continue
         errors = [o for o in cell["outputs"] if isinstance(o, dict) and o.get("output_type") == "error"]
         if errors:
@@ -131,9 +141,7 @@ def answer_cells(cells: list[dict], problems: list[str]) -> dict[str, tuple[int,
     return found
 
 
-
 CellNames = tuple[set[str], dict[str, str]]  # a cell's top-level definitions, and its imports by bound name
-
 
 
 def analyse_cells(cells: list[dict], problems: list[str], answers=frozenset()) -> list[CellNames]:
@@ -157,7 +165,6 @@ def analyse_cells(cells: list[dict], problems: list[str], answers=frozenset()) -
                     problems.append(confined.note(said))
         analysis.append(names)
     return analysis
-
 
 
 def cell_to_module(
@@ -207,7 +214,6 @@ def cell_to_module(
     return place_imports(code, imports)
 
 
-
 def free_names(code: str) -> set[str]:
     """Global names the code reads anywhere (functions and classes included) but never binds at module level.
 
@@ -224,7 +230,6 @@ def free_names(code: str) -> set[str]:
                 used.add(symbol.get_name())
         scopes.extend(scope.get_children())
     return used - bound - set(dir(builtins))
-
 
 
 def imports_for(
@@ -247,7 +252,9 @@ def imports_for(
             definitions.setdefault(name, other.module)
     statements = {}
     answer_indices = sorted(index for index, _ in found.values())
-    other_indices = [i for i in range(len(cells)) if i not in answer_indices and cells[i]["cell_type"] == "code"]
+    other_indices = [
+        i for i in range(len(cells)) if i not in answer_indices and cells[i]["cell_type"] == "code"
+    ]
     for index in answer_indices + other_indices:
         for name, statement in analysis[index][1].items():
             statements.setdefault(name, statement)
@@ -267,7 +274,6 @@ def imports_for(
     return sorted(set(imports), key=imports.index), outside
 
 
-
 def place_imports(code: str, imports: list[str]) -> str:
     """Put ``imports`` on the first line when it is a comment or blank (line numbers stay the cell's), else above it."""
     if not imports:
@@ -284,7 +290,6 @@ def place_imports(code: str, imports: list[str]) -> str:
     return "\n".join(lines)
 
 
-
 def _top_level_definitions(tree: ast.Module) -> set[str]:
     """Names a cell binds at top level by def, class or assignment (imports are restored as imports)."""
     names = set()
@@ -295,7 +300,6 @@ def _top_level_definitions(tree: ast.Module) -> set[str]:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
     return names
-
 
 
 def _imports_in(tree: ast.Module) -> dict[str, str]:
@@ -312,12 +316,9 @@ def _imports_in(tree: ast.Module) -> dict[str, str]:
     return found
 
 
-
 def _text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
-
 def _without_magics(source: str) -> str:
     return "\n".join(MAGIC.sub(r"\1pass", line) for line in source.splitlines())
-

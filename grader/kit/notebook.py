@@ -106,13 +106,22 @@ def build_notebook(solutions: Path) -> dict:
         if parts["hints"]:
             cells.append(_markdown(f"{exercise.module}-hints", hints_markdown(parts["hints"])))
         checks = checks_for(exercise.module, device_checks=False)  # no points, and a notebook has no sandbox
-        cells.append(_markdown(f"{exercise.module}-checks", CHECKS_INTRO.format(number=exercise.number, points=exercise.points)))
+        cells.append(
+            _markdown(
+                f"{exercise.module}-checks",
+                CHECKS_INTRO.format(number=exercise.number, points=exercise.points),
+            )
+        )
         if exercise.module in visible["HELPERS"]:
-            cells.append(_code(f"helpers-{exercise.module}", visible["HELPERS"][exercise.module], locked=True))
+            cells.append(
+                _code(f"helpers-{exercise.module}", visible["HELPERS"][exercise.module], locked=True)
+            )
         for check in checks:
             first = len([c for c in cells if c["metadata"].get("nbgrader", {}).get("grade")]) == 0
             snippet = visible["VISIBLE"].get(exercise.module, {}).get(check.name)
-            reason = visible["HIDDEN_ONLY"].get((exercise.module, check.name), "checked by the hidden test only")
+            reason = visible["HIDDEN_ONLY"].get(
+                (exercise.module, check.name), "checked by the hidden test only"
+            )
             body = snippet if snippet else f"# ({reason})"
             text = check_cell_source(exercise, check, body, lint_note=first)
             cells.append(_code(check_cell_id(exercise.module, check.name), text, points=check.points))
@@ -142,7 +151,10 @@ def write_notebook(*, solutions: Path, out: Path, check: bool) -> int:
     current = out.read_text(encoding="utf-8") if out.is_file() else None
     if check:
         if current != text:
-            print(f"{out} is out of date with {solutions}; run `python -m grader notebook` to regenerate", file=sys.stderr)
+            print(
+                f"{out} is out of date with {solutions}; run `python -m grader notebook` to regenerate",
+                file=sys.stderr,
+            )
             return EXIT_FAILED_CHECK
         print(f"{out} is in sync with {solutions}")
         return EXIT_OK
@@ -199,7 +211,12 @@ def split_module(source: str, exercise: Exercise) -> dict:
             drop.update(range(first, node.end_lineno))
     kept = "\n".join(line for number, line in enumerate(lines) if number not in drop)
     kept = re.sub(r"\n{4,}", "\n\n\n", kept).strip("\n")
-    return {"docstring": docstring, "code": f"{cell_header(exercise, imports)}\n{kept}", "hints": hints, "imports": imports}
+    return {
+        "docstring": docstring,
+        "code": f"{cell_header(exercise, imports)}\n{kept}",
+        "hints": hints,
+        "imports": imports,
+    }
 
 
 def cell_header(exercise: Exercise, imports: list[tuple[str, list[str]]]) -> str:
@@ -246,7 +263,9 @@ def hints_markdown(hints) -> str:
 
 
 def _title(solutions: Path, exercise: Exercise) -> str:
-    docstring = ast.get_docstring(ast.parse((solutions / exercise.filename).read_text(encoding="utf-8"))) or ""
+    docstring = (
+        ast.get_docstring(ast.parse((solutions / exercise.filename).read_text(encoding="utf-8"))) or ""
+    )
     first = docstring.splitlines()[0] if docstring else exercise.module
     return first.split("—", 1)[-1].strip().rstrip(".")
 
@@ -261,7 +280,9 @@ def _cell_id(name: str) -> str:
     return name if len(name) <= 64 else name[:55] + "-" + hashlib.sha1(name.encode()).hexdigest()[:8]
 
 
-def _code(grade_id: str, text: str, *, solution: bool = False, locked: bool = False, points: float | None = None) -> dict:
+def _code(
+    grade_id: str, text: str, *, solution: bool = False, locked: bool = False, points: float | None = None
+) -> dict:
     """A code cell with nbgrader metadata: an answer (solution), a test (points) or a read-only cell (locked)."""
     grade = points is not None
     nbgrader = {
@@ -295,7 +316,9 @@ def modules_to_notebook(folder: Path, template: Path, out: Path) -> None:
             exercise = next(e for e in EXERCISES if e.module == grade_id)
             cell["source"] = split_module(module_file.read_text(encoding="utf-8"), exercise)["code"]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    Path(out).write_text(
+        json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
 
 
 def isolated_jupyter(root: Path) -> dict[str, str]:

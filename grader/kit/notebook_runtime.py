@@ -38,8 +38,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 NOT_PASSED_HINT_PREFIX = "  hint: "
 
-_RESULTS: dict[tuple[int, str], tuple[tuple, object]] = {}  # (namespace, module) -> (fingerprint, ExerciseResult)
-_SET_ASIDE: dict[int, dict[str, tuple[object, object]]] = {}  # namespace -> {name: (learner's object, reference)}
+_RESULTS: dict[
+    tuple[int, str], tuple[tuple, object]
+] = {}  # (namespace, module) -> (fingerprint, ExerciseResult)
+_SET_ASIDE: dict[
+    int, dict[str, tuple[object, object]]
+] = {}  # namespace -> {name: (learner's object, reference)}
 _ABSENT = object()
 
 
@@ -58,10 +62,14 @@ def grade_check(module: str, check: str, namespace: dict) -> None:
     found = next((c for c in result.checks if c.name == check), None)
     if found is None:
         known = ", ".join(c.name for c in result.checks)
-        raise CheckNotPassed(f"{module}: the grader has no check {check!r} (it has {known}); regenerate the notebook")
+        raise CheckNotPassed(
+            f"{module}: the grader has no check {check!r} (it has {known}); regenerate the notebook"
+        )
     if found.status != "passed":
         hint = f"\n{NOT_PASSED_HINT_PREFIX}{found.hint}" if found.hint else ""
-        raise CheckNotPassed(f"{module}: {found.title}: {found.status.replace('_', ' ')}: {found.message}{hint}") from None
+        raise CheckNotPassed(
+            f"{module}: {found.title}: {found.status.replace('_', ' ')}: {found.message}{hint}"
+        ) from None
     print(f"{module}: {found.title} — {found.score:g} of {found.max_score:g} point(s)")
 
 
@@ -145,7 +153,10 @@ def _grade(exercise, namespace: dict):
                 CheckResult(c.name, c.title, TIMEOUT, 0, c.points, message)
                 for c in checks_for(exercise.module, device_checks=False)
             ]
-            _RESULTS[(id(namespace), exercise.module)] = (tuple(id(namespace.get(n)) for n in exercise.names), interrupted)
+            _RESULTS[(id(namespace), exercise.module)] = (
+                tuple(id(namespace.get(n)) for n in exercise.names),
+                interrupted,
+            )
             raise
 
 
@@ -180,9 +191,13 @@ class NotebookSession:
         except KeyboardInterrupt:
             raise
         except tasks.MissingPart as error:
-            return CallResult(False, None, ChildError("missing", str(error)), output.getvalue(), time.monotonic() - started)
+            return CallResult(
+                False, None, ChildError("missing", str(error)), output.getvalue(), time.monotonic() - started
+            )
         except wire.WireError as error:
-            return CallResult(False, None, ChildError("protocol", str(error)), output.getvalue(), time.monotonic() - started)
+            return CallResult(
+                False, None, ChildError("protocol", str(error)), output.getvalue(), time.monotonic() - started
+            )
         except BaseException as error:  # noqa: BLE001 - whatever the learner's code raises is its result
             return CallResult(False, None, _child_error(error), output.getvalue(), time.monotonic() - started)
         return CallResult(True, value, None, output.getvalue(), time.monotonic() - started)
@@ -201,7 +216,9 @@ class NotebookPackage:
         from grader.sandbox.harness.tasks import MissingPart
 
         if name not in self.namespace:
-            raise MissingPart(f"the notebook defines no {name} (its cell has grade_id '{module_name}'; was it run?)")
+            raise MissingPart(
+                f"the notebook defines no {name} (its cell has grade_id '{module_name}'; was it run?)"
+            )
         return self.namespace[name]
 
 

@@ -68,10 +68,14 @@ def release(out: Path, *, repo: Path = REPO, force: bool = False) -> Path:
     """Build the learner kit into the folder ``out`` and the archive ``out.zip`` beside it; returns ``out``."""
     out = Path(out).resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
-        raise UsageError(f"{out} already exists and is not empty: choose a new folder, or pass --force to replace it")
+        raise UsageError(
+            f"{out} already exists and is not empty: choose a new folder, or pass --force to replace it"
+        )
     repo = Path(repo).resolve()
     if repo.is_relative_to(out) or any(out.is_relative_to(repo / name) for name in SOURCE_FOLDERS):
-        raise UsageError(f"{out} would overwrite the kit's sources: choose a folder such as dist/lesson13-kit")
+        raise UsageError(
+            f"{out} would overwrite the kit's sources: choose a folder such as dist/lesson13-kit"
+        )
     building = out.with_name(f".{out.name}.building")
     shutil.rmtree(building, ignore_errors=True)
     try:
@@ -102,7 +106,9 @@ def release_command(*, out: Path, force: bool = False) -> int:
         print(f"grader release: {error}", file=sys.stderr)
         return EXIT_FAILED_CHECK
     files = sum(1 for path in folder.rglob("*") if path.is_file())
-    print(f"wrote the learner kit to {folder}/ ({files} files) and {folder.name}.zip beside it", file=sys.stderr)
+    print(
+        f"wrote the learner kit to {folder}/ ({files} files) and {folder.name}.zip beside it", file=sys.stderr
+    )
     return EXIT_OK
 
 
@@ -110,9 +116,13 @@ def find_leaks(kit: Path, repo: Path = REPO) -> list[str]:
     """What in ``kit`` a learner must not get: grader or reference folders, solution markers, solution code."""
     leaks = [f"{name}/ is in the kit" for name in ("solutions", "grader", "tests") if (kit / name).exists()]
     solution_lines = _solution_lines(repo / "solutions")
-    for path in sorted(p for p in kit.rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".toml", ".txt", ".cfg")):
+    for path in sorted(
+        p for p in kit.rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".toml", ".txt", ".cfg")
+    ):
         where = path.relative_to(kit).as_posix()
-        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        for number, line in enumerate(
+            path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1
+        ):
             if stubs.BEGIN_MARK in line or stubs.END_MARK in line:
                 leaks.append(f"{where} line {number}: a solution marker")
             elif line.strip() in solution_lines:
@@ -130,7 +140,9 @@ def _lay_out(kit: Path, repo: Path) -> None:
     shutil.copytree(repo / "learner", kit / "learner", ignore=NOT_SHIPPED)
     shutil.copy2(repo / KIT_README, kit / "README.md")
     dependencies = "\n".join(f'    "{requirement}",' for requirement in KIT_DEPENDENCIES)
-    (kit / "pyproject.toml").write_text(KIT_PYPROJECT.format(version=KIT_VERSION, dependencies=dependencies), encoding="utf-8")
+    (kit / "pyproject.toml").write_text(
+        KIT_PYPROJECT.format(version=KIT_VERSION, dependencies=dependencies), encoding="utf-8"
+    )
     pins = [
         line
         for line in (repo / "constraints.txt").read_text(encoding="utf-8").splitlines()

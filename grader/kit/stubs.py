@@ -28,7 +28,7 @@ BEGIN_MARK = "### BEGIN SOLUTION"
 END_MARK = "### END SOLUTION"
 TODO_PREFIX = "# TODO:"
 NOT_IMPLEMENTED = "is not implemented yet"
-FORMATTER_LINE_LENGTH = 130  # [tool.ruff] line-length in pyproject.toml
+FORMATTER_LINE_LENGTH = 110  # [tool.ruff] line-length in pyproject.toml
 
 
 class StubError(ValueError):
@@ -56,7 +56,9 @@ def find_regions(source: str, filename: str) -> list[SolutionRegion]:
         stripped = line.strip()
         if stripped == BEGIN_MARK:
             if begin is not None:
-                raise StubError(f"{filename} line {number}: {BEGIN_MARK} inside the region opened at line {begin}")
+                raise StubError(
+                    f"{filename} line {number}: {BEGIN_MARK} inside the region opened at line {begin}"
+                )
             begin = number
         elif stripped == END_MARK:
             if begin is None:
@@ -75,7 +77,7 @@ def make_stub(source: str, filename: str) -> str:
     lines = source.splitlines(keepends=True)
     for region in reversed(find_regions(source, filename)):
         message = f"{region.function}() {NOT_IMPLEMENTED} — TODO: {region.todo}"
-        lines[region.begin - 1 : region.end] = _raise_lines(region.indent, _quote(message))
+        lines[region.begin - 1 : region.end] = _raise_lines(region.indent, message)
     return "".join(lines)
 
 
@@ -112,7 +114,9 @@ def _region(lines: list[str], begin: int, end: int, functions: list[tuple[int, i
     indent = marker[: len(marker) - len(marker.lstrip())]
     above = lines[begin - 2].strip() if begin >= 2 else ""
     if not above.startswith(TODO_PREFIX) or not above[len(TODO_PREFIX) :].strip():
-        raise StubError(f"{filename} line {begin}: a solution region needs a '{TODO_PREFIX} ...' line right above it")
+        raise StubError(
+            f"{filename} line {begin}: a solution region needs a '{TODO_PREFIX} ...' line right above it"
+        )
     inside = [name for first, last, name in functions if first <= begin <= last]
     if not inside:
         raise StubError(f"{filename} line {begin}: a solution region must lie inside a function")
@@ -140,12 +144,30 @@ def _enclosing_functions(source: str, filename: str) -> list[tuple[int, int, str
     return sorted(found, key=lambda item: (item[0], -item[1]))
 
 
-def _raise_lines(indent: str, quoted: str) -> list[str]:
-    """The ``raise`` laid out as the formatter would, so the stubs pass ``ruff format --check``."""
-    one_line = f"{indent}raise NotImplementedError({quoted})"
+def _raise_lines(indent: str, message: str) -> list[str]:
+    """The ``raise`` laid out as the formatter would, so the stubs pass ``ruff format --check`` and E501.
+
+    A message too long for one line is split at spaces into adjacent string literals, one per line.
+    """
+    one_line = f"{indent}raise NotImplementedError({_quote(message)})"
     if len(one_line) <= FORMATTER_LINE_LENGTH:
         return [one_line + "\n"]
-    return [f"{indent}raise NotImplementedError(\n", f"{indent}    {quoted}\n", f"{indent})\n"]
+    inner = indent + "    "
+    room = FORMATTER_LINE_LENGTH - len(inner) - 2  # the two quotes
+    chunks, current = [], ""
+    for word in message.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if current and len(_quote(candidate)) - 2 > room:
+            chunks.append(current + " ")
+            current = word
+        else:
+            current = candidate
+    chunks.append(current)
+    return [
+        f"{indent}raise NotImplementedError(\n",
+        *(f"{inner}{_quote(chunk)}\n" for chunk in chunks),
+        f"{indent})\n",
+    ]
 
 
 def _quote(text: str) -> str:

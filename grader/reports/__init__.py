@@ -20,7 +20,9 @@ from grader.results import SubmissionResult
 GRADESCOPE_DIR = "gradescope"
 
 
-def write_reports(results: list[SubmissionResult], out: Path, protections: dict | None = None) -> dict[str, Path]:
+def write_reports(
+    results: list[SubmissionResult], out: Path, protections: dict | None = None
+) -> dict[str, Path]:
     """Write every report for ``results`` under ``out``; returns what was written, by kind.
 
     ``protections``: the sandbox's protections in this run (None when it graded nothing: those of the

@@ -21,7 +21,14 @@ from grader.safe_text import (
 )
 
 FEEDBACK_DIR = "feedback"
-STATUS_MARKS = {PASSED: "✓", "failed": "✗", "not_implemented": "·", "error": "✗", "timeout": "⏱", "skipped": "–"}
+STATUS_MARKS = {
+    PASSED: "✓",
+    "failed": "✗",
+    "not_implemented": "·",
+    "error": "✗",
+    "timeout": "⏱",
+    "skipped": "–",
+}
 
 
 def feedback_filename(submission: str) -> str:
@@ -40,7 +47,10 @@ def feedback_markdown(result: SubmissionResult) -> str:
     ]
     lines += [f"- {for_markdown(note)}" for note in bounded_items(result.notes)]
     lines += ["", "| # | exercise | points |", "|---|---|---|"]
-    lines += [f"| {e.number} | `{e.module}.py` | {format_points(e.score)} / {format_points(e.max_score)} |" for e in result.exercises]
+    lines += [
+        f"| {e.number} | `{e.module}.py` | {format_points(e.score)} / {format_points(e.max_score)} |"
+        for e in result.exercises
+    ]
     for exercise in result.exercises:
         lines += [
             "",
@@ -58,7 +68,9 @@ def feedback_markdown(result: SubmissionResult) -> str:
             continue
         for check in checks:
             mark = STATUS_MARKS.get(check.status, "✗")
-            lines.append(f"- {mark} {check.title} ({format_points(check.score)} / {format_points(check.max_score)})")
+            lines.append(
+                f"- {mark} {check.title} ({format_points(check.score)} / {format_points(check.max_score)})"
+            )
             if check.status != PASSED and check.message:
                 lines += ["", *markdown_code_block(check.message, MESSAGE_LIMIT, indent="  ")]
                 if check.hint:
@@ -96,14 +108,18 @@ def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
         for check in filter(shown, exercise.checks):
             css = "passed" if check.status == PASSED else "failed"
             mark = STATUS_MARKS.get(check.status, "✗")
-            parts.append(f"<li class='{css}'>{mark} {escape(check.title)} ({format_points(check.score)} / {format_points(check.max_score)})")
+            parts.append(
+                f"<li class='{css}'>{mark} {escape(check.title)} ({format_points(check.score)} / {format_points(check.max_score)})"
+            )
             if check.status != PASSED and check.message:
                 parts.append(f"<pre>{for_html(check.message, MESSAGE_LIMIT)}</pre>")
                 if check.hint:
                     parts.append(f"<p class='hint'>Hint: {escape(check.hint)}</p>")
                 image = _picture_path(folder, stem, exercise.module, check)
                 if image is not None and (image.exists() or _drawn(check.picture, image)):
-                    parts.append(f"<img alt='your weights beside the expected ones' src='{stem}_files/{image.name}'>")
+                    parts.append(
+                        f"<img alt='your weights beside the expected ones' src='{stem}_files/{image.name}'>"
+                    )
             parts.append("</li>")
         parts.append("</ul>")
     return "\n".join(parts) + "\n"

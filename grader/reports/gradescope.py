@@ -56,5 +56,7 @@ def gradescope_results(result: SubmissionResult) -> dict:
 
 def write_gradescope(result: SubmissionResult, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(gradescope_results(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(gradescope_results(result), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return path

@@ -48,9 +48,17 @@ def draw_weights(picture: dict, path: Path) -> Path | None:
     mask = torch.ones_like(expected, dtype=torch.bool) if mask is None else torch.tensor(mask) != 0
     row = drawing.Row(title="", mask=mask, yours=got, expected=expected)
     if got.shape != expected.shape:
-        row = drawing.Row(title="", mask=mask, yours=None, expected=expected, missing=f"your weights: shape {tuple(got.shape)}")
+        row = drawing.Row(
+            title="",
+            mask=mask,
+            yours=None,
+            expected=expected,
+            missing=f"your weights: shape {tuple(got.shape)}",
+        )
     with _DRAWING:
-        figure = drawing.draw(picture.get("title", ""), [row], source="expected: the grader's weights for the same input")
+        figure = drawing.draw(
+            picture.get("title", ""), [row], source="expected: the grader's weights for the same input"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=90)
     return path

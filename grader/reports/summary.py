@@ -18,7 +18,11 @@ def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]
     for result in results:
         for exercise in result.exercises:
             scores[exercise.module].append(exercise.score)
-            failures.update((exercise.module, check.title) for check in filter(shown, exercise.checks) if check.status != PASSED)
+            failures.update(
+                (exercise.module, check.title)
+                for check in filter(shown, exercise.checks)
+                if check.status != PASSED
+            )
     maxima = {e.module: e.points for e in EXERCISES}
     lines = [
         f"# Class summary: {len(results)} submission(s)",
@@ -29,7 +33,9 @@ def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]
     for module, values in scores.items():
         if values:
             full, zero = sum(v == maxima[module] for v in values), sum(v == 0 for v in values)
-            lines.append(f"| {module} | {mean(values):.1f} / {maxima[module]} | {median(values):g} | {full} | {zero} |")
+            lines.append(
+                f"| {module} | {mean(values):.1f} / {maxima[module]} | {median(values):g} | {full} | {zero} |"
+            )
     totals = [result.total for result in results]
     if totals:
         lines += [

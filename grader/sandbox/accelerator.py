@@ -73,7 +73,6 @@ def _find(runner, choice: str, limits) -> Accelerator:
 def probe(runner, device: str, limits=None) -> Accelerator:
     """Compute a small sum on ``device`` in a session of its own; say what was found or what went wrong."""
     if limits is None:
-
         limits = Limits(gpu=device.startswith("cuda"))
     with tempfile.TemporaryDirectory(prefix="probe-") as empty:
         try:
@@ -82,7 +81,9 @@ def probe(runner, device: str, limits=None) -> Accelerator:
         except Exception as error:  # noqa: BLE001 - a sandbox that cannot start on the GPU must not stop the grading
             return Accelerator(None, f"a CUDA device is present, but a GPU sandbox could not start ({error})")
     if not outcome.ok:
-        return Accelerator(None, f"a CUDA device is present, but the sandbox cannot use it: {outcome.error.describe()}")
+        return Accelerator(
+            None, f"a CUDA device is present, but the sandbox cannot use it: {outcome.error.describe()}"
+        )
     found = outcome.value.get("result") if isinstance(outcome.value, dict) else None
     if not isinstance(found, dict) or found.get("sum") != 6.0:
         return Accelerator(None, f"a CUDA device is present, but a sum on it came out wrong ({found!r})")

@@ -18,10 +18,8 @@ class ChannelTimeout(Exception):
     pass
 
 
-
 class ChannelClosed(Exception):
     pass
-
 
 
 class FrameSocket:
@@ -57,7 +55,9 @@ class FrameSocket:
         if tag not in tags:
             raise wire.WireError(f"unexpected frame {tag!r} of {length} bytes")
         if length > self.limit:  # refused from its header, before a byte of it is read
-            raise wire.WireError(f"a reply of {length / 2**20:.0f} MB; the limit is {self.limit / 2**20:.0f} MB")
+            raise wire.WireError(
+                f"a reply of {length / 2**20:.0f} MB; the limit is {self.limit / 2**20:.0f} MB"
+            )
         end = wire.FRAME.size + length
         if len(self.buffer) < end:
             return None
@@ -93,7 +93,6 @@ class FrameSocket:
         if not chunk:
             raise ChannelClosed
         self.buffer += chunk
-
 
 
 class OutputPipe:
@@ -136,7 +135,6 @@ class OutputPipe:
         return text
 
 
-
 class Channels:
     """The grader's ends of a session's channel, supervisor socket and output pipe (and, until
     they are handed to the zygote, the sandbox's ends)."""
@@ -161,4 +159,3 @@ class Channels:
         self.channel.sock.close()
         self.status.sock.close()
         os.close(self.output.fd)
-

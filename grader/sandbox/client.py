@@ -223,8 +223,12 @@ class Learner:
             error = outcome.error
             if error.kind in FATAL_KINDS:
                 self.close()
-            status = {"not_implemented": NOT_IMPLEMENTED, "missing": NOT_IMPLEMENTED, "timeout": TIMEOUT}.get(error.kind, ERROR)
-            stub_message = error.kind == "not_implemented" and "is not implemented yet" in (error.message or "")
+            status = {"not_implemented": NOT_IMPLEMENTED, "missing": NOT_IMPLEMENTED, "timeout": TIMEOUT}.get(
+                error.kind, ERROR
+            )
+            stub_message = error.kind == "not_implemented" and "is not implemented yet" in (
+                error.message or ""
+            )
             message = error.message if stub_message else error.describe()
             raised = error.exc_type if error.kind == "exception" else None
             raise LearnerError(
@@ -245,7 +249,11 @@ class Learner:
             inputs_after=value.get("inputs_after") or [],
             losses=value.get("losses") or [],
             devices=value.get("devices") if isinstance(value.get("devices"), dict) else {},
-            extra={key: item for key, item in value.items() if key not in ("result", "grads", "param_grads", "inputs_after")},
+            extra={
+                key: item
+                for key, item in value.items()
+                if key not in ("result", "grads", "param_grads", "inputs_after")
+            },
         )
 
 
@@ -254,5 +262,6 @@ def _expect_lengths(values, expected: int, what: str) -> None:
     if not isinstance(values, (list, tuple)) or len(values) != expected:
         got = len(values) if isinstance(values, (list, tuple)) else type(values).__name__
         raise LearnerError(
-            ERROR, f"the sandbox's reply is incomplete ({got} {what} for {expected}); was the grader's harness altered?"
+            ERROR,
+            f"the sandbox's reply is incomplete ({got} {what} for {expected}); was the grader's harness altered?",
         )

@@ -41,7 +41,9 @@ def missing_protections(report: dict[str, str], accepted=()) -> dict[str, str]:
 
     A user namespace is made (and so required) only without root: it is then what the identity rests on.
     """
-    required = [name for name in REQUIRED_PROTECTIONS if name != "user namespace" or "user namespace" in report]
+    required = [
+        name for name in REQUIRED_PROTECTIONS if name != "user namespace" or "user namespace" in report
+    ]
     return {
         name: report.get(name, "not reported")
         for name in required

@@ -61,7 +61,6 @@ class SubmissionError(ValueError):
     """The submission folder cannot be copied into a sandbox (too large, unreadable)."""
 
 
-
 class Runner:
     """Owns the zygote and the sessions forked from it. Use as a context manager.
 
@@ -90,7 +89,9 @@ class Runner:
         without = _from_environment(WITHOUT_VARIABLE) if without is None else tuple(without)
         unknown = (set(accepted_risks) | set(without)) - set(RISKS)
         if unknown:
-            raise ValueError(f"no such protection: {', '.join(sorted(unknown))}; the risks are {', '.join(RISKS)}")
+            raise ValueError(
+                f"no such protection: {', '.join(sorted(unknown))}; the risks are {', '.join(RISKS)}"
+            )
         if set(without) - set(CAN_BE_TURNED_OFF):
             kept = ", ".join(sorted(set(without) - set(CAN_BE_TURNED_OFF)))
             raise ValueError(f"{kept} cannot be turned off; these can: {', '.join(CAN_BE_TURNED_OFF)}")
@@ -115,7 +116,12 @@ class Runner:
         self.close()
 
     def open_session(
-        self, submission_dir: Path, *, standins: dict | None = None, limits: Limits = Limits(), forbidden_paths=()
+        self,
+        submission_dir: Path,
+        *,
+        standins: dict | None = None,
+        limits: Limits = Limits(),
+        forbidden_paths=(),
     ) -> "Session":
         """Fork a confined process for one submission, ready for ``Session.call``.
 
@@ -137,7 +143,10 @@ class Runner:
                 "scratch": str(scratch),
                 "standins": dict(standins or {}),
                 "read_only": [str(p) for p in self._libraries],
-                "hidden": [str(p) for p in _hidden(self._libraries, self._pointers, Path(submission_dir), forbidden_paths)],
+                "hidden": [
+                    str(p)
+                    for p in _hidden(self._libraries, self._pointers, Path(submission_dir), forbidden_paths)
+                ],
                 "without": self._without,
                 "uid": SANDBOX_ID_BASE + slot,
                 "gid": SANDBOX_ID_BASE + slot,
@@ -187,7 +196,9 @@ class Runner:
         zygote = self._zygote
         report = {"fork server": f"active ({zygote.threads} thread(s) at fork)"}
         for name, status in self._last_isolation.items():
-            report[name] = status + (" (risk accepted)" if name in self._accepted and not is_active(status) else "")
+            report[name] = status + (
+                " (risk accepted)" if name in self._accepted and not is_active(status) else ""
+            )
         return report
 
     def close(self) -> None:
@@ -241,14 +252,15 @@ class Runner:
             self._sessions.pop(slot, None)
 
 
-
 class _Zygote:
     """The fork server: a clean interpreter that has imported torch and the harness, nothing else."""
 
     def __init__(self, launched: Launched):
         self._process, self._control = launched.process, launched.control
         try:
-            _, hello = FrameSocket(self._control).receive({wire.TAG_ZYGOTE}, launched.started + ZYGOTE_START_TIMEOUT_S)
+            _, hello = FrameSocket(self._control).receive(
+                {wire.TAG_ZYGOTE}, launched.started + ZYGOTE_START_TIMEOUT_S
+            )
         except (ChannelTimeout, ChannelClosed, wire.WireError) as error:
             self.close()
             raise SandboxError(f"the sandbox's fork server did not start ({type(error).__name__})") from None
@@ -267,7 +279,6 @@ class _Zygote:
         self._control.close()
         self._process.kill()
         self._process.wait()
-
 
 
 def _copy_modules(source: Path, scratch: Path) -> None:
@@ -290,27 +301,34 @@ def _copy_modules(source: Path, scratch: Path) -> None:
             data = file.read(MAX_SUBMISSION_BYTES + 1 - total)
         total += len(data)
         if total > MAX_SUBMISSION_BYTES:
-            raise SubmissionError(f"{source} holds more than {MAX_SUBMISSION_BYTES // 2**20} MB of Python files")
+            raise SubmissionError(
+                f"{source} holds more than {MAX_SUBMISSION_BYTES // 2**20} MB of Python files"
+            )
         (scratch / name).write_bytes(data)
         (scratch / name).chmod(0o644)  # readable by the sandbox uid whatever the grader's umask
-
 
 
 def _from_environment(variable: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in os.environ.get(variable, "").split(",") if name.strip())
 
 
-
 def _pointers_to_the_repository(libraries: list[Path]) -> set[Path]:
     """An editable install's finder and metadata in the library folders: they name the repository's folder."""
-    return {library / name for library in libraries for name in os.listdir(library) if name.startswith(EDITABLE_INSTALL_PREFIXES)}
-
+    return {
+        library / name
+        for library in libraries
+        for name in os.listdir(library)
+        if name.startswith(EDITABLE_INSTALL_PREFIXES)
+    }
 
 
 def _hidden(libraries: list[Path], pointers: set[Path], submission_dir: Path, extra) -> list[Path]:
     """The paths the sandbox must not read that lie inside a folder it may read (say, the grader when it
     is installed in site-packages, or an editable install's pointer back to the repository)."""
-    folders = [REPO_ROOT / name for name in INSTRUCTOR_FOLDERS] + [HARNESS_DIR, submission_dir, *map(Path, extra)]
+    folders = [REPO_ROOT / name for name in INSTRUCTOR_FOLDERS] + [
+        HARNESS_DIR,
+        submission_dir,
+        *map(Path, extra),
+    ]
     forbidden = {Path(os.path.realpath(folder)) for folder in folders} | pointers
     return sorted(path for path in forbidden if any(path.is_relative_to(library) for library in libraries))
-

@@ -70,11 +70,17 @@ def sweep(parent: Path | None = None, *, now: float | None = None) -> list[Path]
 def _is_stale(entry: os.DirEntry, now: float) -> bool:
     try:
         info = entry.stat(follow_symlinks=False)
-        if not entry.is_dir(follow_symlinks=False) or info.st_uid != os.geteuid() or now - info.st_mtime < MIN_AGE_S:
+        if (
+            not entry.is_dir(follow_symlinks=False)
+            or info.st_uid != os.geteuid()
+            or now - info.st_mtime < MIN_AGE_S
+        ):
             return False
         lock = os.open(Path(entry.path) / LOCK_FILE, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
-        return True  # a folder of ours without a lock: from a run older than the locks, or cut short making it
+        return (
+            True  # a folder of ours without a lock: from a run older than the locks, or cut short making it
+        )
     except OSError:
         return False
     try:

@@ -63,7 +63,6 @@ class ChildError:
         return self.message
 
 
-
 @dataclass
 class CallResult:
     """What one call gave: ``value`` if ``ok``, else ``error``; ``output`` is what it printed."""
@@ -73,7 +72,6 @@ class CallResult:
     error: ChildError | None = None
     output: str = ""
     elapsed_s: float = 0.0
-
 
 
 class Session:
@@ -142,9 +140,23 @@ class Session:
             tag, body = self._channels.channel.receive({wire.TAG_READY, wire.TAG_BROKEN}, deadline)
             if tag == wire.TAG_BROKEN:
                 raise SandboxError(f"a stand-in failed to load in the sandbox:\n{body.get('traceback')}")
-            report = {name: str(Protection(active is True, str(detail)[:300])) for name, (active, detail) in body.items()}
-        except (ChannelTimeout, ChannelClosed, wire.WireError, KeyError, TypeError, ValueError, AttributeError, OSError) as error:
-            ended = self._why_it_ended().describe() if isinstance(error, ChannelClosed) else type(error).__name__
+            report = {
+                name: str(Protection(active is True, str(detail)[:300]))
+                for name, (active, detail) in body.items()
+            }
+        except (
+            ChannelTimeout,
+            ChannelClosed,
+            wire.WireError,
+            KeyError,
+            TypeError,
+            ValueError,
+            AttributeError,
+            OSError,
+        ) as error:
+            ended = (
+                self._why_it_ended().describe() if isinstance(error, ChannelClosed) else type(error).__name__
+            )
             output = self._channels.output.take()
             raise SandboxError(f"the sandbox did not start ({ended}); it printed:\n{output}") from None
         self.isolation = report
@@ -171,12 +183,16 @@ class Session:
                 if type(body) is dict and body.pop(wire.CALL_ID, None) == call_id:
                     break
         except ChannelTimeout:
-            return None, self._fail(ChildError("timeout", f"did not finish in {_seconds(limit_s)} s — an endless loop?"))
+            return None, self._fail(
+                ChildError("timeout", f"did not finish in {_seconds(limit_s)} s — an endless loop?")
+            )
         except ChannelClosed:
             return None, self._fail(self._why_it_ended())
         except wire.WireError as error:
             detail = str(error)[:100]
-            return None, self._fail(ChildError("protocol", f"sent the grader a reply it cannot read ({detail})"))
+            return None, self._fail(
+                ChildError("protocol", f"sent the grader a reply it cannot read ({detail})")
+            )
         finally:
             if lent:
                 _take_back_worker_slot()
@@ -246,7 +262,6 @@ def lend_slot_during_long_calls(lend, take_back) -> None:
     _WORKER.hooks = (lend, take_back)
 
 
-
 def _lend_worker_slot() -> bool:
     hooks = getattr(_WORKER, "hooks", None)
     if hooks is None:
@@ -255,10 +270,8 @@ def _lend_worker_slot() -> bool:
     return True
 
 
-
 def _take_back_worker_slot() -> None:
     _WORKER.hooks[1]()
-
 
 
 def _open_pidfd(pid: int) -> int | None:
@@ -269,7 +282,6 @@ def _open_pidfd(pid: int) -> int | None:
         return os.pidfd_open(pid)
     except OSError:
         return None
-
 
 
 def _error_from_record(record, limits: Limits) -> ChildError:
@@ -291,9 +303,10 @@ def _error_from_record(record, limits: Limits) -> ChildError:
     if record.get("not_implemented") is True:
         return ChildError("not_implemented", text("message"), "NotImplementedError", file, line)
     if record.get("memory") is True:
-        return ChildError("memory", f"ran out of memory (limit {limits.memory_mb} MB)", text("type"), file, line)
+        return ChildError(
+            "memory", f"ran out of memory (limit {limits.memory_mb} MB)", text("type"), file, line
+        )
     return ChildError("exception", text("message"), text("type") or "an exception", file, line)
-
 
 
 def _signal_error(number: int, limits: Limits) -> ChildError:
@@ -307,7 +320,5 @@ def _signal_error(number: int, limits: Limits) -> ChildError:
     return ChildError("crash", f"crashed with signal {name}")
 
 
-
 def _seconds(value: float) -> str:
     return f"{value:g}"
-

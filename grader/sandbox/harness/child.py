@@ -97,7 +97,9 @@ def run_session(channel_fd: int, status_fd: int, output_fd: int) -> None:
         config = _receive_setup(channel)
         without = set(config.get("without", ()))
         if without & NAMESPACES:  # a machine (a container, say) that grants none
-            protections.update({name: confine.Protection(False, TURNED_OFF) for name in NAMESPACES - {"user namespace"}})
+            protections.update(
+                {name: confine.Protection(False, TURNED_OFF) for name in NAMESPACES - {"user namespace"}}
+            )
         else:
             protections.update(confine.isolate_namespaces())
         init_pid = os.fork()
@@ -187,13 +189,20 @@ def _confine(scratch: Path, config: dict, namespaces: dict) -> dict:
         owner = (config["uid"], config["gid"]) if os.geteuid() == 0 else (os.geteuid(), os.getegid())
         quota = private_root.Quota(limits["scratch_mb"], limits["scratch_files"])
         root = private_root.enter(
-            read_only=read_only, hidden=hidden, read_write_devices=devices, scratch=scratch, quota=quota, owner=owner
+            read_only=read_only,
+            hidden=hidden,
+            read_write_devices=devices,
+            scratch=scratch,
+            quota=quota,
+            owner=owner,
         )
     os.chdir(scratch)
     read_write = [scratch, *(Path("/dev") / name for name in private_root.DEVICES), *devices]
     # Under its own root the hidden paths are covered already; without it, Landlock must leave them out itself.
     granted = read_only if root.active else filesystem_rules.grant_excluding(read_only, hidden)
-    landlock = _unless_without(config, "landlock", lambda: filesystem_rules.restrict_filesystem(granted, read_write))
+    landlock = _unless_without(
+        config, "landlock", lambda: filesystem_rules.restrict_filesystem(granted, read_write)
+    )
     rlimits = confine.limit_resources(
         mapped_bytes=mapped_bytes,
         memory_mb=limits["memory_mb"],
@@ -205,7 +214,9 @@ def _confine(scratch: Path, config: dict, namespaces: dict) -> dict:
     keyring = confine.leave_session_keyring()
     closed = [] if root.active else confine.closed_to_others([*read_only, scratch])
     if os.geteuid() == 0 and closed:  # a dropped uid could not even import the standard library
-        identity = confine.Protection(False, f"kept root: {', '.join(map(str, closed))} is closed to other users")
+        identity = confine.Protection(
+            False, f"kept root: {', '.join(map(str, closed))} is closed to other users"
+        )
     elif os.geteuid() == 0:
         identity = confine.drop_privileges(config["uid"], config["gid"])
     else:
@@ -255,5 +266,3 @@ def _reset_environment(scratch: Path, keep: tuple[str, ...] = ()) -> None:
         }
     )
     sys.dont_write_bytecode = True
-
-

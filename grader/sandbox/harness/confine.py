@@ -130,8 +130,6 @@ def close_fds_except(keep: set[int]) -> None:
         low = fd + 1
 
 
-
-
 def virtual_memory_bytes() -> int:
     """The caller's current address-space size (VmSize), 0 if unknown."""
     return _status_bytes("VmSize")
@@ -222,7 +220,11 @@ def drop_capabilities() -> Protection:
         _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 
     class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+        _fields_ = [
+            ("effective", ctypes.c_uint32),
+            ("permitted", ctypes.c_uint32),
+            ("inheritable", ctypes.c_uint32),
+        ]
 
     header, nothing = Header(CAPABILITY_VERSION_3, 0), (Data * 2)()
     if load_libc().capset(ctypes.byref(header), nothing) != 0:
@@ -238,7 +240,9 @@ def leave_session_keyring() -> Protection:
     """
     number = KEYCTL_SYSCALL.get(os.uname().machine) if IS_LINUX else None
     if number is None:
-        return Protection(False, f"unknown keyctl system call on {os.uname().machine if IS_LINUX else sys.platform}")
+        return Protection(
+            False, f"unknown keyctl system call on {os.uname().machine if IS_LINUX else sys.platform}"
+        )
     if load_libc().syscall(ctypes.c_long(number), KEYCTL_JOIN_SESSION_KEYRING, None) < 0:
         return failure_of("keyctl(JOIN_SESSION_KEYRING)")
     return Protection(True, "a new, empty session keyring")

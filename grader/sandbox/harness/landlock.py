@@ -27,7 +27,11 @@ SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
 
 
 class _RulesetAttr(ctypes.Structure):
-    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64), ("scoped", ctypes.c_uint64)]
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
 
 
 class _PathBeneathAttr(ctypes.Structure):
@@ -40,7 +44,10 @@ def landlock_abi() -> int:
     if not IS_LINUX:
         return 0
     version = load_libc().syscall(
-        SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION)
+        SYS_LANDLOCK_CREATE_RULESET,
+        None,
+        ctypes.c_size_t(0),
+        ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION),
     )
     return max(int(version), 0)
 
@@ -75,7 +82,13 @@ def _add_path_rule(libc, ruleset_fd: int, path: Path, rights: int) -> bool:
             rights &= FS_FILE_RIGHTS  # directory rights on a file make the kernel refuse the rule
         rule = _PathBeneathAttr(allowed_access=rights, parent_fd=fd)
         return (
-            libc.syscall(SYS_LANDLOCK_ADD_RULE, ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, ctypes.byref(rule), ctypes.c_uint32(0))
+            libc.syscall(
+                SYS_LANDLOCK_ADD_RULE,
+                ruleset_fd,
+                LANDLOCK_RULE_PATH_BENEATH,
+                ctypes.byref(rule),
+                ctypes.c_uint32(0),
+            )
             == 0
         )
     finally:
@@ -91,10 +104,14 @@ def restrict_filesystem(read_only: list[Path], read_write: list[Path]) -> Protec
     """
     abi = landlock_abi()
     if abi == 0:
-        return Protection(False, "the kernel has no Landlock or it is disabled" if IS_LINUX else not_on_linux().detail)
+        return Protection(
+            False, "the kernel has no Landlock or it is disabled" if IS_LINUX else not_on_linux().detail
+        )
     libc = load_libc()
     attr, size, covers = _ruleset(abi)
-    ruleset_fd = libc.syscall(SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
+    ruleset_fd = libc.syscall(
+        SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0)
+    )
     if ruleset_fd < 0:
         return failure_of("landlock_create_ruleset")
     try:

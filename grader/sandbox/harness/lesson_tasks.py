@@ -84,7 +84,9 @@ def call(package, payload: dict) -> dict:
     if wrt:
         outputs = _tensors(result)
         grad_outputs = payload.get("grad_outputs") or [torch.ones_like(t) for t in outputs]
-        pairs = [(o, g) for o, g in zip(outputs, grad_outputs) if isinstance(o, torch.Tensor) and o.requires_grad]
+        pairs = [
+            (o, g) for o, g in zip(outputs, grad_outputs) if isinstance(o, torch.Tensor) and o.requires_grad
+        ]
         if pairs:
             with recorder:
                 found = torch.autograd.grad(
@@ -94,7 +96,13 @@ def call(package, payload: dict) -> dict:
         else:
             grads = [None] * len(wrt)
     devices = {"result": devices_of(result), "grads": devices_of(grads)}
-    return {"result": plain(result), "grads": grads, "inputs_after": plain(args), "devices": devices, **recorder.report()}
+    return {
+        "result": plain(result),
+        "grads": grads,
+        "inputs_after": plain(args),
+        "devices": devices,
+        **recorder.report(),
+    }
 
 
 def _build(package, payload: dict) -> nn.Module:
@@ -252,16 +260,28 @@ def train(package, payload: dict) -> dict:
     model = cls(*payload["init"])
     payload = on_device(payload)
     model = _to_payload_device(model, payload)
-    recorder = Recorder(operators=False)  # the forward checks already watch this model's operators; training is the hot path
+    recorder = Recorder(
+        operators=False
+    )  # the forward checks already watch this model's operators; training is the hot path
     recorder.inspect(model)
     with recorder:
         losses = train_classifier(
-            model, payload["X"], payload["y"], payload.get("lengths"), epochs=payload["epochs"], lr=payload["lr"]
+            model,
+            payload["X"],
+            payload["y"],
+            payload.get("lengths"),
+            epochs=payload["epochs"],
+            lr=payload["lr"],
         )
         model.eval()
         with torch.no_grad():
             logits = model(payload["X_test"], payload.get("lengths_test"))
-    return {"result": plain(logits), "losses": plain(losses), "devices": {"result": devices_of(logits)}, **recorder.report()}
+    return {
+        "result": plain(logits),
+        "losses": plain(losses),
+        "devices": {"result": devices_of(logits)},
+        **recorder.report(),
+    }
 
 
 def warm_up() -> None:

@@ -21,7 +21,14 @@ from pathlib import Path
 from .confine import IS_LINUX, Protection, load_libc
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
-MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME = 1024, 2048, 4096, 16384, 1 << 18, 1 << 21
+MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME = (
+    1024,
+    2048,
+    4096,
+    16384,
+    1 << 18,
+    1 << 21,
+)
 MNT_DETACH = 2
 # statvfs flag -> mount flag: a bind made in a user namespace must keep the flags its source is locked with.
 LOCKED_FLAGS = {1: MS_RDONLY, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: MS_NOATIME, 2048: MS_NODIRATIME}
@@ -58,8 +65,12 @@ def enter(
     try:
         _build_and_pivot(read_only, hidden, read_write_devices, scratch, quota, owner)
     except OSError as error:
-        load_libc().umount2(os.fsencode(str(scratch)), MNT_DETACH)  # uncover the submission if the root never became /
-        return Protection(False, f"{error.filename or 'building it'}: {os.strerror(error.errno or errno.EIO)}")
+        load_libc().umount2(
+            os.fsencode(str(scratch)), MNT_DETACH
+        )  # uncover the submission if the root never became /
+        return Protection(
+            False, f"{error.filename or 'building it'}: {os.strerror(error.errno or errno.EIO)}"
+        )
     return Protection(
         True,
         f"{len(read_only)} read-only folders, /proc, /dev/{{{','.join(DEVICES)}}}; "
@@ -132,7 +143,9 @@ def _cover(path: Path, root: Path) -> None:
         empty = root / ".empty"
         empty.touch(exist_ok=True)
         _mount(empty, target, None, MS_BIND)
-        _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | _locked_flags(empty))
+        _mount(
+            None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | _locked_flags(empty)
+        )
 
 
 def _make_scratch(target: Path, submission: int, quota: Quota, owner: tuple[int, int]) -> None:

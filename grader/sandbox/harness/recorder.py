@@ -36,7 +36,9 @@ FORBIDDEN_MODULES = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.Trans
 # Functions that compute no attention: watched at the function level only. The operator recorder sends
 # every ATen operator through Python (~10 µs each): a tutorial-style positional encoding that assigns
 # entry by entry would run 13 times slower and time out, and built-in attention would gain nothing here.
-NO_ATTENTION_FUNCTIONS = frozenset({"softmax", "padding_mask", "causal_mask", "sinusoidal_positional_encoding"})
+NO_ATTENTION_FUNCTIONS = frozenset(
+    {"softmax", "padding_mask", "causal_mask", "sinusoidal_positional_encoding"}
+)
 
 
 _OPERATOR_VERDICTS: dict = {}
@@ -57,7 +59,11 @@ class _FunctionRecorder(TorchFunctionMode):
         except TypeError:  # an unhashable callable cannot be one of ours
             name = None
         # torch.ops.aten.<op> arrives here by name; composite ops decompose before the dispatch mode sees them.
-        if name is None and isinstance(func, (OpOverload, OpOverloadPacket)) and _is_forbidden_operator(str(func)):
+        if (
+            name is None
+            and isinstance(func, (OpOverload, OpOverloadPacket))
+            and _is_forbidden_operator(str(func))
+        ):
             name = f"aten operator {func}"
         # torch._scaled_dot_product_flash_attention_for_cpu and its kin: PyTorch's own builtins, by their own name.
         if name is None and isinstance(func, BuiltinFunctionType) and _is_forbidden_operator(func.__name__):

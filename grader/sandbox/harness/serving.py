@@ -37,17 +37,21 @@ def serve(channel: socket.socket, load, scratch: Path) -> None:
         channel.sendall(reply)
 
 
-
 def _run(request, package: tasks.Package, scratch: Path) -> bytes:
     """Run one task and return the reply frame: its value, or what went wrong, tagged with the request's id."""
-    if type(request) is not dict or request.get("task") not in tasks.TASKS or type(request.get("payload")) is not dict:
+    if (
+        type(request) is not dict
+        or request.get("task") not in tasks.TASKS
+        or type(request.get("payload")) is not dict
+    ):
         return _protocol(f"no such task or no payload: {str(request)[:80]}")
     call_id = request.get(CALL_ID)
     try:
         value = tasks.TASKS[request["task"]](package, request["payload"])
         # Tasks return dicts; the id rides along at the top so paths in encoding errors stay the task's own.
         return wire.pack_frame(
-            wire.TAG_VALUE, {**value, CALL_ID: call_id} if type(value) is dict else {"value": value, CALL_ID: call_id}
+            wire.TAG_VALUE,
+            {**value, CALL_ID: call_id} if type(value) is dict else {"value": value, CALL_ID: call_id},
         )
     except tasks.MissingPart as error:
         return wire.pack_frame(wire.TAG_FAIL, {CALL_ID: call_id, "kind": "missing", "message": str(error)})
@@ -57,10 +61,8 @@ def _run(request, package: tasks.Package, scratch: Path) -> bytes:
         return wire.pack_frame(wire.TAG_FAIL, {CALL_ID: call_id, **_error_record(error, scratch)})
 
 
-
 def _protocol(message: str, call_id=None) -> bytes:
     return wire.pack_frame(wire.TAG_FAIL, {CALL_ID: call_id, "kind": "protocol", "message": message})
-
 
 
 def _error_record(error: BaseException, scratch: Path) -> dict:
@@ -74,7 +76,6 @@ def _error_record(error: BaseException, scratch: Path) -> dict:
         "not_implemented": isinstance(error, NotImplementedError),
         "memory": _is_out_of_memory(error),
     }
-
 
 
 def _locate(error: BaseException, scratch: Path) -> tuple[str | None, int | None]:
@@ -92,7 +93,6 @@ def _locate(error: BaseException, scratch: Path) -> tuple[str | None, int | None
     return None, None
 
 
-
 def _text_of(error: BaseException) -> str:
     try:
         return str(error)
@@ -100,13 +100,13 @@ def _text_of(error: BaseException) -> str:
         return f"<{type(error).__name__} whose message cannot be printed>"
 
 
-
 def _is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, MemoryError):
         return True
     text = _text_of(error) if isinstance(error, RuntimeError) else ""
-    return any(sign in text for sign in ("can't allocate memory", "Cannot allocate memory", "not enough memory"))
-
+    return any(
+        sign in text for sign in ("can't allocate memory", "Cannot allocate memory", "not enough memory")
+    )
 
 
 def receive(channel: socket.socket) -> tuple[bytes, object]:
@@ -114,7 +114,6 @@ def receive(channel: socket.socket) -> tuple[bytes, object]:
     if length > wire.MAX_MESSAGE_BYTES:
         raise wire.WireError(f"frame of {length} bytes is too large")
     return tag, wire.decode(_receive_exactly(channel, length))
-
 
 
 def _receive_exactly(channel: socket.socket, size: int) -> bytes:
@@ -126,4 +125,3 @@ def _receive_exactly(channel: socket.socket, size: int) -> bytes:
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)
-

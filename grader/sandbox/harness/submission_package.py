@@ -38,7 +38,6 @@ class _StandinImporter(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(compile(self.sources[name], f"<stand-in {name}.py>", "exec", dont_inherit=True), module.__dict__)
 
 
-
 def load_standins(standins: dict) -> dict[str, tuple[types.ModuleType, list[str]]]:
     """Import every stand-in, in the order given, as ``_standin.<name>``, and check it defines its names."""
     package = types.ModuleType(STANDIN_PACKAGE)
@@ -53,7 +52,6 @@ def load_standins(standins: dict) -> dict[str, tuple[types.ModuleType, list[str]
             raise AttributeError(f"stand-in {name} defines no {', '.join(missing)}")
         loaded[name] = (module, list(spec["names"]))
     return loaded
-
 
 
 def import_submission(scratch: Path, standins: dict) -> tasks.Package:
@@ -78,4 +76,3 @@ def import_submission(scratch: Path, standins: dict) -> tasks.Package:
         for public in names:
             setattr(module, public, getattr(standin, public))
     return tasks.Package(SUBMISSION_PACKAGE)
-

@@ -113,8 +113,6 @@ def pack_frame(tag: bytes, obj) -> bytes:
     return FRAME.pack(tag, len(message)) + message
 
 
-
-
 def _encode_node(obj, buffers: list[bytes], path: tuple, depth: int):
     if depth > MAX_DEPTH:
         raise WireError(f"returned a structure nested more than {MAX_DEPTH} levels deep")
@@ -155,13 +153,20 @@ def _encode_tensor(tensor: torch.Tensor, buffers: list[bytes], path: tuple) -> d
         raw = flat.reshape(-1).view(torch.uint8).numpy().tobytes()
         shape = list(flat.shape)
     buffers.append(raw)
-    return {"type": "tensor", "dtype": TORCH_DTYPE_NAMES[tensor.dtype], "shape": shape, "buffer": len(buffers) - 1}
+    return {
+        "type": "tensor",
+        "dtype": TORCH_DTYPE_NAMES[tensor.dtype],
+        "shape": shape,
+        "buffer": len(buffers) - 1,
+    }
 
 
 def _encode_numpy(array, buffers: list[bytes], path: tuple) -> dict:
     name = array.dtype.name
     if name not in NUMPY_DTYPES or (isinstance(array, np.generic) and type(array) is not array.dtype.type):
-        raise WireError(f"returned a numpy {type(array).__name__} of dtype {array.dtype}{_where(path)}, which cannot be sent")
+        raise WireError(
+            f"returned a numpy {type(array).__name__} of dtype {array.dtype}{_where(path)}, which cannot be sent"
+        )
     little = np.asarray(array, dtype=NUMPY_DTYPES[name])
     buffers.append(little.tobytes())
     kind = "ndarray" if type(array) is np.ndarray else "numpy_scalar"
@@ -199,8 +204,6 @@ def _where(path: tuple) -> str:
     return f" at {first}" + "".join(f"[{step!r}]" for step in rest)
 
 
-
-
 def _reject_duplicate_keys(pairs: list) -> dict:
     result = dict(pairs)
     if len(result) != len(pairs):
@@ -214,7 +217,9 @@ def _reject_constant(name: str):
 
 def _parse_header(raw: bytes) -> dict:
     try:
-        header = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+        header = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant
+        )
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise WireError(f"header is not valid JSON: {type(error).__name__}") from None
     if type(header) is not dict:
@@ -267,7 +272,11 @@ class _Decoder:
         allowed = TORCH_DTYPES if kind == "tensor" else NUMPY_DTYPES
         if type(dtype) is not str or dtype not in allowed:
             raise WireError(f"dtype {str(dtype)[:40]!r} is not allowed")
-        if type(shape) is not list or len(shape) > MAX_NDIM or not all(type(n) is int and n >= 0 for n in shape):
+        if (
+            type(shape) is not list
+            or len(shape) > MAX_NDIM
+            or not all(type(n) is int and n >= 0 for n in shape)
+        ):
             raise WireError("invalid shape")
         if kind == "numpy_scalar" and shape:
             raise WireError("a numpy scalar has shape ()")
