@@ -104,10 +104,13 @@ def main() -> int:
 
     per_submission = wall / args.n
     print(
-        f"class of {args.n} ({', '.join(f'{kinds_count} {kind}' for kind, kinds_count in _count(kinds).items())}), --jobs {args.jobs}"
+        f"class of {args.n} "
+        f"({', '.join(f'{kinds_count} {kind}' for kind, kinds_count in _count(kinds).items())}), "
+        f"--jobs {args.jobs}"
     )
     print(
-        f"import torch (median of 6):           {torch_s:6.2f} s (from {min(torch_times):.2f} to {max(torch_times):.2f})"
+        f"import torch (median of 6):           {torch_s:6.2f} s "
+        f"(from {min(torch_times):.2f} to {max(torch_times):.2f})"
     )
     print(f"grading wall time, whole class:       {wall:6.2f} s (zygote start included)")
     print(f"grading wall time per submission:     {per_submission:6.2f} s")
@@ -117,7 +120,8 @@ def main() -> int:
         by_kind.setdefault(kinds[result["submission"]], []).append(result["elapsed_s"])
     for kind, times in sorted(by_kind.items()):
         print(
-            f"  {kind:9s} mean {statistics.mean(times):6.2f} s each (its exercises' wall times added up, waits for a worker included)"
+            f"  {kind:9s} mean {statistics.mean(times):6.2f} s each "
+            "(its exercises' wall times added up, waits for a worker included)"
         )
     print("per exercise, mean wall seconds per submission (waits for a worker included):")
     for index, exercise in enumerate(results[0]["exercises"]):

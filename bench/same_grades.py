@@ -1,4 +1,5 @@
-"""Do two versions of the grader give every fixture the same grades? ``python bench/same_grades.py --before REV``.
+"""Do two versions of the grader give every fixture the same grades?
+``python bench/same_grades.py --before REV``.
 
 A refactoring of the grader must not change one grade. This script grades, with the grader of git
 revision ``REV`` and with the working tree's, the same two classes:
@@ -52,7 +53,8 @@ def main() -> int:
                 for name, folder in _classes(tree, scratch / side)
             }
             print(
-                f"{side} ({args.before if side == 'before' else 'working tree'}): graded in {time.monotonic() - started:.0f} s"
+                f"{side} ({args.before if side == 'before' else 'working tree'}): "
+                f"graded in {time.monotonic() - started:.0f} s"
             )
         if args.keep:
             shutil.copytree(
@@ -62,7 +64,8 @@ def main() -> int:
 
 
 def _export(revision: str, target: Path) -> None:
-    """The tracked files of ``revision`` in ``target`` (``git archive``: no checkout of this repository is touched)."""
+    """The tracked files of ``revision`` in ``target`` (``git archive``: no checkout of this repository
+    is touched)."""
     target.mkdir(parents=True)
     archive = subprocess.run(["git", "archive", revision], cwd=REPO, check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)

@@ -89,7 +89,8 @@ def main() -> None:
     print(f"median per session, this tree:        {this * 1000:6.1f} ms")
     print(f"median per session, {label}: {base * 1000:6.1f} ms")
     print(
-        f"difference:                           {(this - base) * 1000:+6.1f} ms per session (ratio {this / base:.2f})"
+        f"difference:                           {(this - base) * 1000:+6.1f} ms per session "
+        f"(ratio {this / base:.2f})"
     )
 
 

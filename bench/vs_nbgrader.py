@@ -29,8 +29,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from grader.kit.notebook import isolated_jupyter, modules_to_notebook  # noqa: E402 - the repo is not installed here necessarily
-from grader.contract import ASSIGNMENT  # noqa: E402
+from grader.contract import ASSIGNMENT  # noqa: E402 - the repo is not installed here necessarily
+from grader.kit.nbgrader_course import isolated_jupyter, modules_to_notebook  # noqa: E402
 from grader.kit.notebook import NOTEBOOK  # noqa: E402
 
 MUTANTS = REPO / "tests" / "submissions" / "mutants"
@@ -93,7 +93,8 @@ def main() -> int:
     course = root / "course"
     students = build_class(course, root, env, args.n)
     print(
-        f"class: {len(students)} notebooks ({', '.join(f'{s}' for s in students)}); machine: {os.cpu_count()} CPUs",
+        f"class: {len(students)} notebooks ({', '.join(f'{s}' for s in students)}); "
+        f"machine: {os.cpu_count()} CPUs",
         flush=True,
     )
 
@@ -113,16 +114,19 @@ def main() -> int:
 
     n = len(students)
     print(
-        f"\nnbgrader autograde:  {nbgrader_s:7.1f} s  = {nbgrader_s / n:5.1f} s per submission (one kernel per notebook)"
+        f"\nnbgrader autograde:  {nbgrader_s:7.1f} s  = {nbgrader_s / n:5.1f} s per submission "
+        "(one kernel per notebook)"
     )
     print(
-        f"python -m grader grade --jobs {args.jobs}: {grader_s:7.1f} s  = {grader_s / n:5.1f} s per submission (sandboxed)"
+        f"python -m grader grade --jobs {args.jobs}: "
+        f"{grader_s:7.1f} s  = {grader_s / n:5.1f} s per submission (sandboxed)"
     )
     print(f"ratio (grader / nbgrader): {grader_s / nbgrader_s:.2f}")
     print(f"\n{'learner':28} {'nbgrader':>9} {'grader':>7}")
     for student in students:
         print(
-            f"{student:28} {nbgrader_totals.get(student, float('nan')):9g} {grader_totals.get(student, float('nan')):7g}"
+            f"{student:28} {nbgrader_totals.get(student, float('nan')):9g} "
+            f"{grader_totals.get(student, float('nan')):7g}"
         )
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
@@ -185,7 +189,8 @@ def run(command: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(
-            f"{' '.join(command[:4])} failed ({done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+            f"{' '.join(command[:4])} failed ({done.returncode}):\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
         )
     return done
 

@@ -54,7 +54,16 @@ def scaled_dot_product_attention(
 
 # Hints, weakest first: `python -m learner hint` shows the next one each time you are stuck.
 HINTS = (
-    "A query scores every key with a dot product. q is (..., L_q, d_k) and k is (..., L_k, d_k): for scores of shape (..., L_q, L_k), which two axes of k have to swap?",
-    "Each query's weights sum to one over the keys. Along which axis of the (..., L_q, L_k) scores does the softmax run?",
-    "Which number is d_k: the last axis of q, or the number of keys? Do you divide by it or by its square root, and does your transpose still work with no batch dimension, or with two?",
+    (
+        "A query scores every key with a dot product. q is (..., L_q, d_k) and k is (..., L_k, d_k): for "
+        "scores of shape (..., L_q, L_k), which two axes of k have to swap?"
+    ),
+    (
+        "Each query's weights sum to one over the keys. Along which axis of the (..., L_q, L_k) scores does "
+        "the softmax run?"
+    ),
+    (
+        "Which number is d_k: the last axis of q, or the number of keys? Do you divide by it or by its "
+        "square root, and does your transpose still work with no batch dimension, or with two?"
+    ),
 )

@@ -106,7 +106,16 @@ def train_classifier(
 
 # Hints, weakest first: `python -m learner hint` shows the next one each time you are stuck.
 HINTS = (
-    "Which positions of a padded sequence are real tokens, and which function from exercise 3 keeps the attention's keys to those?",
-    "x.mean(dim=1) averages every position. Would a sequence's logits change if its batch had more padding? What should the sum over the real positions be divided by?",
-    "The lesson's training loop: what happens to the gradients if nothing clears them between epochs, and what does loss.item() give that loss does not?",
+    (
+        "Which positions of a padded sequence are real tokens, and which function from exercise 3 keeps the "
+        "attention's keys to those?"
+    ),
+    (
+        "x.mean(dim=1) averages every position. Would a sequence's logits change if its batch had more "
+        "padding? What should the sum over the real positions be divided by?"
+    ),
+    (
+        "The lesson's training loop: what happens to the gradients if nothing clears them between epochs, "
+        "and what does loss.item() give that loss does not?"
+    ),
 )

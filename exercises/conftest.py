@@ -111,14 +111,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
 
 
 def _hint_line(config: pytest.Config, module: str) -> str:
-    """How to see the next hint for ``module``: "Stuck? `python -m learner hint` shows hint 2 of 3 for masking.py"."""
+    """How to see the next hint for ``module``:
+    "Stuck? `python -m learner hint` shows hint 2 of 3 for masking.py"."""
     cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
     shown = cache.get(HINTS_SHOWN_KEY, {}) if cache is not None else {}
     shown = shown.get(module, 0) if isinstance(shown, dict) else 0
     stub = sys.modules.get(f"{_packages.get(module)}.{module}")
     total = len(getattr(stub, "HINTS", ()) or ())
     if total and shown >= total:
-        return f"Stuck? All {total} hints for {module}.py are shown; `{HINT_COMMAND} --again` shows the last one again."
+        return (
+            f"Stuck? All {total} hints for {module}.py are shown; "
+            f"`{HINT_COMMAND} --again` shows the last one again."
+        )
     which = f"hint {shown + 1} of {total}" if total else "a hint"
     return f"Stuck? `{HINT_COMMAND}` shows {which} for {module}.py."
 

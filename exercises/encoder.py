@@ -70,8 +70,8 @@ class EncoderBlock(nn.Module):
         super().__init__()
         # TODO: the attention, the two linear layers, the two norms and the dropouts.
         raise NotImplementedError(
-            "EncoderBlock.__init__() is not implemented yet — TODO: the attention, the two linear layers, the "
-            "two norms and the dropouts."
+            "EncoderBlock.__init__() is not implemented yet — TODO: the attention, the two linear layers, "
+            "the two norms and the dropouts."
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -115,11 +115,12 @@ class Encoder(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Every block in turn over ``x`` of shape ``(B, L, E)``, with the same mask; returns ``(B, L, E)``."""
+        """Every block in turn over ``x`` of shape ``(B, L, E)``, with the same mask;
+        returns ``(B, L, E)``."""
         # TODO: run the blocks in order, then the final norm if there is one.
         raise NotImplementedError(
-            "Encoder.forward() is not implemented yet — TODO: run the blocks in order, then the final norm if "
-            "there is one."
+            "Encoder.forward() is not implemented yet — TODO: run the blocks in order, then the final norm "
+            "if there is one."
         )
 
 
@@ -139,7 +140,16 @@ def sinusoidal_positional_encoding(max_len: int, embed_dim: int) -> torch.Tensor
 
 # Hints, weakest first: `python -m learner hint` shows the next one each time you are stuck.
 HINTS = (
-    "A residual sub-layer adds its result to its input. In post-norm, is the norm applied to the sum or to the sub-layer's result alone? Where does it go in pre-norm?",
-    "If you build one EncoderBlock and put it in the ModuleList num_layers times, how many sets of weights does the stack really have? When does the stack need its final norm?",
-    "Positional encoding: which angle does position pos get in column pair i, which columns take the sine and which the cosine, and how many cosine columns does an odd embed_dim have?",
+    (
+        "A residual sub-layer adds its result to its input. In post-norm, is the norm applied to the sum or "
+        "to the sub-layer's result alone? Where does it go in pre-norm?"
+    ),
+    (
+        "If you build one EncoderBlock and put it in the ModuleList num_layers times, how many sets of "
+        "weights does the stack really have? When does the stack need its final norm?"
+    ),
+    (
+        "Positional encoding: which angle does position pos get in column pair i, which columns take the "
+        "sine and which the cosine, and how many cosine columns does an odd embed_dim have?"
+    ),
 )

@@ -80,7 +80,17 @@ class MultiHeadAttention(nn.Module):
 
 # Hints, weakest first: `python -m learner hint` shows the next one each time you are stuck.
 HINTS = (
-    "Each head sees D = E // H of the projected features, not all E. Which features does head h use, and by which square root does it scale its scores?",
-    "Each head should attend over the sequence, so the split gives (B, H, L, D). What does reshape(B, L, H, D) give, and which two axes must then swap? What gets mixed if you reshape straight to (B, H, L, D)?",
-    "The scores are (B, H, L, L) but the mask is (L, L) or (B, 1 or L, L): where must a size-1 axis go so that one mask reaches every head? After attending, how do you undo the split before out_proj?",
+    (
+        "Each head sees D = E // H of the projected features, not all E. Which features does head h use, and "
+        "by which square root does it scale its scores?"
+    ),
+    (
+        "Each head should attend over the sequence, so the split gives (B, H, L, D). What does reshape(B, L, "
+        "H, D) give, and which two axes must then swap? What gets mixed if you reshape straight to (B, H, L, "
+        "D)?"
+    ),
+    (
+        "The scores are (B, H, L, L) but the mask is (L, L) or (B, 1 or L, L): where must a size-1 axis go "
+        "so that one mask reaches every head? After attending, how do you undo the split before out_proj?"
+    ),
 )

@@ -65,7 +65,16 @@ class SelfAttention(nn.Module):
 
 # Hints, weakest first: `python -m learner hint` shows the next one each time you are stuck.
 HINTS = (
-    "In self-attention the queries, keys and values all come from the same x. How many learned projections does that take, and which names does the contract give them?",
-    "Exercise 3 already attends with a mask. What does masked_attention return, and which part of it does forward hand back?",
-    "Output shape right but numbers off? Is each of q, k and v made by its own layer, and does the mask go into the attention rather than into the projections?",
+    (
+        "In self-attention the queries, keys and values all come from the same x. How many learned "
+        "projections does that take, and which names does the contract give them?"
+    ),
+    (
+        "Exercise 3 already attends with a mask. What does masked_attention return, and which part of it "
+        "does forward hand back?"
+    ),
+    (
+        "Output shape right but numbers off? Is each of q, k and v made by its own layer, and does the mask "
+        "go into the attention rather than into the projections?"
+    ),
 )

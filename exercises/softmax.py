@@ -44,7 +44,17 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 # Hints, weakest first: `python -m learner hint` shows the next one each time you are stuck.
 HINTS = (
-    "Softmax turns the scores into weights. What is np.exp(1000.0) in floating point, and what does inf / inf give?",
-    "Softmax does not change when the same number is subtracted from every entry of a slice. Which number makes the largest exponent exp(0) = 1, and does it still line up with `axis` after you take it (keepdims)?",
-    "A slice that is all -inf: what is its maximum, and what is -inf - (-inf)? What could such a slice subtract instead, and how can you divide so that 0 / 0 never happens?",
+    (
+        "Softmax turns the scores into weights. What is np.exp(1000.0) in floating point, and what does inf "
+        "/ inf give?"
+    ),
+    (
+        "Softmax does not change when the same number is subtracted from every entry of a slice. Which "
+        "number makes the largest exponent exp(0) = 1, and does it still line up with `axis` after you take "
+        "it (keepdims)?"
+    ),
+    (
+        "A slice that is all -inf: what is its maximum, and what is -inf - (-inf)? What could such a slice "
+        "subtract instead, and how can you divide so that 0 / 0 never happens?"
+    ),
 )

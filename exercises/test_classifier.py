@@ -47,11 +47,14 @@ def test_training_returns_one_float_loss_per_epoch_and_learns():
     model = AttentionClassifier(4, 16, 2, 2)
     losses = train_classifier(model, x, y, epochs=40, lr=1e-2)
     assert isinstance(losses, list) and len(losses) == 40, (
-        f"train_classifier(epochs=40): expected a list of 40 losses, got {type(losses).__name__} of length {len(losses) if hasattr(losses, '__len__') else '?'}"
+        f"train_classifier(epochs=40): expected a list of 40 losses, got {type(losses).__name__} "
+        f"of length {len(losses) if hasattr(losses, '__len__') else '?'}"
     )
     assert all(type(loss) is float and math.isfinite(loss) for loss in losses), (
         f"train_classifier: every loss should be a finite Python float, got {losses[:3]}..."
     )
     assert losses[-1] < 0.7 * losses[0], (
-        f"train_classifier: the loss should fall on an easy task, went from {losses[0]:.3f} to {losses[-1]:.3f}\n  hint: does each epoch zero the gradients, call backward and take an optimizer step?"
+        "train_classifier: the loss should fall on an easy task, "
+        f"went from {losses[0]:.3f} to {losses[-1]:.3f}\n"
+        "  hint: does each epoch zero the gradients, call backward and take an optimizer step?"
     )

@@ -90,5 +90,6 @@ def test_fully_masked_row_gives_zeros_and_finite_gradients(expect_close):
     output.sum().backward()
     assert bool(q.grad.isfinite().all()), (
         f"masking.masked_attention: the gradient of q is not finite: q.grad[1] = {q.grad[1]}\n"
-        "  hint: a nan made in the forward pass comes back in the backward pass even if you replace it afterwards."
+        "  hint: a nan made in the forward pass comes back in the backward pass "
+        "even if you replace it afterwards."
     )

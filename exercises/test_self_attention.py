@@ -14,7 +14,8 @@ def test_has_three_projections():
             f"self_attention.SelfAttention: .{name} should be an nn.Linear, got {type(layer).__name__}"
         )
         assert (layer.in_features, layer.out_features) == (6, 6), (
-            f"self_attention.SelfAttention(6).{name}: expected Linear(6, 6), got Linear({layer.in_features}, {layer.out_features})"
+            f"self_attention.SelfAttention(6).{name}: expected Linear(6, 6), "
+            f"got Linear({layer.in_features}, {layer.out_features})"
         )
 
 

@@ -20,8 +20,8 @@ from grader.contract import EXERCISES
 from grader.exits import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE, UsageError
 from grader.gradebook import Gradebook, submission_fingerprint
 from grader.intake import confined
-from grader.intake.submission import Submission
 from grader.intake.layout import detect_layout, discover
+from grader.intake.submission import Submission
 from grader.reports import GRADESCOPE_DIR, write_reports
 from grader.reports.feedback import draw_pictures
 from grader.reports.pictures import preload
@@ -87,7 +87,8 @@ def _unrecorded(submission: Submission) -> SubmissionResult:
 def _grade_all(
     submissions, fingerprints, gradebook, out, jobs, settings, forbidden_paths, progress_stream
 ) -> dict:
-    """Grade ``submissions``; returns the sandbox's protections, which are printed before anything is graded."""
+    """Grade ``submissions``; returns the sandbox's protections, which are printed before anything is
+    graded."""
     # The fork server imports PyTorch on one core while this process imports it (and the checks) on another.
     launched = launch_in_new_workdir()
     try:
@@ -120,7 +121,8 @@ def _grade_all(
             except Exception:  # noqa: BLE001 - a picture is never worth a grade; the reports try once more at the end
                 pass
 
-        # A session that lacks a protection raises MissingProtection before its learner code runs, and stops the run.
+        # A session that lacks a protection raises MissingProtection before its learner code runs, and stops
+        # the run.
         grade_submissions(
             submissions, runner, record, jobs=jobs, settings=settings, forbidden_paths=forbidden_paths
         )
@@ -163,7 +165,8 @@ def grade_command(
 def gradescope_command(
     *, submission: Path, results: Path, jobs: int = 1, accepted_risks: tuple[str, ...] = ()
 ) -> int:
-    """``grader gradescope``: grade one submission and write Gradescope's ``results.json`` (``run_autograder``)."""
+    """``grader gradescope``: grade one submission and write Gradescope's ``results.json``
+    (``run_autograder``)."""
     with LockedFolder("gradescope-") as out:
         try:
             (result,) = grade(

@@ -1,4 +1,5 @@
-"""``python -m grader``: the instructor's command line. Parsing only; each verb calls a keyword-only function."""
+"""``python -m grader``: the instructor's command line. Parsing only; each verb calls a keyword-only
+function."""
 
 from __future__ import annotations
 
@@ -42,9 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Grade PATH: one submission (a folder holding softmax.py ... classifier.py directly or under "
             "exercises/, or a .zip of one) or a folder of submissions (each entry, folder or .zip, is one "
-            "learner, named by the entry), or nbgrader's collected work (a course folder, its submitted/ folder, or one "
-            ".ipynb). Every exercise runs in its own sandboxed process; the hidden "
-            "checks compare its results here. Writes OUT/grades.csv, OUT/results.json and OUT/feedback/<name>.md."
+            "learner, named by the entry), or nbgrader's collected work (a course folder, its submitted/ "
+            "folder, or one .ipynb). Every exercise runs in its own sandboxed process; the hidden "
+            "checks compare its results here. Writes OUT/grades.csv, OUT/results.json and "
+            "OUT/feedback/<name>.md."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  python -m grader grade solutions --out /tmp/ref        # 100/100\n"
@@ -65,7 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=int,
         default=os.cpu_count() or 1,
-        help="grading workers, each on one exercise of one submission at a time (default: %(default)s, the CPU count)",
+        help=(
+            "grading workers, each on one exercise of one submission at a time "
+            "(default: %(default)s, the CPU count)"
+        ),
     )
     grade_parser.add_argument(
         "--call-timeout",
@@ -99,19 +104,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--cuda",
         choices=CUDA_CHOICES,
         default=DEFAULTS.cuda,
-        help="the device checks (no points): 'auto' runs them on a GPU when the machine has one the sandbox can use, "
-        "'off' skips them (default: %(default)s)",
+        help=(
+            "the device checks (no points): 'auto' runs them on a GPU when the machine has one the sandbox "
+            "can use, 'off' skips them (default: %(default)s)"
+        ),
     )
     add_accept_risk(grade_parser)
 
     gradescope_parser = verbs.add_parser(
         "gradescope",
         help="grade one submission into Gradescope's results.json",
-        description="Grade one submission and write Gradescope's results.json: one test per check, with its points and message.",
+        description=(
+            "Grade one submission and write Gradescope's results.json: one test per check, with its points "
+            "and message."
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example (what gradescope/run_autograder runs):\n"
-        "  python -m grader gradescope --submission /autograder/submission --results /autograder/results/results.json\n\n"
-        + EXIT_CODES_HELP,
+        "  python -m grader gradescope --submission /autograder/submission "
+        "--results /autograder/results/results.json\n\n" + EXIT_CODES_HELP,
     )
     gradescope_parser.add_argument(
         "--submission", type=Path, required=True, help="the submission folder or .zip"
@@ -151,10 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
     notebook_parser = verbs.add_parser(
         "notebook",
         help="regenerate the nbgrader source notebook from solutions/",
-        description="Write the lesson as an nbgrader assignment: the modules' docstrings as markdown, one answer cell per "
-        "exercise (grade_id = module), one test cell per hidden check with a visible assert and a hidden region.",
+        description=(
+            "Write the lesson as an nbgrader assignment: the modules' docstrings as markdown, one answer "
+            "cell per exercise (grade_id = module), one test cell per hidden check with a visible assert "
+            "and a hidden region."
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  python -m grader notebook           # rewrite nbgrader/source/lesson13/lesson13.ipynb\n"
+        epilog="examples:\n"
+        "  python -m grader notebook           # rewrite nbgrader/source/lesson13/lesson13.ipynb\n"
         "  python -m grader notebook --check   # exit 1 if the notebook is stale\n\n" + EXIT_CODES_HELP,
     )
     notebook_parser.add_argument(
@@ -174,13 +188,16 @@ def build_parser() -> argparse.ArgumentParser:
         "release",
         help="build the learner kit (a folder and a .zip) from exercises/, solutions/ and learner/",
         description=(
-            "Build the kit learners get: the stubs (generated afresh from solutions/), the visible tests and their "
-            "conftest.py, the learner tools (learner/: hints, watch mode, pictures), a learner README, a pyproject.toml "
-            "and constraints.txt. Writes the folder OUT and OUT.zip beside it, and nothing of solutions/, grader/ or "
-            "tests/: the build stops if its output holds a solution region or a line of solution code."
+            "Build the kit learners get: the stubs (generated afresh from solutions/), the visible tests "
+            "and their conftest.py, the learner tools (learner/: hints, watch mode, pictures), a learner "
+            "README, a pyproject.toml and constraints.txt. Writes the folder OUT and OUT.zip beside it, and "
+            "nothing of solutions/, grader/ or tests/: the build stops if its output holds a solution "
+            "region or a line of solution code."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  python -m grader release dist/lesson13-kit           # dist/lesson13-kit/ and dist/lesson13-kit.zip\n"
+        epilog="examples:\n"
+        "  python -m grader release dist/lesson13-kit           # dist/lesson13-kit/ and "
+        "dist/lesson13-kit.zip\n"
         "  python -m grader release dist/lesson13-kit --force   # replace an earlier build\n\n"
         + EXIT_CODES_HELP,
     )

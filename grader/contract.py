@@ -1,4 +1,5 @@
-"""The exercise contract of ``SPEC.md``: modules, public names and points in lesson order, and what the grader adds.
+"""The exercise contract of ``SPEC.md``: modules, public names and points in lesson order, and what the grader
+adds.
 
 The table itself lives in ``learner/lesson.py``, the one home the kit, its visible tests and the grader
 share; this module adds what only the grader needs: the built-ins a submission may not use, and the

@@ -1,4 +1,5 @@
-"""How a ``python -m grader`` command ends: its exit codes, and the error that means "this input cannot be used"."""
+"""How a ``python -m grader`` command ends: its exit codes, and the error that means "this input cannot be
+used"."""
 
 from __future__ import annotations
 

@@ -231,7 +231,8 @@ def grade_exercise(
     _withhold_for_forbidden_builtins(result, sorted(learner.forbidden), source_uses)
     if standins:
         result.notes.append(
-            f"Graded with the reference standing in for {', '.join(f'{m}.py' for m in standins)} (yours are graded in their own exercises)."
+            f"Graded with the reference standing in for {', '.join(f'{m}.py' for m in standins)} (yours "
+            "are graded in their own exercises)."
         )
     for warning in dict.fromkeys(learner.warnings):
         result.notes.append(f"PyTorch warned (a note, not a failure): {warning}")
@@ -257,7 +258,8 @@ def run_check(check: Check, learner: Learner, exercise: Exercise) -> CheckResult
     except Exception as error:  # noqa: BLE001 - an odd result must cost this check only
         status, message = (
             FAILED,
-            f"{exercise.filename}: the result could not be checked ({type(error).__name__}: {error}); is it the shape and type the SPEC asks for?",
+            f"{exercise.filename}: the result could not be checked ({type(error).__name__}: {error}); is "
+            "it the shape and type the SPEC asks for?",
         )
     score = check.points if status == PASSED else 0
     elapsed = round(time.monotonic() - started, 3)
@@ -274,7 +276,10 @@ def _withhold_for_forbidden_builtins(result: ExerciseResult, runtime: list[str],
     for check in result.checks:
         if check.status == PASSED:
             check.status, check.score, check.message = FAILED, 0, f"{result.module}: {reason}"
-            check.hint = "Write the attention yourself (matmul, softmax, masking): PyTorch's built-ins are the grader's oracles."
+            check.hint = (
+                "Write the attention yourself (matmul, softmax, masking): PyTorch's built-ins are the "
+                "grader's oracles."
+            )
 
 
 @functools.cache

@@ -48,7 +48,8 @@ def shown(check: CheckResult) -> bool:
 
 @dataclass
 class ExerciseResult:
-    """One exercise: its checks, in feedback order, and notes (stand-ins used, warnings, forbidden built-ins)."""
+    """One exercise: its checks, in feedback order, and notes (stand-ins used, warnings, forbidden
+    built-ins)."""
 
     module: str
     number: int

@@ -6,9 +6,11 @@ from dataclasses import dataclass, replace
 
 from grader.contract import Exercise
 
-# A GPU session's first call also starts CUDA in a fresh process: seconds on a warm driver, more on a cold one.
+# A GPU session's first call also starts CUDA in a fresh process: seconds on a warm driver, more on a cold
+# one.
 GPU_CALL_TIMEOUT_S = 60.0
-# CUDA's own host memory (its context, the kernels it loads) is not the learner's: a GPU session gets this on top.
+# CUDA's own host memory (its context, the kernels it loads) is not the learner's: a GPU session gets this on
+# top.
 GPU_RUNTIME_MEMORY_MB = 1024
 
 

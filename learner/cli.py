@@ -1,4 +1,7 @@
-"""``python -m learner``: the learner's command line. Parsing only; each verb calls a keyword-only function."""
+"""``python -m learner``: the learner's command line.
+
+Parsing only; each verb calls a keyword-only function.
+"""
 
 from __future__ import annotations
 
@@ -42,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="show the next hint for the first exercise that fails its visible checks",
         description=(
             "Print one hint: a question that points at the idea, never the answer. Each exercise has two or "
-            "three, weakest first; every call shows the next one and remembers it (in .pytest_cache). Without "
-            "EXERCISE it picks the first exercise that failed in your last `pytest exercises` run, running the "
-            "visible tests first when files changed since."
+            "three, weakest first; every call shows the next one and remembers it (in .pytest_cache). "
+            "Without EXERCISE it picks the first exercise that failed in your last `pytest exercises` run, "
+            "running the visible tests first when files changed since."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
@@ -69,9 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         "watch",
         help="re-run the visible tests every time you save an exercise",
         description=(
-            "Run the visible tests now, then again each time a .py file in exercises/ is saved: first the tests "
-            "of the exercise you changed, then all of them. Prints only the first failure and the progress "
-            "line. Ctrl-C stops."
+            "Run the visible tests now, then again each time a .py file in exercises/ is saved: first the "
+            "tests of the exercise you changed, then all of them. Prints only the first failure and the "
+            "progress line. Ctrl-C stops."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
@@ -91,12 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
         "show",
         help="draw the mask, your attention weights and the expected ones side by side (PNG)",
         description=(
-            "Run a small worked example through your own code and draw, for each mask, the mask, your attention "
-            "weights and the expected weights side by side, with the cells that differ framed in red. "
-            "`masking` uses your masked_attention with a padding mask, a causal mask and a query that sees no "
-            "key; `multi_head` uses one head of your MultiHeadAttention. The expected weights come from "
-            "PyTorch's own functions. In a notebook: `from learner.pictures import masking_figure`, then "
-            "`masking_figure()` (or `masking_figure(masked_attention)` for a function a cell defined)."
+            "Run a small worked example through your own code and draw, for each mask, the mask, your "
+            "attention weights and the expected weights side by side, with the cells that differ framed in "
+            "red. `masking` uses your masked_attention with a padding mask, a causal mask and a query that "
+            "sees no key; `multi_head` uses one head of your MultiHeadAttention. The expected weights come "
+            "from PyTorch's own functions. In a notebook: `from learner.show import masking_figure`, "
+            "then `masking_figure()` (or `masking_figure(masked_attention)` for a function a cell defined)."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             from learner.watch import watch
 
             return watch(exercises=args.exercises, debounce_ms=args.debounce_ms)
-        from learner.pictures import show
+        from learner.show import show
 
         return show(what=args.what, out=args.out, exercises=args.exercises, head=args.head)
     except UsageError as error:

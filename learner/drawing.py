@@ -27,7 +27,8 @@ MASK_COLOURS = ListedColormap(["#f4f4f4", "#4c72b0"])  # masked, may attend
 
 @dataclass
 class Row:
-    """One row of the picture: the mask, your weights (``None`` when they cannot be seen) and the expected ones."""
+    """One row of the picture: the mask, your weights (``None`` when they cannot be seen)
+    and the expected ones."""
 
     title: str
     mask: torch.Tensor
@@ -48,7 +49,8 @@ class AttentionFigure(Figure):
 
 
 def draw(where: str, rows: list[Row], source: str) -> AttentionFigure:
-    """The picture of ``rows``, titled with ``where`` and its verdict; ``source`` says where "expected" comes from."""
+    """The picture of ``rows``, titled with ``where`` and its verdict;
+    ``source`` says where "expected" comes from."""
     figure = AttentionFigure(figsize=(11, 3.3 * len(rows) + 0.7), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(rows), 3, squeeze=False)

@@ -127,7 +127,8 @@ def _shown(kit: Kit) -> dict[str, int]:
 
 
 def _current_progress(kit: Kit) -> Progress:
-    """The last run's progress, after running the visible tests again if there is none or it is out of date."""
+    """The last run's progress, after running the visible tests again
+    if there is none or it is out of date."""
     progress = last_progress(kit)
     if progress is None:
         reason = "No `pytest exercises` run recorded yet"

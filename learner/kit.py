@@ -66,7 +66,8 @@ class Kit:
 
 
 def find_kit(exercises: Path | None = None) -> Kit:
-    """The kit whose ``exercises/`` is given, or else the one in (or at) the current folder, or beside this package."""
+    """The kit whose ``exercises/`` is given, or else the one in (or at) the current folder,
+    or beside this package."""
     if exercises is not None:
         candidates = [Path(exercises)]
     else:
@@ -83,13 +84,15 @@ def find_kit(exercises: Path | None = None) -> Kit:
 
 
 def module_of(name: str) -> str:
-    """``"masking"``, ``"masking.py"``, ``"test_masking.py"``, ``"exercises/masking.py"`` or ``"3"`` → ``"masking"``."""
+    """``"masking"``, ``"masking.py"``, ``"test_masking.py"``, ``"exercises/masking.py"`` or ``"3"``
+    → ``"masking"``."""
     stem = Path(name.strip()).stem.removeprefix("test_")
     if stem.isdigit() and 1 <= int(stem) <= len(EXERCISES):
         return EXERCISES[int(stem) - 1]
     if stem not in EXERCISES:
         raise UsageError(
-            f"{name!r} is not an exercise: expected a number 1-{len(EXERCISES)} or one of {', '.join(EXERCISES)}"
+            f"{name!r} is not an exercise: expected a number 1-{len(EXERCISES)} "
+            f"or one of {', '.join(EXERCISES)}"
         )
     return stem
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise: its number, its module (also its column in ``grades.csv``), its public names, its points."""
+    """One exercise: its number, its module (also its column in ``grades.csv``),
+    its public names, its points."""
 
     number: int
     module: str

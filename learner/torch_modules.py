@@ -13,7 +13,8 @@ import torch
 
 
 def torch_multihead(mha, num_heads: int) -> torch.nn.MultiheadAttention:
-    """``nn.MultiheadAttention`` holding the weights of your MultiHeadAttention ``mha``, same dtype and device.
+    """``nn.MultiheadAttention`` holding the weights of your MultiHeadAttention ``mha``,
+    same dtype and device.
 
     Its ``in_proj`` is ``cat(q_proj, k_proj, v_proj)``. Left in training mode: with dropout 0 it
     computes the same, on PyTorch's plain path rather than its fused inference kernel.
@@ -34,7 +35,8 @@ def torch_multihead(mha, num_heads: int) -> torch.nn.MultiheadAttention:
 def torch_encoder_layer(
     block, num_heads: int, ff_dim: int, norm_first: bool
 ) -> torch.nn.TransformerEncoderLayer:
-    """``nn.TransformerEncoderLayer`` (ReLU, batch_first) holding the weights of your EncoderBlock ``block``, in eval mode."""
+    """``nn.TransformerEncoderLayer`` (ReLU, batch_first) holding the weights of your EncoderBlock ``block``,
+    in eval mode."""
     weight = block.linear1.weight
     theirs = torch.nn.TransformerEncoderLayer(
         block.linear1.in_features,

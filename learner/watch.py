@@ -27,7 +27,8 @@ def watch(
     stop_event=None,
     write: Callable[[str], None] | None = None,
 ) -> int:
-    """Run the visible tests now and again after every save under ``exercises``, until Ctrl-C (or ``stop_event``)."""
+    """Run the visible tests now and again after every save under ``exercises``,
+    until Ctrl-C (or ``stop_event``)."""
     write = write or _print
     kit = find_kit(exercises)
     try:
@@ -52,7 +53,8 @@ def changed_exercises(paths: Iterable[str | Path]) -> list[str]:
 
 
 def run_cycle(kit: Kit, changed: list[str], *, write: Callable[[str], None]) -> None:
-    """One round: the changed exercises' tests, then every visible test; print the first failure and the progress."""
+    """One round: the changed exercises' tests, then every visible test;
+    print the first failure and the progress."""
     saved = ", ".join(f"{module}.py" for module in changed) or "exercises/"
     write(_rule(f"{time.strftime('%H:%M:%S')}  {saved}"))
     failure = None
@@ -73,7 +75,8 @@ def run_cycle(kit: Kit, changed: list[str], *, write: Callable[[str], None]) -> 
 
 
 def first_failure(output: str) -> str | None:
-    """The first entry of pytest's FAILURES or ERRORS section; a traceback shrinks to its place and its E lines."""
+    """The first entry of pytest's FAILURES or ERRORS section;
+    a traceback shrinks to its place and its E lines."""
     in_section, block = False, None
     for line in output.splitlines():
         section = SECTION.match(line)

@@ -19,9 +19,12 @@ from learner import torch_modules
 HELPERS = {
     "attention": '''\
 def qkv(seed, *batch, l_q=4, l_k=5, d_k=8, d_v=6, dtype=torch.float64):
-    """Seeded queries, keys and values of shapes (*batch, l_q, d_k), (*batch, l_k, d_k), (*batch, l_k, d_v)."""
+    """Seeded queries, keys and values of shapes (*batch, l_q, d_k), (*batch, l_k, d_k),
+    (*batch, l_k, d_v)."""
     g = torch.Generator().manual_seed(seed)
-    return tuple(torch.randn(*batch, n, d, generator=g, dtype=dtype) for n, d in ((l_q, d_k), (l_k, d_k), (l_k, d_v)))
+    return tuple(
+        torch.randn(*batch, n, d, generator=g, dtype=dtype) for n, d in ((l_q, d_k), (l_k, d_k), (l_k, d_v))
+    )
 
 
 def attention_formula(q, k, v, mask=None):
@@ -71,7 +74,9 @@ assert np.all(np.isfinite(got)), f"softmax([[1e4, 0, -1e4]]): expected finite va
 assert np.allclose(got, [[1.0, 0.0, 0.0]]), f"softmax([[1e4, 0, -1e4]]): expected [[1, 0, 0]], got {got}\"""",
         "minus_inf_entries_get_zero_weight": """\
 got = softmax(np.array([[1.0, 1.0, -np.inf]]), axis=-1)
-assert np.allclose(got, [[0.5, 0.5, 0.0]]), f"softmax([[1, 1, -inf]]): expected [[0.5, 0.5, 0]], got {got}\"""",
+assert np.allclose(got, [[0.5, 0.5, 0.0]]), (
+    f"softmax([[1, 1, -inf]]): expected [[0.5, 0.5, 0]], got {got}"
+)""",
         "all_minus_inf_slice_gives_zeros": """\
 got = softmax(np.array([[-np.inf, -np.inf, -np.inf], [1.0, 2.0, 3.0]]), axis=-1)
 assert np.allclose(got[0], 0.0), f"softmax: a slice that is all -inf: expected [0, 0, 0], got {got[0]}\"""",
@@ -84,17 +89,25 @@ assert np.array_equal(x, before), f"softmax: the input changed from {before} to 
     "attention": {
         "returns_output_and_weights": """\
 result = scaled_dot_product_attention(*qkv(0, dtype=torch.float32))
-assert isinstance(result, (tuple, list)) and len(result) == 2, "scaled_dot_product_attention: expected (output, weights)\"""",
+assert isinstance(result, (tuple, list)) and len(result) == 2, (
+    "scaled_dot_product_attention: expected (output, weights)"
+)""",
         "shapes_with_any_batch_dims": """\
 for batch in ((), (2,), (2, 3)):
     output, weights = scaled_dot_product_attention(*qkv(1, *batch, l_q=2, l_k=6, d_k=4, d_v=5))
-    assert weights.shape == (*batch, 2, 6), f"weights shape: expected {(*batch, 2, 6)}, got {tuple(weights.shape)}"
-    assert output.shape == (*batch, 2, 5), f"output shape: expected {(*batch, 2, 5)}, got {tuple(output.shape)}\"""",
+    assert weights.shape == (*batch, 2, 6), (
+        f"weights shape: expected {(*batch, 2, 6)}, got {tuple(weights.shape)}"
+    )
+    assert output.shape == (*batch, 2, 5), (
+        f"output shape: expected {(*batch, 2, 5)}, got {tuple(output.shape)}"
+    )""",
         "weights_match_reference": """\
 q = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
 _, weights = scaled_dot_product_attention(q.clone(), q.clone(), q.clone())
 expected = torch.tensor([0.6698, 0.3302])  # softmax([1/√2, 0]), the module's worked example
-assert torch.allclose(weights[0], expected, atol=1e-4), f"weights row 0: expected {expected}, got {weights[0]}\"""",
+assert torch.allclose(weights[0], expected, atol=1e-4), (
+    f"weights row 0: expected {expected}, got {weights[0]}"
+)""",
         "output_matches_reference": """\
 q, k, v = qkv(2, 2)
 expected, _ = attention_formula(q, k, v)
@@ -103,12 +116,16 @@ assert torch.allclose(output, expected, atol=1e-6), f"output: expected\\n{expect
         "weights_sum_to_one_over_keys": """\
 _, weights = scaled_dot_product_attention(*qkv(3, 2, l_k=7))
 sums = weights.sum(dim=-1)
-assert torch.allclose(sums, torch.ones_like(sums)), f"weights summed over the keys: expected ones, got {sums}\"""",
+assert torch.allclose(sums, torch.ones_like(sums)), (
+    f"weights summed over the keys: expected ones, got {sums}"
+)""",
         "matches_pytorch_scaled_dot_product_attention": """\
 q, k, v = qkv(4, 2, 2, l_q=3, l_k=6, d_v=4)
 expected = torch.nn.functional.scaled_dot_product_attention(q, k, v)
 output, _ = scaled_dot_product_attention(q, k, v)
-assert torch.allclose(output, expected, atol=1e-6), f"output vs PyTorch: expected\\n{expected}\\ngot\\n{output}\"""",
+assert torch.allclose(output, expected, atol=1e-6), (
+    f"output vs PyTorch: expected\\n{expected}\\ngot\\n{output}"
+)""",
         "gradients_match_reference": """\
 q, k, v = (t.requires_grad_(True) for t in qkv(5, 2, l_q=3, l_k=4, d_k=6, d_v=5))
 expected = torch.autograd.grad(attention_formula(q, k, v)[0].sum(), (q, k, v))
@@ -119,7 +136,9 @@ for name, g, e in zip("qkv", got, expected):
         "keeps_dtype_and_precision": """\
 for dtype in (torch.float32, torch.float64):
     output, weights = scaled_dot_product_attention(*qkv(6, 2, dtype=dtype))
-    assert output.dtype == dtype and weights.dtype == dtype, f"{dtype} inputs gave {output.dtype} output, {weights.dtype} weights\"""",
+    assert output.dtype == dtype and weights.dtype == dtype, (
+        f"{dtype} inputs gave {output.dtype} output, {weights.dtype} weights"
+    )""",
         "inputs_not_modified": """\
 q, k, v = qkv(7, 2, dtype=torch.float32)
 before = [t.clone() for t in (q, k, v)]
@@ -154,9 +173,12 @@ assert torch.allclose(weights, expected_weights, atol=1e-6), f"weights with mask
 assert torch.allclose(output, expected_output, atol=1e-6), f"output with mask=None:\\n{output}\"""",
         "masked_keys_get_zero_weight": """\
 q, k, v = qkv(11, 2, l_k=4)
-causal = torch.ones(4, 4, dtype=torch.bool).tril()  # not your causal_mask: this check is about masked_attention
+# not your causal_mask: this check is about masked_attention
+causal = torch.ones(4, 4, dtype=torch.bool).tril()
 _, weights = masked_attention(q, k, v, causal.clone())
-assert bool((weights[:, ~causal] == 0).all()), f"with a causal mask a query got weight on a later key:\\n{weights[0]}\"""",
+assert bool((weights[:, ~causal] == 0).all()), (
+    f"with a causal mask a query got weight on a later key:\\n{weights[0]}"
+)""",
         "matches_reference_for_every_mask_form": """\
 q, k, v = qkv(12, 2, l_q=3, l_k=5)
 mask = torch.tensor([[1, 1, 0, 1, 0], [0, 1, 1, 1, 1], [1, 0, 0, 0, 0]]).bool()
@@ -175,8 +197,12 @@ assert torch.allclose(output, expected, atol=1e-6), f"output with a padding mask
 q, k, v = qkv(14, l_k=4)
 mask = torch.tensor([[1, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1], [0, 1, 0, 0]])
 output, weights = masked_attention(q, k, v, mask)
-assert torch.allclose(weights[1], torch.zeros(4, dtype=weights.dtype)), f"weights of query 1 (all keys masked): {weights[1]}"
-assert torch.allclose(output[1], torch.zeros_like(output[1])), f"output of query 1 (all keys masked): {output[1]}\"""",
+assert torch.allclose(weights[1], torch.zeros(4, dtype=weights.dtype)), (
+    f"weights of query 1 (all keys masked): {weights[1]}"
+)
+assert torch.allclose(output[1], torch.zeros_like(output[1])), (
+    f"output of query 1 (all keys masked): {output[1]}"
+)""",
         "fully_masked_row_has_finite_gradients": """\
 q, k, v = (t.requires_grad_(True) for t in qkv(15, l_k=4))
 mask = torch.tensor([[1, 1, 0, 0], [0, 0, 0, 0], [1, 1, 1, 1], [0, 1, 0, 0]])
@@ -206,36 +232,50 @@ v2[:, 3:] -= 5.0
 causal = torch.ones(6, 6, dtype=torch.bool).tril()
 before, _ = masked_attention(q.clone(), k, v, causal.clone())
 after, _ = masked_attention(q.clone(), k2, v2, causal.clone())
-assert torch.allclose(after[:, :3], before[:, :3]), "changing keys 3-5 changed the outputs of queries 0-2\"""",
+assert torch.allclose(after[:, :3], before[:, :3]), (
+    "changing keys 3-5 changed the outputs of queries 0-2"
+)""",
     },
     "self_attention": {
         "has_query_key_value_projections": """\
 attn = SelfAttention(6)
 for name in ("query", "key", "value"):
     layer = getattr(attn, name, None)
-    assert isinstance(layer, torch.nn.Linear), f"SelfAttention(6).{name}: expected an nn.Linear, got {type(layer).__name__}"
-    assert (layer.in_features, layer.out_features) == (6, 6), f"SelfAttention(6).{name}: expected Linear(6, 6)\"""",
+    assert isinstance(layer, torch.nn.Linear), (
+        f"SelfAttention(6).{name}: expected an nn.Linear, got {type(layer).__name__}"
+    )
+    assert (layer.in_features, layer.out_features) == (6, 6), (
+        f"SelfAttention(6).{name}: expected Linear(6, 6)"
+    )""",
         "output_shape": """\
 torch.manual_seed(0)
 output = SelfAttention(8)(torch.randn(3, 5, 8), None)
-assert output.shape == (3, 5, 8), f"SelfAttention(8) on x (3, 5, 8): expected (3, 5, 8), got {tuple(output.shape)}\"""",
+assert output.shape == (3, 5, 8), (
+    f"SelfAttention(8) on x (3, 5, 8): expected (3, 5, 8), got {tuple(output.shape)}"
+)""",
         "matches_reference_without_mask": """\
 torch.manual_seed(0)
 attn, x = SelfAttention(8), torch.randn(3, 5, 8)
 expected, _ = attention_formula(attn.query(x), attn.key(x), attn.value(x))
-assert torch.allclose(attn(x, None), expected, atol=1e-5), "output without a mask differs from attention over the projections\"""",
+assert torch.allclose(attn(x, None), expected, atol=1e-5), (
+    "output without a mask differs from attention over the projections"
+)""",
         "matches_reference_with_masks": """\
 torch.manual_seed(0)
 attn, x = SelfAttention(8), torch.randn(3, 5, 8)
 for mask in (causal_mask(5), padding_mask([5, 2, 4])):
     expected, _ = attention_formula(attn.query(x), attn.key(x), attn.value(x), mask)
-    assert torch.allclose(attn(x, mask), expected, atol=1e-5), f"output with a {tuple(mask.shape)} mask differs\"""",
+    assert torch.allclose(attn(x, mask), expected, atol=1e-5), (
+        f"output with a {tuple(mask.shape)} mask differs"
+    )""",
         "fully_masked_rows_stay_finite": """\
 torch.manual_seed(0)
 mask = torch.ones(2, 3, 3, dtype=torch.bool)
 mask[1, 2] = False
 output = SelfAttention(4)(torch.randn(2, 3, 4), mask)
-assert bool(torch.isfinite(output).all()), f"a fully masked query gave a non-finite output:\\n{output[1]}\"""",
+assert bool(torch.isfinite(output).all()), (
+    f"a fully masked query gave a non-finite output:\\n{output[1]}"
+)""",
         "gradients_match_reference": """\
 torch.manual_seed(0)
 attn = SelfAttention(6).double()
@@ -267,7 +307,9 @@ for bias in (True, False):
         layer = getattr(mha, name, None)
         assert isinstance(layer, torch.nn.Linear), f"MultiHeadAttention(8, 2).{name}: expected an nn.Linear"
         assert (layer.in_features, layer.out_features) == (8, 8), f"{name}: expected Linear(8, 8)"
-        assert (layer.bias is not None) == bias, f"MultiHeadAttention(8, 2, bias={bias}).{name}: bias is {layer.bias}\"""",
+        assert (layer.bias is not None) == bias, (
+            f"MultiHeadAttention(8, 2, bias={bias}).{name}: bias is {layer.bias}"
+        )""",
         "output_shape": """\
 torch.manual_seed(0)
 output = MultiHeadAttention(8, 2)(torch.randn(3, 5, 8), None)
@@ -278,20 +320,26 @@ mha, x = MultiHeadAttention(8, 2), torch.randn(3, 5, 8)
 theirs = torch_multihead(mha, 2)
 for mask in (None, causal_mask(5)):
     expected, _ = theirs(x, x, x, attn_mask=None if mask is None else ~mask, need_weights=False)
-    assert torch.allclose(mha(x, mask), expected, atol=1e-5), f"vs nn.MultiheadAttention, mask {mask}: outputs differ\"""",
+    assert torch.allclose(mha(x, mask), expected, atol=1e-5), (
+        f"vs nn.MultiheadAttention, mask {mask}: outputs differ"
+    )""",
         "matches_reference_in_float64": """\
 torch.manual_seed(0)
 mha, x = MultiHeadAttention(12, 3).double(), torch.randn(2, 6, 12, dtype=torch.float64)
 mask = padding_mask([6, 3])
 expected, _ = torch_multihead(mha, 3)(x, x, x, key_padding_mask=~mask[:, 0], need_weights=False)
-assert torch.allclose(mha(x, mask), expected, atol=1e-8), "float64, padding mask: outputs differ from nn.MultiheadAttention\"""",
+assert torch.allclose(mha(x, mask), expected, atol=1e-8), (
+    "float64, padding mask: outputs differ from nn.MultiheadAttention"
+)""",
         "mask_applies_to_every_head": """\
 torch.manual_seed(0)
 mha, x = MultiHeadAttention(8, 4), torch.randn(2, 4, 8)
 mask = torch.tensor([[[1, 0, 0, 1], [1, 1, 0, 0], [0, 1, 1, 0], [1, 1, 1, 1]], [[1, 1, 0, 0]] * 4]).bool()
 theirs = torch_multihead(mha, 4)
 expected, _ = theirs(x, x, x, attn_mask=(~mask).repeat_interleave(4, dim=0), need_weights=False)
-assert torch.allclose(mha(x, mask), expected, atol=1e-5), "a (B, L, L) mask: outputs differ from nn.MultiheadAttention\"""",
+assert torch.allclose(mha(x, mask), expected, atol=1e-5), (
+    "a (B, L, L) mask: outputs differ from nn.MultiheadAttention"
+)""",
         "fully_masked_rows_stay_finite": """\
 torch.manual_seed(0)
 x = torch.randn(2, 3, 8, dtype=torch.float64, requires_grad=True)
@@ -323,7 +371,9 @@ mha, x = MultiHeadAttention(8, 2).double(), torch.randn(2, 6, 8, dtype=torch.flo
 changed = x.clone()
 changed[:, 4:] += 3.0
 before, after = mha(x, causal_mask(6)), mha(changed, causal_mask(6))
-assert torch.allclose(after[:, :4], before[:, :4]), "changing positions 4-5 changed the outputs at positions 0-3\"""",
+assert torch.allclose(after[:, :4], before[:, :4]), (
+    "changing positions 4-5 changed the outputs at positions 0-3"
+)""",
     },
     "encoder": {
         "positional_encoding_values": """\
@@ -331,13 +381,18 @@ got = sinusoidal_positional_encoding(4, 6)
 assert got.shape == (4, 6) and got.dtype == torch.float32, f"(4, 6): got {tuple(got.shape)} {got.dtype}"
 pos, i = torch.arange(4.0)[:, None], torch.arange(3.0)[None, :]
 angles = pos / 10000 ** (2 * i / 6)
-expected = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).reshape(4, 6)  # interleaved: sin, cos, sin, ...
-assert torch.allclose(got, expected, atol=1e-5), f"sinusoidal_positional_encoding(4, 6): expected\\n{expected}\\ngot\\n{got}\"""",
+# interleaved: sin, cos, sin, ...
+expected = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).reshape(4, 6)
+assert torch.allclose(got, expected, atol=1e-5), (
+    f"sinusoidal_positional_encoding(4, 6): expected\\n{expected}\\ngot\\n{got}"
+)""",
         "positional_encoding_large_positions": """\
 got = sinusoidal_positional_encoding(10000, 32)[9999]
 angles = 9999 / 10000 ** (torch.arange(0, 32, 2, dtype=torch.float64) / 32)
 expected = torch.stack([torch.sin(angles), torch.cos(angles)], dim=-1).reshape(32)
-assert torch.allclose(got.double(), expected, atol=5e-3), f"position 9999: expected\\n{expected}\\ngot\\n{got}\"""",
+assert torch.allclose(got.double(), expected, atol=5e-3), (
+    f"position 9999: expected\\n{expected}\\ngot\\n{got}"
+)""",
         "block_has_the_spec_attributes": """\
 block = EncoderBlock(8, 2, 16)
 assert hasattr(block, "self_attn"), "EncoderBlock(8, 2, 16) has no .self_attn"
@@ -346,21 +401,29 @@ for name, shape in (("linear1", (8, 16)), ("linear2", (16, 8))):
     assert isinstance(layer, torch.nn.Linear), f"EncoderBlock.{name}: expected an nn.Linear"
     assert (layer.in_features, layer.out_features) == shape, f"EncoderBlock.{name}: expected Linear{shape}"
 for name in ("norm1", "norm2"):
-    assert isinstance(getattr(block, name, None), torch.nn.LayerNorm), f"EncoderBlock.{name}: expected an nn.LayerNorm\"""",
+    assert isinstance(getattr(block, name, None), torch.nn.LayerNorm), (
+        f"EncoderBlock.{name}: expected an nn.LayerNorm"
+    )""",
         "post_norm_block_matches_transformer_encoder_layer": """\
 torch.manual_seed(0)
 block, x = EncoderBlock(8, 2, 16).eval(), torch.randn(3, 5, 8)
 expected = torch_encoder_layer(block, 2, 16, norm_first=False)(x)
-assert torch.allclose(block(x, None), expected, atol=1e-5), "post-norm block vs nn.TransformerEncoderLayer: outputs differ\"""",
+assert torch.allclose(block(x, None), expected, atol=1e-5), (
+    "post-norm block vs nn.TransformerEncoderLayer: outputs differ"
+)""",
         "pre_norm_block_matches_transformer_encoder_layer": """\
 torch.manual_seed(0)
 block, x = EncoderBlock(8, 2, 16, norm_first=True).eval(), torch.randn(3, 5, 8)
 expected = torch_encoder_layer(block, 2, 16, norm_first=True)(x)
-assert torch.allclose(block(x, None), expected, atol=1e-5), "pre-norm block vs nn.TransformerEncoderLayer: outputs differ\"""",
+assert torch.allclose(block(x, None), expected, atol=1e-5), (
+    "pre-norm block vs nn.TransformerEncoderLayer: outputs differ"
+)""",
         "encoder_layers_have_their_own_weights": """\
 names = dict(Encoder(3, 8, 2, 16).named_parameters())
 for index in range(3):
-    assert f"layers.{index}.linear1.weight" in names, f"Encoder(3, ...): no parameter layers.{index}.linear1.weight"
+    assert f"layers.{index}.linear1.weight" in names, (
+        f"Encoder(3, ...): no parameter layers.{index}.linear1.weight"
+    )
 assert "layers.3.linear1.weight" not in names, "Encoder(3, ...): has more than 3 layers\"""",
         "encoder_matches_transformer_encoder": """\
 torch.manual_seed(0)
@@ -368,19 +431,27 @@ encoder, x = Encoder(2, 8, 2, 16).eval(), torch.randn(2, 6, 8)
 expected = x
 for block in encoder.layers:
     expected = torch_encoder_layer(block, 2, 16, norm_first=False)(expected)
-assert torch.allclose(encoder(x, None), expected, atol=1e-5), "Encoder vs nn.TransformerEncoderLayer stack: outputs differ\"""",
+assert torch.allclose(encoder(x, None), expected, atol=1e-5), (
+    "Encoder vs nn.TransformerEncoderLayer stack: outputs differ"
+)""",
         "dropout_only_in_training_mode": """\
 torch.manual_seed(0)
 block, x = EncoderBlock(8, 2, 32, dropout=0.5), torch.randn(2, 5, 8)
-assert not torch.allclose(block.train()(x, None), block(x, None)), "training mode: two calls gave the same output"
-assert torch.allclose(block.eval()(x, None), block(x, None)), "eval mode: two calls gave different outputs\"""",
+assert not torch.allclose(block.train()(x, None), block(x, None)), (
+    "training mode: two calls gave the same output"
+)
+assert torch.allclose(block.eval()(x, None), block(x, None)), (
+    "eval mode: two calls gave different outputs"
+)""",
         "fully_masked_rows_stay_finite": """\
 torch.manual_seed(0)
 mask = torch.ones(2, 4, 4, dtype=torch.bool)
 mask[1, 3] = False
 for norm_first in (False, True):
     output = EncoderBlock(8, 2, 16, norm_first=norm_first).eval()(torch.randn(2, 4, 8), mask)
-    assert bool(torch.isfinite(output).all()), f"norm_first={norm_first}: a fully masked query gave non-finite output\"""",
+    assert bool(torch.isfinite(output).all()), (
+        f"norm_first={norm_first}: a fully masked query gave non-finite output"
+    )""",
         "gradients_match_reference": """\
 torch.manual_seed(0)
 block = EncoderBlock(8, 2, 16).double().eval()
@@ -407,21 +478,29 @@ model, x, lengths = AttentionClassifier(4, 32, 4, 2).eval(), torch.randn(4, 7, 4
 noisy = x.clone()
 for b, n in enumerate(lengths.tolist()):
     noisy[b, n:] = 100 * torch.randn(7 - n, 4)
-assert torch.allclose(model(noisy, lengths), model(x, lengths), atol=1e-5), "changing only padded positions changed the logits\"""",
+assert torch.allclose(model(noisy, lengths), model(x, lengths), atol=1e-5), (
+    "changing only padded positions changed the logits"
+)""",
         "amount_of_padding_does_not_change_logits": """\
 torch.manual_seed(0)
 model, x, lengths = AttentionClassifier(4, 32, 4, 2).eval(), torch.randn(3, 4, 4), torch.tensor([4, 2, 3])
 longer = torch.cat([x, torch.randn(3, 5, 4)], dim=1)
-assert torch.allclose(model(longer, lengths), model(x, lengths), atol=1e-5), "5 more padded positions changed the logits\"""",
+assert torch.allclose(model(longer, lengths), model(x, lengths), atol=1e-5), (
+    "5 more padded positions changed the logits"
+)""",
         "no_lengths_means_every_position_is_real": """\
 torch.manual_seed(0)
 model, x = AttentionClassifier(4, 32, 4, 2).eval(), torch.randn(2, 5, 4)
-assert torch.allclose(model(x), model(x, torch.tensor([5, 5])), atol=1e-5), "lengths=None differs from lengths [5, 5]\"""",
+assert torch.allclose(model(x), model(x, torch.tensor([5, 5])), atol=1e-5), (
+    "lengths=None differs from lengths [5, 5]"
+)""",
         "training_returns_one_float_loss_per_epoch": """\
 torch.manual_seed(0)
 X, y, lengths = torch.randn(16, 5, 4), torch.randint(0, 2, (16,)), torch.randint(1, 6, (16,))
 losses = train_classifier(AttentionClassifier(4, 8, 2, 2), X, y, lengths, epochs=3, lr=1e-2)
 assert isinstance(losses, list) and len(losses) == 3, f"epochs=3: expected a list of 3 losses, got {losses!r}"
-assert all(type(loss) is float for loss in losses), f"expected Python floats, got {type(losses[0]).__name__}\"""",
+assert all(type(loss) is float for loss in losses), (
+    f"expected Python floats, got {type(losses[0]).__name__}"
+)""",
     },
 }

@@ -132,7 +132,17 @@ def masked_attention(
 
 # Hints, weakest first: `python -m learner hint` shows the next one each time you are stuck.
 HINTS = (
-    "Which value must a masked score take before the softmax so that exp gives exactly 0? Why is -1e9 not the same once every key of a row is masked?",
-    "What does softmax do with a row that is all -inf? Before the softmax, how can you tell which query rows have no key left to see?",
-    "If the softmax makes a nan and you replace it afterwards, does the backward pass still meet the nan? Which finite scores could such a row get before the softmax, so that afterwards you only zero its weights?",
+    (
+        "Which value must a masked score take before the softmax so that exp gives exactly 0? Why is -1e9 "
+        "not the same once every key of a row is masked?"
+    ),
+    (
+        "What does softmax do with a row that is all -inf? Before the softmax, how can you tell which query "
+        "rows have no key left to see?"
+    ),
+    (
+        "If the softmax makes a nan and you replace it afterwards, does the backward pass still meet the "
+        "nan? Which finite scores could such a row get before the softmax, so that afterwards you only zero "
+        "its weights?"
+    ),
 )

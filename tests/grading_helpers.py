@@ -12,13 +12,13 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from grader.sandbox.harness import confine
 from grader.contract import EXERCISES, exercise
 from grader.grading import grade_exercise
+from grader.intake.submission import from_folder
 from grader.results import ExerciseResult
+from grader.sandbox.harness import confine
 from grader.sandbox.runner import Runner
 from grader.settings import Settings
-from grader.intake.submission import from_folder
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
@@ -66,7 +66,8 @@ def failed_checks(result: ExerciseResult) -> list[str]:
 
 
 def namespaces_work() -> bool:
-    """Whether this machine lets a child unshare PID and network namespaces (a user namespace too, when not root)."""
+    """Whether this machine lets a child unshare PID and network namespaces (a user namespace too, when
+    not root)."""
     pid = os.fork()
     if pid == 0:
         flags = (

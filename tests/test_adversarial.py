@@ -1,4 +1,4 @@
-"""Is grading honest when the submission is hostile? Each hostile submission must score exactly what its honest part earns.
+"""Is grading honest when the submission is hostile? It must score exactly what its honest part earns.
 
 Every attack is a fixture folder ``tests/submissions/adversarial/<attack>/`` named by what it tries. Its
 modules hold their attack code between the lines ``# --- attack ---`` and ``# --- end attack ---``; the
@@ -38,9 +38,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox.harness import confine, landlock
 from grader.contract import EXERCISES, MODULES
 from grader.results import ExerciseResult
+from grader.sandbox.harness import confine, landlock
 from grader.sandbox.runner import SANDBOX_ID_BASE
 from tests.grading_helpers import (
     REPO,
@@ -115,7 +115,7 @@ def honest_source(source: str) -> str:
 
 
 def learners(attack: str) -> list[tuple[str, Path]]:
-    """``(name, folder)`` of each submission of an attack: the folder itself, or one per subfolder (colluders)."""
+    """``(name, folder)`` of each submission of an attack: the folder, or one per subfolder (colluders)."""
     folder = ADVERSARIAL / attack
     if any(folder.glob("*.py")):
         return [(attack, folder)]
@@ -269,7 +269,10 @@ def remove_ipc_objects(objects: list[IpcObject]) -> None:
 
 
 class Listeners:
-    """Loopback TCP and UDP on the first free port of LISTEN_PORTS, and two unix sockets, that no sandbox may reach."""
+    """Loopback TCP and UDP on the first free port of LISTEN_PORTS, and two unix sockets.
+
+    No sandbox may reach them.
+    """
 
     def __init__(self):
         self.sockets: list[socket.socket] = []
@@ -345,7 +348,7 @@ class Run:
         return self.results[f"{learner}::attack"][module], self.results[f"{learner}::honest"][module]
 
     def honest_row(self, attack: str) -> dict[str, float]:
-        """The command's expected row for an attack: its honest twin's score where it differs, full marks elsewhere."""
+        """The command's row for an attack: its honest twin's score where it differs, full marks elsewhere."""
         (learner, folder), *_ = learners(attack)
         scores = {e.module: float(e.points) for e in EXERCISES}
         for module in changed_modules(folder):
@@ -390,7 +393,7 @@ def grade_by_command(klass: Path, out: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """Every attack and its honest twin, graded in one ``grade_exercises`` call; then the class, by the command."""
+    """Every attack and its honest twin, graded in one ``grade_exercises`` call; then the class, by CLI."""
     tmp = tmp_path_factory.mktemp("adversarial")
     remove_ipc_objects(
         [obj for obj in sandbox_ipc_objects() if obj.key in IPC_KEYS]
@@ -475,7 +478,7 @@ TAMPERS_WITH_THE_HARNESS = {"rewrites_the_harness_in_its_process"}
 class TestScores:
     @pytest.mark.parametrize("attack", [a for a in ATTACKS if a not in TAMPERS_WITH_THE_HARNESS])
     def test_attack_scores_exactly_what_its_honest_part_earns(self, run, attack):
-        """Per exercise and per check, does the attack get the score and status of its twin without the attack?"""
+        """Per exercise and per check, does the attack get the score and status of its honest twin?"""
         if attack not in RUNNABLE:
             pytest.skip("needs the complete sandbox (root, namespaces, Landlock)")
         report = []
@@ -485,14 +488,18 @@ class TestScores:
                 lines = differences(module, mine, twin)
                 if lines or mine.score != twin.score:
                     report.append(
-                        f"{learner}: {module} attack {mine.score:g} vs honest {twin.score:g} of {mine.max_score:g}"
+                        f"{learner}: {module} attack {mine.score:g} vs honest {twin.score:g}"
+                        f" of {mine.max_score:g}"
                     )
                     report += lines
         assert not report, "the attack changed its grade:\n" + "\n".join(report)
 
     @pytest.mark.parametrize("attack", sorted(TAMPERS_WITH_THE_HARNESS))
     def test_rewriting_the_harness_gains_nothing_and_is_named(self, run, attack):
-        """Code that rewrites the sandbox's task harness in its own process: no check gains, and each check it spoils says so."""
+        """Code that rewrites the sandbox's task harness in its own process: no check gains.
+
+        Each check it spoils says so.
+        """
         if attack not in RUNNABLE:
             pytest.skip("needs the complete sandbox (root, namespaces, Landlock)")
         for learner, folder in learners(attack):
@@ -588,7 +595,7 @@ class TestAftermath:
 
     @needs_full_sandbox
     def test_no_system_v_ipc_object_outlives_the_sandbox(self, run):
-        """Is no shared memory, message queue or semaphore made inside a sandbox left on the machine afterwards?"""
+        """Is no shared memory, message queue or semaphore made inside a sandbox left on the machine?"""
         left = sandbox_ipc_objects()
         assert [f"{o.kind} key {o.key:#x} id {o.ident} made by uid {o.cuid}" for o in left] == []
 
@@ -602,7 +609,7 @@ class TestAftermath:
         assert kernel_key_users(SANDBOX_UIDS) == run.keys_before
 
     def test_instructor_files_are_unchanged(self, run):
-        """Do solutions/, grader/ and the example class hold nothing an attack wrote, and no canary anywhere in the repository?"""
+        """Do solutions/, grader/ and the example class hold nothing an attack wrote, and no canary at all?"""
         traces = {}
         for name, root in watched_folders().items():
             found = attack_traces(root, changes(run.folders_before[name], tree_digest(root)))
@@ -612,7 +619,7 @@ class TestAftermath:
         assert canary_paths() == []
 
     def test_every_submission_folder_is_byte_for_byte_as_built(self, run):
-        """Is each graded folder (the class folder the grader was given) unchanged, though attacks aimed at their own?"""
+        """Is each graded folder (the class folder given) unchanged, though attacks aimed at their own?"""
         changed = {
             folder: changes(before, tree_digest(Path(folder))) for folder, before in run.built_before.items()
         }

@@ -1,4 +1,4 @@
-"""Does each hidden check catch the realistic mistake it is built for, and let correct but unusual code through?
+"""Does each hidden check catch the mistake it is built for, and let correct but unusual code through?
 
 Fixture submissions hold only the module they change; ``overlay`` lays it over the reference:
 
@@ -218,7 +218,7 @@ def test_unusual_correct_implementation_scores_full_marks(graded, name):
 
 
 def test_a_masking_mistake_costs_points_in_masking_only(graded):
-    """Graded as a whole submission, does a masking mistake leave exercises 1-2 and 4-7 (which import masking) at full marks?"""
+    """Graded whole, does a masking mistake leave exercises 1-2 and 4-7 (importing masking) at full marks?"""
     results = graded[f"mutants/{WHOLE_SUBMISSION_MUTANT}"]
     assert list(results) == list(MODULES)
     assert results["masking"].score < results["masking"].max_score

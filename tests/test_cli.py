@@ -84,7 +84,8 @@ class TestUsage:
         completed = run("grade", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
         assert completed.returncode == 2
         assert completed.stderr.strip().splitlines() == [
-            f"grader grade: PATH {tmp_path / 'nowhere'} does not exist (or is a link, which is never followed)"
+            f"grader grade: PATH {tmp_path / 'nowhere'} does not exist "
+            "(or is a link, which is never followed)"
         ]
 
     def test_grade_help_teaches_with_examples_and_exit_codes(self):

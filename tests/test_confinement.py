@@ -20,12 +20,11 @@ import time
 
 import pytest
 
-from grader.sandbox.harness import confine, landlock, syscall_filter
-
 from grader.sandbox import scratch_folders
-from grader.sandbox.protections import MissingProtection, REQUIRED_PROTECTIONS
-from grader.settings import Limits
+from grader.sandbox.harness import confine, landlock, syscall_filter
+from grader.sandbox.protections import REQUIRED_PROTECTIONS, MissingProtection
 from grader.sandbox.runner import Runner
+from grader.settings import Limits
 from tests.grading_helpers import REPO, namespaces_work
 
 SMALL = Limits(call_timeout_s=10, session_timeout_s=30, memory_mb=512, max_processes=16)

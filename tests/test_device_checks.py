@@ -19,24 +19,22 @@ import jsonschema
 import pytest
 import torch
 
-from grader.sandbox import accelerator
-
-from grader.sandbox.harness import confine, gpu, landlock, lesson_tasks
-from grader.sandbox.accelerator import Accelerator, accelerator_for, probe
 from grader.checks import check, checks_for
-from grader.checks.devices import NEW_TENSOR_HINT, expect_on_device
 from grader.checks.compare import CheckFailed
+from grader.checks.devices import NEW_TENSOR_HINT, expect_on_device
 from grader.contract import EXERCISES
 from grader.contract import exercise as exercise_named
-from grader.reports.gradescope import gradescope_results
 from grader.grading import grade_exercise, grade_submission
-from grader.sandbox.client import Call
-from grader.reports.feedback import feedback_html, feedback_markdown
-from grader.results import FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, CheckResult, shown
-from grader.settings import Limits
-from grader.sandbox.runner import Runner
-from grader.settings import GPU_CALL_TIMEOUT_S, GPU_RUNTIME_MEMORY_MB, Settings
 from grader.intake.submission import from_folder
+from grader.reports.feedback import feedback_html, feedback_markdown
+from grader.reports.gradescope import gradescope_results
+from grader.results import FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, CheckResult, shown
+from grader.sandbox import accelerator
+from grader.sandbox.accelerator import Accelerator, accelerator_for, probe
+from grader.sandbox.client import Call
+from grader.sandbox.harness import confine, gpu, landlock, lesson_tasks
+from grader.sandbox.runner import Runner
+from grader.settings import GPU_CALL_TIMEOUT_S, GPU_RUNTIME_MEMORY_MB, Limits, Settings
 from tests.grading_helpers import (
     SOLUTIONS,
     SUBMISSIONS,
@@ -109,7 +107,8 @@ class TestWithoutAGpu:
                     assert (result.status, result.score, result.max_score) == (SKIPPED, 0, 0)
                     assert (
                         result.message
-                        == "not run: the device checks are turned off for this run (--cuda off) (this check carries no points)"
+                        == "not run: the device checks are turned off for this run (--cuda off) "
+                        "(this check carries no points)"
                     )
                 else:
                     assert result.status == PASSED
@@ -273,7 +272,8 @@ class TestGpuSession:
             """
         with self.open(runner, tmp_path, source) as session:
             for path in (SOLUTIONS / "masking.py", Path(accelerator.__file__)):
-                # No such path in the session's own root (Landlock's PermissionError where that root is missing).
+                # No such path in the session's own root (Landlock's PermissionError where that root is
+                # missing).
                 assert self.call(session, "read", str(path)).value["result"] in (
                     "FileNotFoundError",
                     "PermissionError",

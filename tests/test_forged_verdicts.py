@@ -3,9 +3,10 @@
 The learner's module runs in the same process as the sandbox's harness, so every field of a reply can be
 forged. Here the harness's tasks run in this process (as under nbgrader, ``checks_in_notebook``) on
 modules with a wrong structure, once honestly and once through a ``ForgingSession`` that does what a
-rewritten harness can: say that no weight was missing or unexpected, and load every state dict leniently (``submodules`` included, its strict load
-swapped for PyTorch's lenient one). Each structure check must give both a failure. The sandboxed
-version of this attack is ``tests/submissions/adversarial/forges_module_structure_reports``.
+rewritten harness can: say that no weight was missing or unexpected, and load every state dict
+leniently (``submodules`` included, its strict load swapped for PyTorch's lenient one). Each structure
+check must give both a failure. The sandboxed version of this attack is
+``tests/submissions/adversarial/forges_module_structure_reports``.
 
 The structure checks call each SPEC submodule by itself (``submodules``), so a mistake in how
 ``forward`` combines them costs the forward checks only (``COMBINED_WRONGLY``).
@@ -24,12 +25,12 @@ import solutions.encoder
 import solutions.masking
 import solutions.multi_head
 import solutions.self_attention
-from grader.sandbox.harness import lesson_tasks
 from grader.checks import checks_for
-from grader.kit.notebook_runtime import NotebookPackage, NotebookSession
 from grader.contract import exercise
 from grader.grading import run_check
+from grader.kit.notebook_runtime import NotebookPackage, NotebookSession
 from grader.sandbox.client import Learner, LearnerError
+from grader.sandbox.harness import lesson_tasks
 from grader.sandbox.harness.lesson_tasks import LoadFailed, NoSuchSubmodule, load_strictly
 
 

@@ -1,4 +1,4 @@
-"""On Gradescope, without namespaces or Landlock, is the reference beside the learner's code still out of reach?
+"""On Gradescope, without namespaces or Landlock, is the reference beside the learner's code out of reach?
 
 A Gradescope container holds the autograder's files (solutions/, grader/, tests/) next to one learner's
 submission and usually grants no namespaces. This lays out such a container's /autograder/source, sets

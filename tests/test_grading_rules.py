@@ -37,7 +37,8 @@ WARNS = (
     .read_text()
     .replace(
         "    d_k = q.size(-1)\n",
-        "    d_k = q.size(-1)\n    import warnings\n\n    warnings.warn('this learner is being careful', UserWarning)\n",
+        "    d_k = q.size(-1)\n    import warnings\n\n"
+        "    warnings.warn('this learner is being careful', UserWarning)\n",
     )
 )
 

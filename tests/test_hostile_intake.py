@@ -26,19 +26,19 @@ from pathlib import Path
 
 import pytest
 
-from grader.intake import confined
-from grader.intake.bounded_parse import Unanalysable, load_json, parse_python
 from grader.contract import EXERCISES
 from grader.forbidden import forbidden_uses
 from grader.gradebook import Gradebook, submission_fingerprint
-from grader.names import file_stem, is_plain, tagged_stem, unique_names
+from grader.intake import confined
+from grader.intake.bounded_parse import Unanalysable, load_json, parse_python
+from grader.intake.layout import CLASS, NBGRADER, ONE_SUBMISSION, detect_layout, discover
 from grader.intake.nbgrader import discover_nbgrader
 from grader.intake.notebook_cells import notebook_to_modules
-from grader.results import ERROR, CheckResult, ExerciseResult, SubmissionResult
-from grader.sandbox.protections import SandboxError
-from grader.safe_text import for_csv_cell
-from grader.intake.layout import CLASS, NBGRADER, ONE_SUBMISSION, detect_layout, discover
 from grader.intake.submission import extract_modules
+from grader.names import file_stem, is_plain, tagged_stem, unique_names
+from grader.results import ERROR, CheckResult, ExerciseResult, SubmissionResult
+from grader.safe_text import for_csv_cell
+from grader.sandbox.protections import SandboxError
 from tests.test_nbgrader_submissions import answer, source_cells, write
 
 REPO = Path(__file__).resolve().parent.parent

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.kit import stubs
 from grader.contract import EXERCISES
-from learner import hints, kit, lesson, pictures, watch
+from grader.kit import stubs
+from learner import hints, kit, lesson, show, watch
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS, SUBMISSIONS = REPO / "solutions", REPO / "tests" / "submissions"
@@ -24,7 +24,10 @@ MODULES = [exercise.module for exercise in EXERCISES]
 
 
 def make_kit(root: Path, implemented: tuple[str, ...] = (), fixtures: tuple[str, ...] = ()) -> Path:
-    """A learner's kit in ``root``: the tools, and the stubs with the reference for ``implemented`` and fixtures laid over."""
+    """A learner's kit in ``root``: the tools, and the stubs with the reference for ``implemented``.
+
+    Fixtures are laid over them.
+    """
     exercises = root / "exercises"
     shutil.copytree(REPO / "exercises", exercises, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(
@@ -203,7 +206,11 @@ class TestHintCommand:
         assert (conftest.PROGRESS_KEY, conftest.HINTS_SHOWN_KEY) == (kit.PROGRESS_KEY, kit.HINTS_SHOWN_KEY)
 
 
-STUB_RUN = """\
+NEXT_AFTER_STUBS = (
+    "Next: exercise 1 — softmax.py: softmax() is not implemented yet — "
+    "TODO: subtract each slice's maximum before exp."
+)
+STUB_RUN = f"""\
 exercises/test_softmax.py Fsssss                                         [ 15%]
 
 =================================== FAILURES ===================================
@@ -213,7 +220,7 @@ __________________ test_shapes_with_any_batch_dims[no batch] ___________________
 attention.py: scaled_dot_product_attention() is not implemented yet — TODO: scores.
 ============================== Lesson 13 progress ==============================
 0 of 7 exercises pass their visible checks
-Next: exercise 1 — softmax.py: softmax() is not implemented yet — TODO: subtract each slice's maximum before exp.
+{NEXT_AFTER_STUBS}
 Stuck? `python -m learner hint` shows hint 1 of 3 for softmax.py.
 =========================== short test summary info ============================
 FAILED exercises/test_softmax.py::test_keeps_shape_and_dtype - softmax.py: so...
@@ -241,11 +248,13 @@ ERROR exercises/test_masking.py
 class TestWatchOutput:
     def test_only_the_first_failure_the_progress_and_the_summary_are_kept(self):
         assert watch.first_failure(STUB_RUN) == (
-            "test_keeps_shape_and_dtype\nsoftmax.py: softmax() is not implemented yet — TODO: subtract each slice's maximum before exp."
+            "test_keeps_shape_and_dtype\nsoftmax.py: softmax() is not implemented yet — "
+            "TODO: subtract each slice's maximum before exp."
         )
         assert watch.progress(STUB_RUN).splitlines()[1:] == [
             "0 of 7 exercises pass their visible checks",
-            "Next: exercise 1 — softmax.py: softmax() is not implemented yet — TODO: subtract each slice's maximum before exp.",
+            "Next: exercise 1 — softmax.py: softmax() is not implemented yet — "
+            "TODO: subtract each slice's maximum before exp.",
             "Stuck? `python -m learner hint` shows hint 1 of 3 for softmax.py.",
         ]
         assert watch.summary(STUB_RUN) == "7 failed, 33 skipped in 3.29s"
@@ -345,14 +354,14 @@ class TestShowMe:
     def test_the_reference_matches_everywhere(self, tmp_path):
         exercises = make_kit(tmp_path, implemented=("attention", "masking", "multi_head"))
         assert (
-            pictures.masking_figure(exercises=exercises).verdict == "all 75 weights match the expected ones"
+            show.masking_figure(exercises=exercises).verdict == "all 75 weights match the expected ones"
         )
         assert (
-            pictures.multi_head_figure(exercises=exercises).verdict
+            show.multi_head_figure(exercises=exercises).verdict
             == "all 50 weights match the expected ones"
         )
         assert (
-            pictures.multi_head_figure(exercises=exercises, head=1).verdict
+            show.multi_head_figure(exercises=exercises, head=1).verdict
             == "all 50 weights match the expected ones"
         )
 
@@ -369,7 +378,7 @@ class TestShowMe:
     )
     def test_masking_mistakes_are_marked(self, tmp_path, fixture, verdict):
         exercises = make_kit(tmp_path, fixtures=(fixture,))
-        assert pictures.masking_figure(exercises=exercises).verdict.startswith(verdict)
+        assert show.masking_figure(exercises=exercises).verdict.startswith(verdict)
 
     @pytest.mark.parametrize(
         "fixture, verdict",
@@ -384,7 +393,7 @@ class TestShowMe:
     )
     def test_one_head_of_multi_head_attention(self, tmp_path, fixture, verdict):
         exercises = make_kit(tmp_path, implemented=("masking",), fixtures=(fixture,))
-        assert verdict in pictures.multi_head_figure(exercises=exercises).verdict
+        assert verdict in show.multi_head_figure(exercises=exercises).verdict
 
     def test_the_command_writes_a_png_and_the_figure_shows_inline_in_a_notebook(self, tmp_path):
         exercises = make_kit(tmp_path, implemented=("masking",))
@@ -392,7 +401,7 @@ class TestShowMe:
         assert result.returncode == 0, result.stderr
         assert result.stdout == "Wrote pictures/m.png: all 75 weights match the expected ones.\n"
         assert (tmp_path / "pictures" / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        figure = pictures.masking_figure(exercises=exercises)
+        figure = show.masking_figure(exercises=exercises)
         assert figure._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"  # what Jupyter calls to show it inline
 
     def test_a_notebook_passes_the_code_its_cells_define(self, tmp_path, monkeypatch):
@@ -404,10 +413,10 @@ class TestShowMe:
             compile(cells.replace("from .masking import masked_attention\n", ""), "<cell>", "exec"), notebook
         )
         assert (
-            pictures.masking_figure(notebook["masked_attention"]).verdict
+            show.masking_figure(notebook["masked_attention"]).verdict
             == "all 75 weights match the expected ones"
         )
-        figure = pictures.multi_head_figure(notebook["MultiHeadAttention"], head=1)
+        figure = show.multi_head_figure(notebook["MultiHeadAttention"], head=1)
         assert figure.verdict == "all 50 weights match the expected ones"
         assert notebook["masked_attention"].__name__ == "masked_attention"  # put back after recording
 
@@ -427,15 +436,15 @@ class TestShowMe:
         line = 1 + next(
             n for n, text in enumerate((exercises / "masking.py").read_text().splitlines()) if "boom" in text
         )
-        with pytest.raises(pictures.LearnerCodeError, match=rf"^masking.py line {line}: RuntimeError: boom$"):
-            pictures.masking_figure(exercises=exercises)
+        with pytest.raises(show.LearnerCodeError, match=rf"^masking.py line {line}: RuntimeError: boom$"):
+            show.masking_figure(exercises=exercises)
 
     def test_multi_head_on_an_unfinished_masking_names_masking(self, tmp_path):
         exercises = make_kit(tmp_path, implemented=("multi_head",))
         with pytest.raises(
-            pictures.LearnerCodeError, match=r"^masking.py: masked_attention\(\) is not implemented yet"
+            show.LearnerCodeError, match=r"^masking.py: masked_attention\(\) is not implemented yet"
         ):
-            pictures.multi_head_figure(exercises=exercises)
+            show.multi_head_figure(exercises=exercises)
 
 
 class TestTheToolsStandAlone:
@@ -450,7 +459,8 @@ class TestTheToolsStandAlone:
 
     def test_importing_every_tool_loads_neither_grader_nor_solutions(self):
         code = (
-            "import sys, learner.cli, learner.hints, learner.watch, learner.pictures, learner.drawing, learner.kit\n"
+            "import sys, learner.cli, learner.hints, learner.watch, learner.show, learner.drawing\n"
+            "import learner.kit, learner.lesson, learner.torch_modules\n"
             "print([m for m in sys.modules if m.split('.')[0] in ('grader', 'solutions')])"
         )
         result = subprocess.run(

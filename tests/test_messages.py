@@ -5,7 +5,6 @@ import torch
 
 import solutions.encoder
 import solutions.multi_head
-from grader.checks.modules import linear_probe, state_text
 from grader.checks.compare import (
     CheckFailed,
     Tolerance,
@@ -15,6 +14,7 @@ from grader.checks.compare import (
     expect_shape,
     expect_tuple,
 )
+from grader.checks.modules import linear_probe, state_text
 from grader.forbidden import forbidden_uses
 
 
@@ -154,8 +154,12 @@ class TestForbiddenSourceScan:
 
 
 def test_a_forbidden_name_listed_in_all_is_not_a_use():
-    """Found by the adversarial corpus: __all__ = ["scaled_dot_product_attention"] cost a learner all 15 points."""
-    source = '__all__ = ["scaled_dot_product_attention"]\n\n\ndef scaled_dot_product_attention(q, k, v):\n    return q\n'
+    """Found by the adversarial corpus: __all__ = ["scaled_dot_product_attention"] cost a learner all
+    15 points."""
+    source = (
+        '__all__ = ["scaled_dot_product_attention"]\n\n\n'
+        "def scaled_dot_product_attention(q, k, v):\n    return q\n"
+    )
     assert forbidden_uses(source, "attention.py") == []
 
 

@@ -1,4 +1,6 @@
-"""Does the real nbgrader, running the generated notebook, give each learner what ``python -m grader grade`` gives?
+"""Does the real nbgrader, running the generated notebook, give each learner what the grader gives?
+
+``python -m grader grade`` is the grader here.
 
 In a temporary course folder: ``nbgrader generate_assignment`` turns the source notebook into the student
 notebook (stubs, hidden tests removed); three learners hand it in — one correct, one partly wrong, one
@@ -21,15 +23,15 @@ from pathlib import Path
 import pytest
 
 from grader.checks import checks_for
-from grader.contract import EXERCISES
+from grader.contract import ASSIGNMENT, EXERCISES
 from grader.intake.nbgrader import discover_nbgrader
-from grader.kit.notebook import isolated_jupyter, modules_to_notebook
-from grader.contract import ASSIGNMENT
+from grader.kit.nbgrader_course import isolated_jupyter, modules_to_notebook
 from grader.kit.notebook import NOTEBOOK, check_cell_id
 
 REPO = Path(__file__).resolve().parent.parent
 MUTANTS = REPO / "tests" / "submissions" / "mutants"
-# Partly wrong: three realistic mistakes (one in masking, which later exercises import) and one exercise not started.
+# Partly wrong: three realistic mistakes (one in masking, which later exercises import) and one
+# exercise not started.
 PARTLY_WRONG = (
     "softmax_without_max_subtraction",
     "nan_on_fully_masked_rows",
@@ -65,7 +67,10 @@ def learner_modules(target: Path, mutants: tuple[str, ...] = (), missing: tuple[
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> dict:
-    """Generate, hand in, autograde with nbgrader; grade the same notebooks with the grader. Both gradebooks."""
+    """Generate, hand in, autograde with nbgrader; grade the same notebooks with the grader.
+
+    Returns both gradebooks.
+    """
     root = tmp_path_factory.mktemp("nbgrader-course")
     env = isolated_jupyter(root)
     course = root / "course"

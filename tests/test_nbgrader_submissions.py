@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 
 from grader.contract import EXERCISES, exercise
+from grader.exits import UsageError
 from grader.grading import grade_exercise, grade_submission
+from grader.intake.layout import discover
 from grader.intake.nbgrader import discover_nbgrader, looks_like_nbgrader
-from grader.kit.notebook import modules_to_notebook
 from grader.intake.notebook_cells import notebook_to_modules
+from grader.intake.submission import from_folder
+from grader.kit.nbgrader_course import modules_to_notebook
 from grader.kit.notebook import NOTEBOOK
 from grader.sandbox.runner import Runner
 from grader.settings import Settings
-from grader.intake.layout import discover
-from grader.intake.submission import from_folder
-from grader.exits import UsageError
 from tests.grading_helpers import SOLUTIONS, SUBMISSIONS, overlay
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,7 +55,8 @@ def extract(tmp_path: Path, cells: list[dict]) -> tuple[list[str], Path]:
 
 
 def course_with(tmp_path: Path, notebooks: dict[str, list[dict] | str]) -> Path:
-    """A course folder whose ``submitted/<student>/lesson13/lesson13.ipynb`` hold the given cells (or raw text)."""
+    """A course folder whose ``submitted/<student>/lesson13/lesson13.ipynb`` hold the given cells (or
+    raw text)."""
     for student, content in notebooks.items():
         path = tmp_path / "course" / "submitted" / student / "lesson13" / "lesson13.ipynb"
         if isinstance(content, str):
@@ -120,7 +121,8 @@ class TestCells:
         cells = [cell for cell in source_cells() if grade_id(cell) != "masking"]
         problems, modules = extract(tmp_path, cells)
         assert problems == [
-            "has no cell with grade_id 'masking' (exercise 3, masking.py) — was it deleted? Its checks count as missing"
+            "has no cell with grade_id 'masking' (exercise 3, masking.py) — "
+            "was it deleted? Its checks count as missing"
         ]
         assert sorted(p.name for p in modules.glob("*.py")) == sorted(
             e.filename for e in EXERCISES if e.module != "masking"
@@ -134,7 +136,8 @@ class TestCells:
         problems, modules = extract(tmp_path, cells)
         duplicated = [p for p in problems if "cells with grade_id 'softmax'" in p]
         assert duplicated == [
-            f"has 2 cells with grade_id 'softmax' (cells 4, {len(cells)}): the last is graded, as nbgrader does; delete the others"
+            f"has 2 cells with grade_id 'softmax' (cells 4, {len(cells)}): "
+            "the last is graded, as nbgrader does; delete the others"
         ]
         assert "the copy" in (modules / "softmax.py").read_text()
 
@@ -222,7 +225,8 @@ class TestImports:
         )
         problems, _ = extract(tmp_path, cells)
         assert problems == [
-            "has a softmax cell that uses stable_max, defined in cell 4 outside the answer cells (the grader sees only the answer cells)"
+            "has a softmax cell that uses stable_max, defined in cell 4 outside the answer cells "
+            "(the grader sees only the answer cells)"
         ]
 
 
@@ -259,7 +263,8 @@ class TestGrading:
         )
 
     def test_the_grader_finds_nbgrader_folders_on_its_own(self, tmp_path):
-        """Once ``grader.intake.submission.discover`` hands nbgrader layouts to the adapter, PATH may be a course folder."""
+        """Once ``grader.intake.submission.discover`` hands nbgrader layouts to the adapter, PATH may be a
+        course folder."""
         course = course_with(tmp_path, {"s1": source_cells()})
         try:
             found = discover(course, tmp_path / "scratch")

@@ -1,4 +1,5 @@
-"""Is the nbgrader source notebook in sync with ``solutions/``, worth the SPEC's points, and graded like the grader?
+"""Is the nbgrader source notebook in sync with ``solutions/``, worth the SPEC's points, and graded
+like the grader?
 
 These tests run the notebook's cells in this process, top to bottom in one namespace, as a kernel
 would (``run_cells``); ``tests/test_nbgrader_round_trip.py`` runs the real nbgrader.
@@ -18,11 +19,17 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.kit import notebook_runtime
 from grader.checks import checks_for
 from grader.contract import EXERCISES, TOTAL_POINTS
-from grader.kit.notebook import modules_to_notebook
-from grader.kit.notebook import NOTEBOOK, VISIBLE_CHECKS, build_notebook, check_cell_id, write_notebook
+from grader.kit import notebook_runtime
+from grader.kit.nbgrader_course import modules_to_notebook
+from grader.kit.notebook import (
+    NOTEBOOK,
+    VISIBLE_CHECKS,
+    build_notebook,
+    check_cell_id,
+    write_notebook,
+)
 from tests.grading_helpers import SOLUTIONS, SUBMISSIONS, changed_modules, overlay
 
 REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION\n.*?^[ \t]*### END SOLUTION$", re.S | re.M)
@@ -57,7 +64,8 @@ def with_answers(notebook: dict, folder: Path, tmp_path: Path) -> dict:
 
 
 def run_cells(notebook: dict, only: set[str] | None = None) -> tuple[dict[str, str | None], str]:
-    """Run the code cells in one namespace; returns ``{test grade_id: error or None}`` and what went to stderr.
+    """Run the code cells in one namespace; returns ``{test grade_id: error or None}`` and what went to
+    stderr.
 
     ``only``: run just these test cells (answer and read-only cells always run).
     """
@@ -200,7 +208,10 @@ def test_a_pytorch_warning_in_the_learners_code_goes_to_stdout(source_notebook, 
     (tmp_path / "nothing").mkdir()
     folder = overlay(tmp_path / "nothing", tmp_path / "warns")
     source = (folder / "softmax.py").read_text(encoding="utf-8")
-    warn = "    import warnings\n\n    warnings.warn('enable_nested_tensor is True, but self.use_nested_tensor is False')\n"
+    warn = (
+        "    import warnings\n\n"
+        "    warnings.warn('enable_nested_tensor is True, but self.use_nested_tensor is False')\n"
+    )
     (folder / "softmax.py").write_text(
         source.replace("    ### BEGIN SOLUTION\n", "    ### BEGIN SOLUTION\n" + warn), encoding="utf-8"
     )
@@ -234,7 +245,8 @@ MUTANTS = sorted(path for path in (SUBMISSIONS / "mutants").iterdir() if path.is
 @pytest.mark.slow
 @pytest.mark.parametrize("fixture", MUTANTS, ids=[path.name for path in MUTANTS])
 def test_a_check_cell_fails_exactly_when_its_check_fails(fixture, source_notebook, tmp_path):
-    """On every mistake in the corpus, nbgrader's cell score is the grader's check score (visible asserts included)."""
+    """On every mistake in the corpus, nbgrader's cell score is the grader's check score (visible
+    asserts included)."""
     notebook = with_answers(source_notebook, overlay(fixture, tmp_path / "submission"), tmp_path)
     modules = changed_modules(fixture)
     only = {check_cell_id(m, c.name) for m in modules for c in checks_for(m, device_checks=False)}

@@ -27,10 +27,10 @@ import jsonschema
 import pytest
 
 from grader.gradebook import Gradebook
-from grader.reports.gradescope import gradescope_results
 from grader.intake.notebook_cells import notebook_to_modules
-from grader.reports.progress import Progress
 from grader.reports.feedback import feedback_html, feedback_markdown
+from grader.reports.gradescope import gradescope_results
+from grader.reports.progress import Progress
 from grader.reports.tables import write_grades, write_results
 from grader.results import (
     ERROR,

@@ -106,7 +106,8 @@ def random_mask(g: torch.Generator, shape: tuple[int, ...]) -> torch.Tensor:
 
 
 def randomized(module: nn.Module, seed: int, dtype=torch.float32) -> nn.Module:
-    """``module`` in ``dtype`` with every parameter drawn from a local generator (the global RNG untouched)."""
+    """``module`` in ``dtype`` with every parameter drawn from a local generator (the global RNG
+    untouched)."""
     g = torch.Generator().manual_seed(seed)
     module = module.to(dtype)
     with torch.no_grad():
@@ -967,7 +968,8 @@ class TestTraining:
         assert losses[-1] < 0.5 * losses[0], f"loss went from {losses[0]:.4f} to {losses[-1]:.4f}"
 
     def test_the_reference_is_the_lesson_full_batch_loop_done_right(self):
-        """Submissions may use mini-batches (SPEC); the reference is the loop the grader sizes epochs and lr for."""
+        """Submissions may use mini-batches (SPEC); the reference is the loop the grader sizes epochs and
+        lr for."""
         X, y = easy_task(12, n=8)
         lengths = torch.tensor([4, 1, 3, 2, 4, 0, 2, 3])
         model, expected_model = classifier_for_training(13), classifier_for_training(13)

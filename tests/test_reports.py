@@ -1,4 +1,5 @@
-"""Are the reports well-formed (schemas), complete (HTML, pictures, Gradescope, summary) and free of our source?"""
+"""Are the reports well-formed (schemas), complete (HTML, pictures, Gradescope, summary) and free of our
+source?"""
 
 import json
 import shutil

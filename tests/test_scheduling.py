@@ -1,4 +1,5 @@
-"""How a class is shared among the grading workers: exercise by exercise, each submission reported once, whole.
+"""How a class is shared among the grading workers: exercise by exercise, each submission
+reported once, whole.
 
 ``grade_exercise`` is replaced by a stand-in here: these tests are about the order and the sharing of
 the work, not about the checks (the real grader runs in test_bulk, test_cli and the corpus tests).
@@ -10,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from grader import grading
-
-from grader.sandbox import session as sandbox_session
 from grader.contract import EXERCISES
-from grader.results import ExerciseResult
 from grader.intake.submission import Submission
+from grader.results import ExerciseResult
+from grader.sandbox import session as sandbox_session
 
 
 def submission(name: str) -> Submission:

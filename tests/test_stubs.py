@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.kit import stubs
 from grader.contract import EXERCISES
+from grader.kit import stubs
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS, EXERCISE_DIR = REPO / "solutions", REPO / "exercises"
@@ -110,8 +110,8 @@ class TestGenerator:
         stub = stubs.make_stub(SAMPLE, "sample.py")
         assert "return side * side" not in stub and "math.sqrt" not in stub
         assert (
-            'raise NotImplementedError("Box.area() is not implemented yet — TODO: multiply the side by itself.")'
-            in stub
+            'raise NotImplementedError("Box.area() is not implemented yet — '
+            'TODO: multiply the side by itself.")' in stub
         )
         assert (
             'raise NotImplementedError("root() is not implemented yet — TODO: the \\"square\\" root.")'
@@ -142,7 +142,10 @@ class TestGenerator:
                 "line 2: a solution region must lie inside a function",
             ),
             (
-                "def f():\n    # TODO: x\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n",
+                (
+                    "def f():\n    # TODO: x\n    ### BEGIN SOLUTION\n"
+                    "    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION\n"
+                ),
                 "line 4: ### BEGIN SOLUTION inside the region opened at line 3",
             ),
             ("def f(:\n    pass\n", "line 1"),

@@ -1,4 +1,5 @@
-"""Do a folder, an exercises/ subfolder, a .zip and a folder of submissions all load — and bad entries get a reason?"""
+"""Do a folder, an exercises/ subfolder, a .zip and a folder of submissions all load — and bad entries
+get a reason?"""
 
 import shutil
 import zipfile
@@ -6,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.intake.submission import MODULE_FILES, extract_modules
-
-from grader.intake.layout import discover
 from grader.exits import UsageError
+from grader.intake.layout import discover
+from grader.intake.submission import MODULE_FILES, extract_modules
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox.harness import syscall_filter
 from grader.contract import MODULES
+from grader.sandbox.harness import syscall_filter
 from tests.grading_helpers import REPO, SOLUTIONS, SUBMISSIONS, namespaces_work, overlay
 from tests.test_adversarial import honest_source, kernel_key_users
 from tests.unprivileged import NOBODY, can_switch_user, run_as

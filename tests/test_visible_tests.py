@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parent.parent
 def learner_copy(
     tmp_path: Path, implemented: tuple[str, ...] = (), patches: dict[str, str] | None = None
 ) -> Path:
-    """A copy of exercises/ with the reference dropped in for ``implemented`` modules and files replaced by ``patches``."""
+    """A copy of exercises/ with the reference dropped in for ``implemented`` modules and files replaced
+    by ``patches``."""
     folder = tmp_path / "exercises"
     shutil.copytree(REPO / "exercises", folder, ignore=shutil.ignore_patterns("__pycache__"))
     for module in implemented:
@@ -86,8 +87,10 @@ class TestHalfway:
             (REPO / "exercises" / "softmax.py")
             .read_text()
             .replace(
-                "    # TODO: subtract each slice's maximum before exp, and give a slice that is all -inf zeros.\n",
-                "    # TODO: subtract each slice's maximum before exp, and give a slice that is all -inf zeros.\n"
+                "    # TODO: subtract each slice's maximum before exp, "
+                "and give a slice that is all -inf zeros.\n",
+                "    # TODO: subtract each slice's maximum before exp, "
+                "and give a slice that is all -inf zeros.\n"
                 "    e = np.exp(x)\n    return e / e.sum(axis=axis, keepdims=True)\n",
             )
         )

@@ -1,8 +1,9 @@
 """The hidden checks, one module per exercise; each check is a function registered with ``@check``.
 
-A check's docstring (its first paragraph, on one line) is the title the learner sees; its order in the file is its order in
-the feedback; its points are what passing it earns. A check takes the ``Learner`` for its exercise,
-runs the learner's code through it, and raises ``CheckFailed`` (facts + hint) when a rule is broken.
+A check's docstring (its first paragraph, on one line) is the title the learner sees; its order in the
+file is its order in the feedback; its points are what passing it earns. A check takes the ``Learner``
+for its exercise, runs the learner's code through it, and raises ``CheckFailed`` (facts + hint) when a
+rule is broken.
 
 A device check (``on_device=True``, no points) runs the learner's code on the grading run's
 accelerator (``learner.device``, see ``grader.sandbox.accelerator``) in a session of its own, and is
@@ -51,14 +52,16 @@ def check(points: float, *, on_device: bool = False) -> Callable[[Callable], Cal
 
 
 def checks_for(module: str, *, device_checks: bool = True) -> list[Check]:
-    """The checks of exercise ``module``, in feedback order; ``device_checks=False`` leaves the device checks out."""
+    """The checks of exercise ``module``, in feedback order; ``device_checks=False`` leaves the device checks
+    out."""
     importlib.import_module(f"grader.checks.{module}")
     return [c for c in _REGISTRY.get(module, []) if device_checks or not c.on_device]
 
 
 @contextmanager
 def case(description: str) -> Iterator[None]:
-    """Add the input that shows a failure ("input: q (2, 3, 4) float32, seed 7") to any ``CheckFailed`` inside."""
+    """Add the input that shows a failure ("input: q (2, 3, 4) float32, seed 7") to any ``CheckFailed``
+    inside."""
     try:
         yield
     except CheckFailed as failure:

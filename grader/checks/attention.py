@@ -164,7 +164,8 @@ def check_keeps_dtype_and_precision(learner):
                     weights,
                     reference(q, k, v)[1],
                     f"{WHERE}: float64 weights, at float64 precision",
-                    "Is √d_k computed in float32 (torch.tensor(d_k, dtype=torch.float32))? math.sqrt keeps full precision.",
+                    "Is √d_k computed in float32 (torch.tensor(d_k, dtype=torch.float32))? math.sqrt keeps "
+                    "full precision.",
                     tolerance=Tolerance(1e-12, 1e-14),
                 )
 

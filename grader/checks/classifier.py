@@ -1,4 +1,5 @@
-"""Exercise 7 — AttentionClassifier and train_classifier: padding invariance, and learning a task that needs attention.
+"""Exercise 7 — AttentionClassifier and train_classifier: padding invariance, and learning a task that needs
+attention.
 
 The task: each sequence holds 3–8 real tokens of 4 features; the label is the sign of feature 1 of the
 token whose feature 0 is largest. The mean of the tokens says little about that one token (a mean
@@ -146,12 +147,14 @@ def check_training_returns_one_float_loss_per_epoch(learner):
     call, _ = trained(learner)
     losses, epochs = call.losses, TASK["epochs"]
     with case(
-        f"train_classifier(model, X ({TASK['train_size']}, {TASK['max_len']}, {TASK['input_dim']}), y, lengths, epochs={epochs}, lr={TASK['lr']})"
+        f"train_classifier(model, X ({TASK['train_size']}, {TASK['max_len']}, {TASK['input_dim']}), y, "
+        f"lengths, epochs={epochs}, lr={TASK['lr']})"
     ):
         expect_one_float_loss_per_epoch(losses, epochs, "classifier.train_classifier")
         if not losses[-1] < 0.9 * losses[0]:
             fail(
-                f"classifier.train_classifier: the loss did not fall: epoch 1 {losses[0]:.4f}, epoch {epochs} {losses[-1]:.4f}",
+                f"classifier.train_classifier: the loss did not fall: epoch 1 {losses[0]:.4f}, epoch "
+                f"{epochs} {losses[-1]:.4f}",
                 "Does each epoch zero the gradients, call backward and take an optimizer step?",
             )
 
@@ -165,14 +168,17 @@ def accuracy(learner) -> float:
 
 @check(points=2)
 def check_learns_what_mean_pooling_cannot(learner):
-    """after training, held-out accuracy on the attention task is at least 80% (mean pooling alone stays near 60%)"""
+    """after training, held-out accuracy on the attention task is at least 80% (mean pooling alone stays near
+    60%)"""
     with case(
-        f"synthetic task, {TASK['train_size']} training and {TASK['test_size']} held-out sequences, epochs={TASK['epochs']}, lr={TASK['lr']}"
+        f"synthetic task, {TASK['train_size']} training and {TASK['test_size']} held-out sequences, "
+        f"epochs={TASK['epochs']}, lr={TASK['lr']}"
     ):
         got = accuracy(learner)
         if got < LEARNS_BEYOND_MEAN_POOLING:
             fail(
-                f"{WHERE}: held-out accuracy: expected at least {LEARNS_BEYOND_MEAN_POOLING:.0%}, got {got:.1%}",
+                f"{WHERE}: held-out accuracy: expected at least {LEARNS_BEYOND_MEAN_POOLING:.0%}, got "
+                f"{got:.1%}",
                 "Is the attention output (not the embedding) what you pool?",
             )
 
@@ -188,7 +194,8 @@ def check_reaches_high_accuracy(learner):
 
 @check(points=0, on_device=True)
 def check_runs_on_cuda(learner):
-    """on a CUDA device: the model gives the same logits as on the CPU, and train_classifier trains it there"""
+    """on a CUDA device: the model gives the same logits as on the CPU, and train_classifier trains it
+    there"""
     device = learner.device
     x, lengths = randn(8, 3, 6, 4), torch.tensor([6, 2, 4])
     cases = {
@@ -198,7 +205,8 @@ def check_runs_on_cuda(learner):
     }
     specs = [{"args": args} for args in cases.values()]
     with case(
-        f"AttentionClassifier{tuple(MODEL)}, x (3, 6, 4) {location(learner)}, lengths [6, 2, 4]; the same model on cpu"
+        f"AttentionClassifier{tuple(MODEL)}, x (3, 6, 4) {location(learner)}, lengths [6, 2, 4]; the same "
+        "model on cpu"
     ):
         with learner.on_cpu():
             on_cpu = learner.forward("AttentionClassifier", MODEL, calls=specs, seed=0).result

@@ -127,7 +127,8 @@ def expect_equal(got, expected, what: str, hint: Hint = None) -> None:
 def expect_close(
     got, expected, what: str, hint: Hint = None, tolerance: Tolerance | None = None, check_dtype: bool = True
 ) -> None:
-    """Shape, dtype, then values within ``tolerance`` (default: by the expected dtype); nan only where expected."""
+    """Shape, dtype, then values within ``tolerance`` (default: by the expected dtype); nan only where
+    expected."""
     got_t, expected_t = as_tensor(got, what), as_tensor(expected, what)
     expect_shape(got_t, expected_t.shape, what, hint)
     if check_dtype:
@@ -175,7 +176,8 @@ def mismatch(got: torch.Tensor, expected: torch.Tensor, tolerance: Tolerance) ->
     expected_value, got_value = expected64[tuple(index)].item(), got64[tuple(index)].item()
     difference = abs(got_value - expected_value)
     return (
-        f"{int(bad.sum())} of {expected.numel()} values differ; worst at {index}: expected {_number(expected_value)}, "
+        f"{int(bad.sum())} of {expected.numel()} values differ; worst at {index}: expected "
+        f"{_number(expected_value)}, "
         f"got {_number(got_value)} (off by {_number(difference)}; allowed {tolerance.atol:.1g} + "
         f"{tolerance.rtol:.1g} × |expected|)"
     )

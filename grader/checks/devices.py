@@ -20,7 +20,8 @@ MASK_DEVICE_HINT = "A mask may live on another device than q: move it first, mas
 def expect_on_device(
     call, device: str, what: str, part: str = "result", hint: Hint = NEW_TENSOR_HINT
 ) -> None:
-    """Every tensor in ``call``'s ``part`` ("result" or "grads") was on ``device``'s type ("cuda" matches "cuda:0")."""
+    """Every tensor in ``call``'s ``part`` ("result" or "grads") was on ``device``'s type ("cuda" matches
+    "cuda:0")."""
     devices = call.devices.get(part)
     if not isinstance(devices, list) or not devices:
         fail(f"{what}: the sandbox did not say where the {part} were; was the grader's harness altered?")

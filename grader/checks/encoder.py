@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from functools import cache, partial
+from functools import partial
 
 import torch
-from torch import nn
 
 from grader.checks import case, check, oracles
 from grader.checks.compare import (
@@ -18,57 +16,32 @@ from grader.checks.compare import (
     fail,
     is_close,
 )
+from grader.checks.encoder_cases import (
+    BLOCK,
+    ENCODER,
+    PE,
+    block_case,
+    block_probes,
+    encoder_probes,
+    formula,
+    pe_hint,
+)
 from grader.checks.inputs import randn, random_mask
 from grader.checks.modules import (
-    Probe,
     expect_module_on_device,
     expect_submodules,
     expected_outputs,
     forward,
-    layer_norm_probe,
-    linear_probe,
     reference_module,
-    reference_probe,
-    state_of,
 )
 from solutions.encoder import Encoder, EncoderBlock
 from solutions.masking import causal_mask, padding_mask
 
-PE = "encoder.sinusoidal_positional_encoding"
-BLOCK, ENCODER = "encoder.EncoderBlock", "encoder.Encoder"
-SELF_ATTN_HINT = "Is self_attn the lesson's MultiHeadAttention(embed_dim, num_heads), called on (x, mask)?"
-LAYER_NORM_HINT = "Is {} an nn.LayerNorm(embed_dim), with its default eps 1e-5?"
-NORM_HINT = (
-    "Post-norm: norm1(x + attention(x)); pre-norm: x + attention(norm1(x)). Where does each LayerNorm sit?"
-)
-
-
-@cache  # the same few tables for every learner; callers only read them
-def formula(max_len: int, embed_dim: int) -> torch.Tensor:
-    """Vaswani et al. (2017), interleaved, written out column by column in float64."""
-    table = torch.zeros(max_len, embed_dim, dtype=torch.float64)
-    for column in range(embed_dim):
-        rate = 10000.0 ** ((column - column % 2) / embed_dim)
-        angles = torch.arange(max_len, dtype=torch.float64) / rate
-        table[:, column] = torch.sin(angles) if column % 2 == 0 else torch.cos(angles)
-    return table
-
-
-def pe_hint(got: torch.Tensor, max_len: int, embed_dim: int) -> str:
-    half = torch.zeros(max_len, embed_dim, dtype=torch.float64)
-    angles = torch.arange(max_len, dtype=torch.float64)[:, None] / 10000.0 ** (
-        torch.arange(0, embed_dim, 2) / embed_dim
-    )
-    half[:, : angles.shape[1]] = torch.sin(angles)
-    half[:, angles.shape[1] :] = torch.cos(angles)[:, : embed_dim - angles.shape[1]]
-    if is_close(got.double(), half, Tolerance(1e-5, 1e-5)):
-        return "The SPEC interleaves: sine in even columns, cosine in odd ones, not sines first and cosines after."
-    return "Column 2i and 2i+1 share the rate 10000^(2i / embed_dim): is the exponent 2i / embed_dim?"
-
 
 @check(points=3)
 def check_positional_encoding_values(learner):
-    """sinusoidal_positional_encoding matches the formula (interleaved sin/cos; an odd embed_dim ends with sin)"""
+    """sinusoidal_positional_encoding matches the formula (interleaved sin/cos; an odd embed_dim ends with
+    sin)"""
     for max_len, embed_dim in ((1, 2), (4, 6), (50, 16), (7, 5)):
         with case(f"sinusoidal_positional_encoding({max_len}, {embed_dim})"):
             got = learner.call("sinusoidal_positional_encoding", max_len, embed_dim).result
@@ -89,7 +62,8 @@ def check_positional_encoding_large_positions(learner):
     with case("sinusoidal_positional_encoding(10000, 32)"):
         got = learner.call("sinusoidal_positional_encoding", 10000, 32).result
         expect_shape(got, (10000, 32), PE)
-        # float32 angles of positions near 1e4 are off by up to ~1e-3 rad: a correct float32 computation must pass.
+        # float32 angles of positions near 1e4 are off by up to ~1e-3 rad: a correct float32 computation must
+        # pass.
         expect_close(
             got,
             formula(10000, 32).float(),
@@ -97,28 +71,6 @@ def check_positional_encoding_large_positions(learner):
             partial(pe_hint, got, 10000, 32),
             tolerance=Tolerance(0.0, 5e-3),
         )
-
-
-def block_probes(
-    reference: nn.Module,
-    prefix: str,
-    x: torch.Tensor,
-    h: torch.Tensor,
-    num_heads: int,
-) -> list[Probe]:
-    """The SPEC submodules of the block at ``prefix`` (``""``, ``"layers.1."``), each on its own input.
-
-    ``x`` (B, L, E) feeds the attention, linear1 and the norms; ``h`` (B, L, F) feeds linear2.
-    """
-    state, embed_dim = state_of(reference), x.shape[-1]
-    attention = f"the lesson's MultiHeadAttention({embed_dim}, {num_heads}) with the weights loaded"
-    return [
-        reference_probe(reference, f"{prefix}self_attn", (x, None), "x, None", attention, SELF_ATTN_HINT),
-        linear_probe(state, f"{prefix}linear1", x, "x", "Is linear1 a plain nn.Linear(embed_dim, ff_dim)?"),
-        linear_probe(state, f"{prefix}linear2", h, "h", "Is linear2 a plain nn.Linear(ff_dim, embed_dim)?"),
-        layer_norm_probe(state, f"{prefix}norm1", x, LAYER_NORM_HINT.format("norm1")),
-        layer_norm_probe(state, f"{prefix}norm2", x, LAYER_NORM_HINT.format("norm2")),
-    ]
 
 
 @check(points=1)
@@ -139,34 +91,6 @@ def check_block_has_the_spec_attributes(learner):
         )
 
 
-def block_case(learner, norm_first: bool, seed: int):
-    reference = reference_module(EncoderBlock, 8, 2, 16, norm_first=norm_first, seed=seed)
-    oracle = oracles.encoder_layer(reference, 2, 16, norm_first)
-    x = randn(seed + 1, 3, 5, 8)
-    for text, mask in (
-        ("no", None),
-        ("causal (5, 5)", causal_mask(5)),
-        ("padding (3, 1, 5)", padding_mask([5, 3, 4])),
-    ):
-        with case(f"EncoderBlock(8, 2, 16, norm_first={norm_first}) in eval mode, x (3, 5, 8), {text} mask"):
-            expected = oracle(x, src_mask=oracles.to_torch_mask(mask, 3, 2, 5)).detach()
-            got = forward(
-                learner,
-                "EncoderBlock",
-                [8, 2, 16],
-                reference,
-                [{"args": [x, mask]}],
-                init_kwargs={"norm_first": norm_first},
-            ).result[0]
-            expect_close(
-                got,
-                expected,
-                f"{BLOCK} vs nn.TransformerEncoderLayer: output",
-                NORM_HINT,
-                tolerance=Tolerance.for_dtype(torch.float32, 5),
-            )
-
-
 @check(points=3)
 def check_post_norm_block_matches_transformer_encoder_layer(learner):
     """post-norm block (eval) equals nn.TransformerEncoderLayer with the same weights"""
@@ -177,30 +101,6 @@ def check_post_norm_block_matches_transformer_encoder_layer(learner):
 def check_pre_norm_block_matches_transformer_encoder_layer(learner):
     """pre-norm block (eval) equals nn.TransformerEncoderLayer(norm_first=True) with the same weights"""
     block_case(learner, norm_first=True, seed=20)
-
-
-def shared_weights_hint(siblings: list[Probe], index: int, got: torch.Tensor) -> str:
-    """Tell blocks that share weights apart: layer ``index``'s output matches another layer's expected one."""
-    mine = siblings[index]
-    for other, sibling in enumerate(siblings):
-        if other != index and is_close(got, sibling.expected, mine.tolerance):
-            return (
-                f"{mine.path} gives what layers.{other}'s weights give: do the layers share one block "
-                "([block] * num_layers)? Each layer needs an EncoderBlock of its own."
-            )
-    return mine.hint
-
-
-def encoder_probes(reference: Encoder, x: torch.Tensor, h: torch.Tensor, num_heads: int) -> list[Probe]:
-    """Every block's SPEC submodules (hinting at shared weights), then the final norm."""
-    layers = [block_probes(reference, f"layers.{i}.", x, h, num_heads) for i in range(len(reference.layers))]
-    probes = []
-    for index, block in enumerate(layers):
-        for part, probe in enumerate(block):
-            siblings = [other[part] for other in layers]
-            probes.append(replace(probe, hint=partial(shared_weights_hint, siblings, index)))
-    final_norm_hint = "Pre-norm stacks end with a final nn.LayerNorm(embed_dim) in .norm: is it one?"
-    return probes + [layer_norm_probe(state_of(reference), "norm", x, final_norm_hint)]
 
 
 @check(points=1)
@@ -227,7 +127,8 @@ def check_encoder_layers_have_their_own_weights(learner):
 
 @check(points=3)
 def check_encoder_matches_transformer_encoder(learner):
-    """Encoder (eval, post- and pre-norm with its final norm) equals nn.TransformerEncoder with the same weights"""
+    """Encoder (eval, post- and pre-norm with its final norm) equals nn.TransformerEncoder with the same
+    weights"""
     for norm_first in (False, True):
         reference = reference_module(Encoder, 3, 8, 2, 16, norm_first=norm_first, seed=30 + norm_first)
         oracle = oracles.encoder(reference, 2, 16, norm_first)
@@ -293,7 +194,8 @@ def check_fully_masked_rows_stay_finite(learner):
         reference = reference_module(EncoderBlock, 8, 2, 16, norm_first=norm_first, seed=60)
         x = randn(61, 2, 4, 8)
         with case(
-            f"EncoderBlock(8, 2, 16, norm_first={norm_first}), mask (2, 4, 4) with query 3 of batch 1 fully masked"
+            f"EncoderBlock(8, 2, 16, norm_first={norm_first}), mask (2, 4, 4) with query 3 of batch 1 "
+            "fully masked"
         ):
             got = forward(
                 learner,
@@ -363,7 +265,8 @@ def check_keeps_dtype_and_input(learner):
 
 @check(points=0, on_device=True)
 def check_runs_on_cuda(learner):
-    """on a CUDA device: a 2-block Encoder (pre- and post-norm) stays on the device and equals the reference"""
+    """on a CUDA device: a 2-block Encoder (pre- and post-norm) stays on the device and equals the
+    reference"""
     x = randn(70, 2, 5, 8, dtype=torch.float64)
     masks = [
         ("padding mask (2, 1, 5)", padding_mask([5, 3]), True),

@@ -14,50 +14,21 @@ from grader.checks.compare import (
     expect_finite,
     expect_gradients,
     expect_shape,
-    expect_tuple,
     fail,
-    is_close,
 )
 from grader.checks.devices import MASK_DEVICE_HINT, expect_on_device, location
 from grader.checks.inputs import FLOATS, mask_text, qkv, randn, random_mask, shape_text
+from grader.checks.masking_cases import (
+    MASK_FORMS,
+    WHERE,
+    ZERO_ROWS_HINT,
+    attend,
+    fully_masked_case,
+    mask_hint,
+)
 from solutions.masking import causal_mask as reference_causal
 from solutions.masking import masked_attention as reference
 from solutions.masking import padding_mask as reference_padding
-
-WHERE = "masking.masked_attention"
-ZERO_ROWS_HINT = "What does softmax do with a row that is all -inf? Such a query should get all-zero weights."
-
-
-def attend(learner, q, k, v, mask, **options):
-    call = learner.call("masked_attention", q, k, v, mask, **options)
-    output, weights = expect_tuple(call.result, 2, f"{WHERE}: return value (output, weights)")
-    return call, output, weights
-
-
-def mask_hint(q, k, mask, got_weights) -> str:
-    """A question aimed at the likeliest masking mistake, found by trying the usual wrong variants."""
-    scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
-    try:
-        allowed = torch.broadcast_to(mask != 0, scores.shape)
-    except RuntimeError:
-        return "Masked keys get -inf before the softmax; nonzero mask entries mean 'may attend'."
-    variants = {
-        "Is the mask inverted? True (nonzero) means 'may attend'.": reference(q, k, k, ~allowed)[1],
-        "Is the mask applied before the softmax? Zeroing weights afterwards leaves rows that do not sum to one.": torch.softmax(
-            scores, -1
-        )
-        * allowed,
-        "Masked scores filled with 0 still get weight: which value makes exp() give exactly 0?": torch.softmax(
-            scores.masked_fill(~allowed, 0.0), -1
-        ),
-        "A fully masked row filled with a large negative number gets uniform weights: should it not get zeros?": torch.softmax(
-            scores.masked_fill(~allowed, -1e9), -1
-        ),
-    }
-    for hint, wrong in variants.items():
-        if is_close(got_weights, wrong.to(got_weights.dtype)):
-            return hint
-    return "Masked keys get -inf before the softmax; nonzero mask entries mean 'may attend'."
 
 
 @check(points=2)
@@ -103,7 +74,8 @@ def check_padding_mask_rejects_short_max_len(learner):
         raised = learner.raises("padding_mask", [2, 5], max_len=4)
         if raised != "ValueError":
             fail(
-                f"masking.padding_mask([2, 5], max_len=4): expected ValueError, got {raised or 'no exception'}"
+                "masking.padding_mask([2, 5], max_len=4): expected ValueError, got "
+                f"{raised or 'no exception'}"
             )
 
 
@@ -138,34 +110,10 @@ def check_masked_keys_get_zero_weight(learner):
                 )
                 with drawing:
                     fail(
-                        f"{WHERE}: masked key got weight: query {i} of batch {b} gives key {j} weight {weights[b, i, j].item():.4g}, expected 0",
+                        f"{WHERE}: masked key got weight: query {i} of batch {b} gives key {j} weight "
+                        f"{weights[b, i, j].item():.4g}, expected 0",
                         partial(mask_hint, q, k, mask, weights),
                     )
-
-
-MASK_FORMS = [  # (description, batch, L_q, L_k, mask builder)
-    ("bool (L_q, L_k)", (2,), 4, 5, lambda s: random_mask(s, 4, 5)),
-    ("int (B, 1, L_k)", (2,), 3, 5, lambda s: random_mask(s, 2, 1, 5).long()),
-    ("float 0/1 (B, L_q, L_k)", (2,), 4, 3, lambda s: random_mask(s, 2, 4, 3).double()),
-    ("bool (L_k,)", (3,), 2, 6, lambda s: random_mask(s, 6)),
-    ("bool (1, 1, L_k), 2 batch dims", (2, 3), 4, 4, lambda s: random_mask(s, 1, 1, 4)),
-    ("uint8 causal (L, L), no batch", (), 5, 5, lambda s: reference_causal(5).to(torch.uint8)),
-    ("bool (B, H, L_q, L_k), 2 batch dims", (2, 2), 3, 4, lambda s: random_mask(s, 2, 2, 3, 4)),
-    (
-        "int 0/3 (B, L_q, L_k): any nonzero value may attend",
-        (2,),
-        3,
-        4,
-        lambda s: random_mask(s, 2, 3, 4).long() * 3,
-    ),
-    (
-        "float 0/0.5 (L_q, L_k): any nonzero value may attend",
-        (2,),
-        3,
-        4,
-        lambda s: random_mask(s, 3, 4).double() / 2,
-    ),
-]
 
 
 @check(points=3)
@@ -197,14 +145,6 @@ def check_matches_pytorch_with_masks(learner):
             _, output, _ = attend(learner, q, k, v, mask)
             expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
             expect_close(output, expected, f"{WHERE} vs PyTorch: output")
-
-
-def fully_masked_case(seed: int, dtype):
-    q, k, v = qkv(seed, (2,), 4, 5, 8, 3, dtype)
-    mask = random_mask(seed + 1, 2, 4, 5)
-    mask[0, 2] = False  # query 2 of batch 0 sees nothing
-    mask[1, 0] = False
-    return q, k, v, mask
 
 
 @check(points=3)
@@ -309,7 +249,8 @@ def check_causality_by_perturbation(learner):
 
 @check(points=0, on_device=True)
 def check_runs_on_cuda(learner):
-    """on a CUDA device: masks are made where asked, and masked attention stays on the device wherever the mask lives"""
+    """on a CUDA device: masks are made where asked, and masked attention stays on the device wherever the
+    mask lives"""
     device = learner.device
     with case(f"causal_mask(5, device={device!r})"):
         call = learner.call("causal_mask", 5, device=device)

@@ -62,7 +62,8 @@ def forward(
     fresh=False,
     stay_on_cpu=(),
 ):
-    """Run ``calls`` on the learner's ``cls(*init)`` holding ``reference``'s weights; fail on unknown names."""
+    """Run ``calls`` on the learner's ``cls(*init)`` holding ``reference``'s weights; fail on unknown
+    names."""
     dtype = next(reference.parameters()).dtype
     call = learner.forward(
         cls,
@@ -80,7 +81,8 @@ def forward(
     unexpected = call.extra.get("unexpected") or []
     if unexpected:
         fail(
-            f"{learner.module}.{cls}: has no parameter {', '.join(unexpected[:4])} (the SPEC's names): the grader cannot load weights",
+            f"{learner.module}.{cls}: has no parameter {', '.join(unexpected[:4])} (the SPEC's names): the "
+            "grader cannot load weights",
             "Do your attributes carry exactly the SPEC's names?",
         )
     return call
@@ -217,7 +219,8 @@ def expect_module_on_device(
     expected, expected_grads, _ = expected_outputs(reference, calls)
     described = "; ".join(f"{text} on {'cpu' if on_cpu else device}" for text, _, on_cpu in masks)
     with case(
-        f"x {tuple(x.shape)} {str(x.dtype).removeprefix('torch.')} on {device}, one call per mask: {described}"
+        f"x {tuple(x.shape)} {str(x.dtype).removeprefix('torch.')} on {device}, one call per mask: "
+        f"{described}"
     ):
         call = forward(learner, cls, init, reference, calls, init_kwargs=init_kwargs, stay_on_cpu=stay)
         expect_on_device(call, device, f"{where}: output", hint=MASK_DEVICE_HINT if stay else NEW_TENSOR_HINT)

@@ -47,7 +47,10 @@ def heads_hint(reference, x, mask, got) -> str:
             return "Your output matches a single head over all features: are the features split into heads?"
         if num_heads > 1 and is_close(got, wrong_scale(x, mask)):
             return "Each head works in D = embed_dim // num_heads dimensions: scale by √D, not √embed_dim."
-    return "Split (B, L, E) → (B, L, H, D) → transpose → (B, H, L, D); merge back in the same order; then out_proj."
+    return (
+        "Split (B, L, E) → (B, L, H, D) → transpose → (B, H, L, D); merge back in the same order; then "
+        "out_proj."
+    )
 
 
 @check(points=1)
@@ -106,7 +109,8 @@ def check_matches_nn_multihead_attention(learner):
             ("padding (3, 1, 5)", padding_mask([5, 2, 4])),
         ):
             with case(
-                f"MultiHeadAttention({embed_dim}, {num_heads}, bias={bias}), x (3, 5, {embed_dim}), {text} mask"
+                f"MultiHeadAttention({embed_dim}, {num_heads}, bias={bias}), x (3, 5, {embed_dim}), {text} "
+                "mask"
             ):
                 expected, _ = oracle(
                     x, x, x, attn_mask=oracles.to_torch_mask(mask, 3, num_heads, 5), need_weights=False
@@ -236,7 +240,8 @@ def check_causality_by_perturbation(learner):
 
 @check(points=0, on_device=True)
 def check_runs_on_cuda(learner):
-    """on a CUDA device: with the same weights, the output and its gradient stay on the device and equal the reference"""
+    """on a CUDA device: with the same weights, the output and its gradient stay on the device and equal the
+    reference"""
     reference = reference_module(MultiHeadAttention, 8, 2, seed=60, dtype=torch.float64)
     x = randn(61, 2, 5, 8, dtype=torch.float64)
     fully_masked = random_mask(62, 2, 5, 5)

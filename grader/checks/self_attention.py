@@ -144,7 +144,8 @@ def check_keeps_dtype_and_input(learner):
 
 @check(points=0, on_device=True)
 def check_runs_on_cuda(learner):
-    """on a CUDA device: with the same weights, the output and its gradient stay on the device and equal the reference"""
+    """on a CUDA device: with the same weights, the output and its gradient stay on the device and equal the
+    reference"""
     reference = reference_module(SelfAttention, 6, seed=15, dtype=torch.float64)
     x = randn(16, 3, 5, 6, dtype=torch.float64)
     masks = [

@@ -44,7 +44,8 @@ def run(learner, x: np.ndarray, axis: int):
 
 
 def large_entry_tolerance(x: np.ndarray) -> Tolerance:
-    """Entries near ±1e4 carry float rounding of eps·|x| into every exponent (x - logsumexp(x), as SciPy does)."""
+    """Entries near ±1e4 carry float rounding of eps·|x| into every exponent (x - logsumexp(x), as SciPy
+    does)."""
     finite = np.abs(x[np.isfinite(x)])
     scale = 4 * np.finfo(x.dtype).eps * (float(finite.max()) if finite.size else 0.0)
     default = Tolerance.for_dtype(torch.from_numpy(x).dtype)
@@ -124,7 +125,10 @@ def check_slices_sum_to_one(learner):
 def check_stable_for_large_entries(learner):
     """large entries (±1e4) neither overflow nor give nan"""
     rows = [[1e4, 0.0, -1e4], [0.0, 1.0, 2.0], [1000.0, 999.0, 998.0], [-1e4, -1e4 + 1.0, -1e4 + 2.0]]
-    hint = "What is exp(1e4) in floating point? Softmax does not change when you subtract the same number from a whole slice."
+    hint = (
+        "What is exp(1e4) in floating point? Softmax does not change when you subtract the same number "
+        "from a whole slice."
+    )
     for dtype in (np.float64, np.float32):
         x = np.array(rows, dtype=dtype)
         with case(f"x = {rows} as {np.dtype(dtype)}, axis=-1"):
@@ -186,6 +190,7 @@ def check_input_not_modified(learner):
             if changed.any():
                 index = [int(i) for i in np.argwhere(changed)[0]]
                 fail(
-                    f"{WHERE}: input modified in place: x changed at {index} (was {x[tuple(index)]}, now {after[tuple(index)]})",
+                    f"{WHERE}: input modified in place: x changed at {index} (was {x[tuple(index)]}, now "
+                    f"{after[tuple(index)]})",
                     "Do you subtract into x itself (x -= ...) or write into it with out=x?",
                 )

@@ -172,5 +172,6 @@ def _pick_assignment(submitted: Path, students: list[Path]) -> str:
     if len(names) == 1:
         return names[0]
     raise UsageError(
-        f"PATH {submitted} holds nbgrader submissions for several assignments ({', '.join(names)}) and none named {ASSIGNMENT}"
+        f"PATH {submitted} holds nbgrader submissions for several assignments ({', '.join(names)}) and "
+        f"none named {ASSIGNMENT}"
     )

@@ -1,4 +1,5 @@
-"""A learner's notebook as the grader's modules: one answer cell per exercise, found by its nbgrader ``grade_id``.
+"""A learner's notebook as the grader's modules: one answer cell per exercise, found by its nbgrader
+``grade_id``.
 
 ``notebook_to_modules`` writes each answer cell as a module file the grader's sandbox imports as a
 package module. The notebook ran top to bottom in one namespace, so a cell may use what an earlier
@@ -68,7 +69,8 @@ def read_cells(path: Path) -> tuple[list[dict] | None, list[str]]:
         return None, [f"is not a Jupyter notebook: it is not UTF-8 text ({error.reason})"]
     except json.JSONDecodeError as error:
         return None, [
-            f"is not valid JSON (line {error.lineno} column {error.colno}: {error.msg}), so it is not a notebook"
+            f"is not valid JSON (line {error.lineno} column {error.colno}: {error.msg}), so it is not a "
+            "notebook"
         ]
     except Unanalysable as error:
         return None, [confined.note(f"could not be analysed: {error.reason}")]
@@ -114,21 +116,24 @@ def answer_cells(cells: list[dict], problems: list[str]) -> dict[str, tuple[int,
                 )
         if not matches:
             problems.append(
-                f"has no cell with grade_id '{module}' (exercise {exercise.number}, {exercise.filename}) — was it deleted? "
+                f"has no cell with grade_id '{module}' (exercise {exercise.number}, {exercise.filename}) — "
+                "was it deleted? "
                 "Its checks count as missing"
             )
             continue
         if len(matches) > 1:
             numbers = ", ".join(str(i + 1) for i in matches)
             problems.append(
-                f"has {len(matches)} cells with grade_id '{module}' (cells {numbers}): the last is graded, as nbgrader does; "
+                f"has {len(matches)} cells with grade_id '{module}' (cells {numbers}): the last is graded, "
+                "as nbgrader does; "
                 "delete the others"
             )
         index = matches[-1]
         cell = cells[index]
         if cell["cell_type"] != "code":
             problems.append(
-                f"has the {module} answer cell as a {cell['cell_type']} cell, not code: its checks count as missing"
+                f"has the {module} answer cell as a {cell['cell_type']} cell, not code: its checks count "
+                "as missing"
             )
             continue
         errors = [o for o in cell["outputs"] if isinstance(o, dict) and o.get("output_type") == "error"]
@@ -182,14 +187,16 @@ def cell_to_module(
         if match:
             lines[number] = f"{match.group(1)}# (IPython, left out) {match.group(2)}"
             problems.append(
-                f"has IPython syntax in the {exercise.module} cell, left out: line {number + 1}: {match.group(2)[:80]}"
+                f"has IPython syntax in the {exercise.module} cell, left out: line {number + 1}: "
+                f"{match.group(2)[:80]}"
             )
     code = "\n".join(lines) + "\n"
     try:
         needed = free_names(code)
     except SyntaxError as error:
         problems.append(
-            f"has a {exercise.module} cell that does not parse (line {error.lineno}: {error.msg}); its checks will fail"
+            f"has a {exercise.module} cell that does not parse (line {error.lineno}: {error.msg}); its "
+            "checks will fail"
         )
         return code
     except ValueError as error:  # null bytes, lone surrogates
@@ -208,7 +215,8 @@ def cell_to_module(
     imports, outside = imports_for(needed, exercise, cells, found, analysis)
     for name, where in outside.items():
         problems.append(
-            f"has a {exercise.module} cell that uses {name}, defined in cell {where + 1} outside the answer cells "
+            f"has a {exercise.module} cell that uses {name}, defined in cell {where + 1} outside the "
+            "answer cells "
             "(the grader sees only the answer cells)"
         )
     return place_imports(code, imports)
@@ -275,7 +283,8 @@ def imports_for(
 
 
 def place_imports(code: str, imports: list[str]) -> str:
-    """Put ``imports`` on the first line when it is a comment or blank (line numbers stay the cell's), else above it."""
+    """Put ``imports`` on the first line when it is a comment or blank (line numbers stay the cell's), else
+    above it."""
     if not imports:
         return code
     joined = "; ".join(imports)

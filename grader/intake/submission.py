@@ -1,4 +1,5 @@
-"""Finding submissions: one folder (modules directly or under ``exercises/``), a ``.zip`` of one, or a folder of them.
+"""Finding submissions: one folder (modules directly or under ``exercises/``), a ``.zip`` of one, or a folder
+of them.
 
 Nothing here runs learner code. Zips are read member by member and only the learner's ``.py`` files
 are written, into a scratch folder, after checking each name (no absolute paths, no ``..``, no
@@ -72,7 +73,8 @@ def from_folder(folder: Path, name: str | None = None) -> Submission:
     submission.folder = find_modules(folder)
     if submission.folder is None:
         submission.problems.append(
-            f"holds none of {', '.join(MODULE_FILES)} (looked in the folder, exercises/ and one nested folder)"
+            f"holds none of {', '.join(MODULE_FILES)} (looked in the folder, exercises/ and one nested "
+            "folder)"
         )
     return submission
 

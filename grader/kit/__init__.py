@@ -1,1 +1,2 @@
-"""Building what learners get from the reference: the stubs, the nbgrader notebook and its kernel runtime, the kit."""
+"""Building what learners get from the reference: the stubs, the nbgrader notebook and its kernel runtime, the
+kit."""

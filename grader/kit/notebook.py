@@ -16,7 +16,6 @@ import ast
 import hashlib
 import inspect
 import json
-import os
 import re
 import runpy
 import sys
@@ -49,7 +48,8 @@ In this notebook you build attention from the ground up, each exercise on top of
 
 * Write your code where it says `# YOUR CODE HERE`, in place of `raise NotImplementedError()`. Keep the names
   and signatures: the checks call them. Run the cells from top to bottom (*Kernel → Restart & Run All*).
-* After each exercise comes one cell per check, with its points in its first line. The asserts you see are small
+* After each exercise comes one cell per check, with its points in its first line. The asserts you see are \
+small
   worked examples. At grading, each cell also runs the hidden check of the same name — the same check as the
   course's `python -m grader grade` — and earns its points when it runs without an error.
 * Later exercises use your earlier ones (`MultiHeadAttention` calls your `masked_attention`). At grading, each
@@ -140,7 +140,8 @@ def render(notebook: dict) -> str:
 
 
 def write_notebook(*, solutions: Path, out: Path, check: bool) -> int:
-    """Regenerate the source notebook ``out`` from ``solutions`` (or with ``check``, only report whether it is stale)."""
+    """Regenerate the source notebook ``out`` from ``solutions`` (or with ``check``, only report whether it is
+    stale)."""
 
     try:
         text = render(build_notebook(Path(solutions)))
@@ -173,7 +174,8 @@ def check_cell_id(module: str, check: str) -> str:
 def check_cell_source(exercise: Exercise, check, visible: str, lint_note: bool = False) -> str:
     """A test cell: the check's title and points, the hidden region that runs it, then its visible assert.
 
-    The hidden region of the first test cell carries the notebook's one lint exemption, out of learners' sight.
+    The hidden region of the first test cell carries the notebook's one lint exemption, out of learners'
+    sight.
     """
     # Each answer cell keeps its module's imports; ruff sees a second `import math` as a redefinition.
     exemption = "# ruff: noqa: F811 - each answer cell keeps its module's own imports\n" if lint_note else ""
@@ -220,7 +222,8 @@ def split_module(source: str, exercise: Exercise) -> dict:
 
 
 def cell_header(exercise: Exercise, imports: list[tuple[str, list[str]]]) -> str:
-    """The answer cell's first line: a comment, so the adapter can put restored imports on it (same line numbers)."""
+    """The answer cell's first line: a comment, so the adapter can put restored imports on it (same line
+    numbers)."""
     header = f"# Exercise {exercise.number}: {exercise.filename}"
     if imports:
         used = "; ".join(f"{', '.join(names)} from the {module} cell" for module, names in imports)
@@ -283,7 +286,8 @@ def _cell_id(name: str) -> str:
 def _code(
     grade_id: str, text: str, *, solution: bool = False, locked: bool = False, points: float | None = None
 ) -> dict:
-    """A code cell with nbgrader metadata: an answer (solution), a test (points) or a read-only cell (locked)."""
+    """A code cell with nbgrader metadata: an answer (solution), a test (points) or a read-only cell
+    (locked)."""
     grade = points is not None
     nbgrader = {
         "cell_type": "code",
@@ -304,45 +308,3 @@ def _code(
         "outputs": [],
         "source": text,
     }
-
-
-def modules_to_notebook(folder: Path, template: Path, out: Path) -> None:
-    """A copy of the notebook ``template`` whose answer cells hold ``folder``'s modules (as a learner would have them)."""
-    notebook = json.loads(Path(template).read_text(encoding="utf-8"))
-    for cell in notebook["cells"]:
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        module_file = Path(folder) / f"{grade_id}.py"
-        if grade_id in {e.module for e in EXERCISES} and module_file.is_file():
-            exercise = next(e for e in EXERCISES if e.module == grade_id)
-            cell["source"] = split_module(module_file.read_text(encoding="utf-8"), exercise)["code"]
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(
-        json.dumps(notebook, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
-
-
-def isolated_jupyter(root: Path) -> dict[str, str]:
-    """Environment variables under which Jupyter's only kernel, ``python3``, is this interpreter, with
-    its own config and runtime folders under ``root``; the kernel finds this kit on PYTHONPATH.
-
-    For running nbgrader against the kit without touching the user's Jupyter setup (the round-trip
-    test and bench/vs_nbgrader.py).
-    """
-    kernel = root / "jupyter" / "kernels" / "python3"
-    kernel.mkdir(parents=True, exist_ok=True)
-    spec = {
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    (kernel / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-    env = dict(os.environ)
-    env.update(
-        JUPYTER_PATH=str(root / "jupyter"),
-        JUPYTER_DATA_DIR=str(root / "jupyter-data"),
-        JUPYTER_CONFIG_DIR=str(root / "jupyter-config"),
-        JUPYTER_RUNTIME_DIR=str(root / "jupyter-runtime"),
-        IPYTHONDIR=str(root / "ipython"),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
-    )
-    return env

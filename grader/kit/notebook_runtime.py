@@ -74,7 +74,8 @@ def grade_check(module: str, check: str, namespace: dict) -> None:
 
 
 def grade_exercise_in_notebook(module: str, namespace: dict):
-    """The ``ExerciseResult`` of ``module`` for the code in ``namespace``, graded once per definition of its names."""
+    """The ``ExerciseResult`` of ``module`` for the code in ``namespace``, graded once per definition of its
+    names."""
     _make_reference_importable()
     from grader.contract import exercise as find_exercise
 
@@ -107,7 +108,8 @@ def _take_back(namespace: dict, names) -> None:
 
 
 def _put_standins_in_place(namespace: dict, exercise) -> None:
-    """The reference's objects for the names of the exercises before ``exercise`` (as the grader's stand-ins)."""
+    """The reference's objects for the names of the exercises before ``exercise`` (as the grader's
+    stand-ins)."""
     from grader.contract import EXERCISES
     from grader.grading import STANDIN_FROM
 
@@ -144,7 +146,8 @@ def _grade(exercise, namespace: dict):
                 warnings.simplefilter("always")  # the grader's own oracles may warn: never onto stderr
                 return grade_exercise(submission, exercise, runner, Settings(cuda="off"))
         except KeyboardInterrupt:
-            # nbgrader's cell timeout interrupted the kernel: every check of this exercise counts as timed out.
+            # nbgrader's cell timeout interrupted the kernel: every check of this exercise counts as timed
+            # out.
             from grader.checks import checks_for
 
             message = "interrupted by nbgrader's cell timeout — an endless loop?"
@@ -161,7 +164,8 @@ def _grade(exercise, namespace: dict):
 
 
 class NotebookRunner:
-    """Stands in for ``grader.sandbox.runner.Runner``: its sessions run the notebook's code in this process."""
+    """Stands in for ``grader.sandbox.runner.Runner``: its sessions run the notebook's code in this
+    process."""
 
     def __init__(self, namespace: dict):
         self.namespace = namespace
@@ -207,7 +211,8 @@ class NotebookSession:
 
 
 class NotebookPackage:
-    """Stands in for ``grader.sandbox.harness.tasks.Package``: the learner's names are the notebook's globals."""
+    """Stands in for ``grader.sandbox.harness.tasks.Package``: the learner's names are the notebook's
+    globals."""
 
     def __init__(self, namespace: dict):
         self.namespace = namespace
@@ -223,7 +228,8 @@ class NotebookPackage:
 
 
 def _child_error(error: BaseException):
-    """The ``ChildError`` the sandbox would report for ``error``, located in a notebook cell where possible."""
+    """The ``ChildError`` the sandbox would report for ``error``, located in a notebook cell where
+    possible."""
     from grader.sandbox.session import ChildError
 
     file, line = None, None
@@ -280,7 +286,8 @@ def _print_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def _route_warnings_to_stdout() -> None:
-    """What the notebook's setup cell does, again, in case that cell was deleted: nbgrader fails a cell on stderr."""
+    """What the notebook's setup cell does, again, in case that cell was deleted: nbgrader fails a cell on
+    stderr."""
     if warnings.showwarning is warnings._showwarning_orig:  # noqa: SLF001 - replaced only if no one else has
         warnings.showwarning = _print_warning
 

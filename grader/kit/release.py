@@ -65,7 +65,8 @@ class ReleaseError(Exception):
 
 
 def release(out: Path, *, repo: Path = REPO, force: bool = False) -> Path:
-    """Build the learner kit into the folder ``out`` and the archive ``out.zip`` beside it; returns ``out``."""
+    """Build the learner kit into the folder ``out`` and the archive ``out.zip`` beside it; returns
+    ``out``."""
     out = Path(out).resolve()
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not force:
         raise UsageError(
@@ -113,7 +114,8 @@ def release_command(*, out: Path, force: bool = False) -> int:
 
 
 def find_leaks(kit: Path, repo: Path = REPO) -> list[str]:
-    """What in ``kit`` a learner must not get: grader or reference folders, solution markers, solution code."""
+    """What in ``kit`` a learner must not get: grader or reference folders, solution markers, solution
+    code."""
     leaks = [f"{name}/ is in the kit" for name in ("solutions", "grader", "tests") if (kit / name).exists()]
     solution_lines = _solution_lines(repo / "solutions")
     for path in sorted(
@@ -158,7 +160,8 @@ def _lay_out(kit: Path, repo: Path) -> None:
 
 
 def _solution_lines(solutions: Path) -> set[str]:
-    """The code lines inside every solution region (comments and short lines such as ``return x`` left out)."""
+    """The code lines inside every solution region (comments and short lines such as ``return x`` left
+    out)."""
     found = set()
     for path in solutions.glob("*.py"):
         source = path.read_text(encoding="utf-8")

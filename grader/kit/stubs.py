@@ -157,7 +157,7 @@ def _raise_lines(indent: str, message: str) -> list[str]:
     chunks, current = [], ""
     for word in message.split(" "):
         candidate = f"{current} {word}" if current else word
-        if current and len(_quote(candidate)) - 2 > room:
+        if current and len(_quote(candidate + " ")) - 2 > room:
             chunks.append(current + " ")
             current = word
         else:

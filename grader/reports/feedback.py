@@ -54,7 +54,8 @@ def feedback_markdown(result: SubmissionResult) -> str:
     for exercise in result.exercises:
         lines += [
             "",
-            f"## {exercise.number}. `{exercise.module}.py` — {format_points(exercise.score)} / {format_points(exercise.max_score)}",
+            f"## {exercise.number}. `{exercise.module}.py` — {format_points(exercise.score)} / "
+            f"{format_points(exercise.max_score)}",
             "",
         ]
         lines += [f"> {for_markdown(note)}" for note in bounded_items(exercise.notes)]
@@ -92,7 +93,8 @@ def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
     parts = [
         "<!doctype html><meta charset='utf-8'>",
         f"<title>Feedback for {name}</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}pre{background:#f4f4f4;padding:.6em;white-space:pre-wrap}"
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+        "pre{background:#f4f4f4;padding:.6em;white-space:pre-wrap}"
         ".passed{color:#2a7d2a}.failed{color:#b00}.hint{font-style:italic}</style>",
         f"<h1>Lesson 13 — Attention: feedback for {name}</h1>",
         f"<p><strong>Total: {format_points(result.total)} / {format_points(result.max_score)}</strong></p>",
@@ -100,7 +102,8 @@ def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
     parts += [f"<p>{for_html(note, NOTE_LIMIT, one_line=True)}</p>" for note in bounded_items(result.notes)]
     for exercise in result.exercises:
         parts.append(
-            f"<h2>{exercise.number}. {exercise.module}.py — {format_points(exercise.score)} / {format_points(exercise.max_score)}</h2>"
+            f"<h2>{exercise.number}. {exercise.module}.py — {format_points(exercise.score)} / "
+            f"{format_points(exercise.max_score)}</h2>"
         )
         notes = bounded_items(exercise.notes)
         parts += [f"<blockquote>{for_html(note, NOTE_LIMIT, one_line=True)}</blockquote>" for note in notes]
@@ -109,7 +112,8 @@ def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
             css = "passed" if check.status == PASSED else "failed"
             mark = STATUS_MARKS.get(check.status, "✗")
             parts.append(
-                f"<li class='{css}'>{mark} {escape(check.title)} ({format_points(check.score)} / {format_points(check.max_score)})"
+                f"<li class='{css}'>{mark} {escape(check.title)} ({format_points(check.score)} / "
+                f"{format_points(check.max_score)})"
             )
             if check.status != PASSED and check.message:
                 parts.append(f"<pre>{for_html(check.message, MESSAGE_LIMIT)}</pre>")
@@ -126,7 +130,8 @@ def feedback_html(result: SubmissionResult, folder: Path, stem: str) -> str:
 
 
 def draw_pictures(result: SubmissionResult, out: Path) -> None:
-    """Draw the pictures ``result``'s HTML feedback will show, now (as its submission finishes) rather than at the end."""
+    """Draw the pictures ``result``'s HTML feedback will show, now (as its submission finishes) rather than at
+    the end."""
     folder, stem = out / FEEDBACK_DIR, feedback_filename(result.submission).removesuffix(".md")
     for exercise in result.exercises:
         for check in exercise.checks:
@@ -136,7 +141,8 @@ def draw_pictures(result: SubmissionResult, out: Path) -> None:
 
 
 def _drawn(picture, image: Path) -> bool:
-    """Draw ``picture`` into ``image``; a picture that cannot be drawn is left out, never a learner's feedback."""
+    """Draw ``picture`` into ``image``; a picture that cannot be drawn is left out, never a learner's
+    feedback."""
     try:
         return bool(draw_weights(picture, image))
     except Exception:  # noqa: BLE001 - the picture's data comes from a learner's result; the page goes on without it

@@ -26,10 +26,11 @@ def gradescope_results(result: SubmissionResult) -> dict:
     for exercise in result.exercises:
         for check in filter(shown, exercise.checks):
             output = for_text(check.message, MESSAGE_LIMIT) + (f"\nHint: {check.hint}" if check.hint else "")
+            position = len([t for t in tests if t["number"].startswith(f"{exercise.number}.")]) + 1
             tests.append(
                 {
                     "name": f"{exercise.number}. {exercise.module}.py: {check.title}",
-                    "number": f"{exercise.number}.{len([t for t in tests if t['number'].startswith(f'{exercise.number}.')]) + 1}",
+                    "number": f"{exercise.number}.{position}",
                     "score": check.score,
                     "max_score": check.max_score,
                     "status": "passed" if check.status == PASSED else "failed",

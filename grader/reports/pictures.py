@@ -15,7 +15,8 @@ _DRAWING = threading.Lock()  # matplotlib is not thread-safe: grading workers dr
 
 
 def _matplotlib():
-    """``(Figure, drawing)``: matplotlib's ``Figure`` and the learner's ``drawing`` module; ``None`` without matplotlib."""
+    """``(Figure, drawing)``: matplotlib's ``Figure`` and the learner's ``drawing`` module; ``None`` without
+    matplotlib."""
     try:
         import matplotlib
 

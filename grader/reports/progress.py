@@ -57,7 +57,10 @@ class Progress:
         filled = int(BAR_WIDTH * self.count / self.total) if self.total else BAR_WIDTH
         eta = self.eta_s()
         eta_text = "ETA --" if eta is None else f"ETA {eta:.0f} s"
-        bar = f"\r\x1b[2K[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self.count}/{self.total}  {eta_text}  troubled: {self.troubled}"
+        bar = (
+            f"\r\x1b[2K[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {self.count}/{self.total}  {eta_text}  "
+            f"troubled: {self.troubled}"
+        )
         self.stream.write(bar + (f"  last: {last}" if last else ""))
         self.stream.flush()
 

@@ -12,7 +12,8 @@ from grader.results import PASSED, SubmissionResult, shown
 
 
 def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]:
-    """``summary.md`` (score spread per exercise, the most often failed checks) and its picture ``summary-<hash>.png``."""
+    """``summary.md`` (score spread per exercise, the most often failed checks) and its picture
+    ``summary-<hash>.png``."""
     scores: dict[str, list[float]] = {e.module: [] for e in EXERCISES}
     failures: Counter = Counter()
     for result in results:
@@ -40,7 +41,8 @@ def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]
     if totals:
         lines += [
             "",
-            f"Total: mean {mean(totals):.1f}, median {median(totals):g}, min {min(totals):g}, max {max(totals):g} (of {TOTAL_POINTS})",
+            f"Total: mean {mean(totals):.1f}, median {median(totals):g}, min {min(totals):g}, max "
+            f"{max(totals):g} (of {TOTAL_POINTS})",
         ]
     lines += ["", "## Most often failed checks", "", "| exercise | check | submissions |", "|---|---|---|"]
     lines += [f"| {module} | {title} | {count} |" for (module, title), count in failures.most_common(12)]

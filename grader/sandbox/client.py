@@ -263,5 +263,6 @@ def _expect_lengths(values, expected: int, what: str) -> None:
         got = len(values) if isinstance(values, (list, tuple)) else type(values).__name__
         raise LearnerError(
             ERROR,
-            f"the sandbox's reply is incomplete ({got} {what} for {expected}); was the grader's harness altered?",
+            f"the sandbox's reply is incomplete ({got} {what} for {expected}); was the grader's harness "
+            "altered?",
         )

@@ -38,7 +38,8 @@ serve_zygote(int(sys.argv[2]))
 
 @dataclass
 class Launched:
-    """A zygote process that may still be importing: its control socket, when it was started, and its folder."""
+    """A zygote process that may still be importing: its control socket, when it was started, and its
+    folder."""
 
     process: subprocess.Popen
     control: socket.socket

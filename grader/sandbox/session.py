@@ -227,7 +227,8 @@ class Session:
         return ChildError("exit", f"the process exited with status {code} before returning a result")
 
     def _await_supervisor(self) -> None:
-        """Wait until the supervisor has reaped the init: by then its PID namespace is empty, zombies included."""
+        """Wait until the supervisor has reaped the init: by then its PID namespace is empty, zombies
+        included."""
         deadline = time.monotonic() + KILL_TIMEOUT_S
         try:
             while True:

@@ -198,7 +198,8 @@ def _confine(scratch: Path, config: dict, namespaces: dict) -> dict:
         )
     os.chdir(scratch)
     read_write = [scratch, *(Path("/dev") / name for name in private_root.DEVICES), *devices]
-    # Under its own root the hidden paths are covered already; without it, Landlock must leave them out itself.
+    # Under its own root the hidden paths are covered already; without it, Landlock must leave them out
+    # itself.
     granted = read_only if root.active else filesystem_rules.grant_excluding(read_only, hidden)
     landlock = _unless_without(
         config, "landlock", lambda: filesystem_rules.restrict_filesystem(granted, read_write)

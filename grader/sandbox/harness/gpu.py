@@ -1,4 +1,5 @@
-"""What a GPU session needs to see: NVIDIA's device files, its user-space driver and what CUDA reads at start."""
+"""What a GPU session needs to see: NVIDIA's device files, its user-space driver and what CUDA reads at
+start."""
 
 import os
 from pathlib import Path
@@ -29,7 +30,8 @@ GPU_SYSTEM_READ_ONLY = [
 
 
 def nvidia_device_files(dev: Path = Path("/dev")) -> list[Path]:
-    """NVIDIA's device files (/dev/nvidiactl, /dev/nvidia0, /dev/nvidia-uvm, /dev/nvidia-caps …); [] without a GPU."""
+    """NVIDIA's device files (/dev/nvidiactl, /dev/nvidia0, /dev/nvidia-uvm, /dev/nvidia-caps …); [] without a
+    GPU."""
     try:
         return sorted(Path(entry.path) for entry in os.scandir(dev) if entry.name.startswith("nvidia"))
     except OSError:

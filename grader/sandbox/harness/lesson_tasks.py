@@ -57,7 +57,8 @@ def on_device(payload: dict) -> dict:
 
 
 def devices_of(value) -> list[str]:
-    """The device of every tensor in ``value``, in ``_tensors`` order (the wire brings them all back on the CPU)."""
+    """The device of every tensor in ``value``, in ``_tensors`` order (the wire brings them all back on the
+    CPU)."""
     return [str(tensor.device) for tensor in _tensors(value)]
 
 
@@ -172,7 +173,8 @@ def forward(package, payload: dict) -> dict:
             if spec.get("grad_output") is not None:
                 if not isinstance(output, torch.Tensor):
                     raise TypeError(
-                        f"forward returned a {type(output).__name__}; expected one tensor, so no gradient could be taken"
+                        f"forward returned a {type(output).__name__}; expected one tensor, so no gradient "
+                        "could be taken"
                     )
                 output.backward(spec["grad_output"])
         grads.append([None if args[i].grad is None else args[i].grad.detach() for i in wrt])

@@ -107,7 +107,8 @@ def _inside(root: Path, path: Path) -> Path:
 
 
 def _bind(source: Path, root: Path, *, writable: bool) -> None:
-    """Bind ``source`` at its own path under ``root``; read-only unless ``writable``. A missing source is skipped."""
+    """Bind ``source`` at its own path under ``root``; read-only unless ``writable``. A missing source is
+    skipped."""
     try:
         is_dir = source.is_dir()
         if not is_dir and not source.exists():

@@ -58,14 +58,16 @@ class _FunctionRecorder(TorchFunctionMode):
             name = FORBIDDEN_FUNCTIONS.get(func)
         except TypeError:  # an unhashable callable cannot be one of ours
             name = None
-        # torch.ops.aten.<op> arrives here by name; composite ops decompose before the dispatch mode sees them.
+        # torch.ops.aten.<op> arrives here by name; composite ops decompose before the dispatch mode sees
+        # them.
         if (
             name is None
             and isinstance(func, (OpOverload, OpOverloadPacket))
             and _is_forbidden_operator(str(func))
         ):
             name = f"aten operator {func}"
-        # torch._scaled_dot_product_flash_attention_for_cpu and its kin: PyTorch's own builtins, by their own name.
+        # torch._scaled_dot_product_flash_attention_for_cpu and its kin: PyTorch's own builtins, by their own
+        # name.
         if name is None and isinstance(func, BuiltinFunctionType) and _is_forbidden_operator(func.__name__):
             name = f"torch.{func.__name__}"
         if name:

@@ -17,7 +17,8 @@ MESSAGE_CHARS = 2000
 
 
 def serve(channel: socket.socket, load, scratch: Path) -> None:
-    """Answer calls until the grader closes the channel; ``load()`` imports the submission, at the first call."""
+    """Answer calls until the grader closes the channel; ``load()`` imports the submission, at the first
+    call."""
     package = None
     while True:
         try:
@@ -38,7 +39,8 @@ def serve(channel: socket.socket, load, scratch: Path) -> None:
 
 
 def _run(request, package: tasks.Package, scratch: Path) -> bytes:
-    """Run one task and return the reply frame: its value, or what went wrong, tagged with the request's id."""
+    """Run one task and return the reply frame: its value, or what went wrong, tagged with the request's
+    id."""
     if (
         type(request) is not dict
         or request.get("task") not in tasks.TASKS

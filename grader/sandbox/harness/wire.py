@@ -165,7 +165,8 @@ def _encode_numpy(array, buffers: list[bytes], path: tuple) -> dict:
     name = array.dtype.name
     if name not in NUMPY_DTYPES or (isinstance(array, np.generic) and type(array) is not array.dtype.type):
         raise WireError(
-            f"returned a numpy {type(array).__name__} of dtype {array.dtype}{_where(path)}, which cannot be sent"
+            f"returned a numpy {type(array).__name__} of dtype {array.dtype}{_where(path)}, which cannot "
+            "be sent"
         )
     little = np.asarray(array, dtype=NUMPY_DTYPES[name])
     buffers.append(little.tobytes())

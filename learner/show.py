@@ -9,7 +9,7 @@ in red; a ``nan`` is a grey cell that says so.
 
 In a notebook the figure shows inline, for the code in ``exercises/`` or for what your cells define::
 
-    from learner.pictures import masking_figure, multi_head_figure
+    from learner.show import masking_figure, multi_head_figure
     masking_figure()                      # exercises/masking.py (the last expression of a cell)
     masking_figure(masked_attention)      # the function a cell defined
     multi_head_figure(MultiHeadAttention, head=1)
@@ -70,7 +70,10 @@ def masking_figure(masked_attention=None, *, exercises: Path | None = None) -> A
             weights = _weights_of(result, "masking.masked_attention", (1, L, L))
             full_mask = mask.expand(1, L, L)[0]
             rows.append(Row(title, full_mask, weights[0], _expected_weights(q, k, mask)[0]))
-    source = "expected: torch.softmax of q kᵀ / √d_k with -inf at masked keys; a query with no key to see gets all-zero weights"
+    source = (
+        "expected: torch.softmax of q kᵀ / √d_k with -inf at masked keys; "
+        "a query with no key to see gets all-zero weights"
+    )
     return draw("masking.masked_attention", rows, source)
 
 
@@ -79,8 +82,8 @@ def multi_head_figure(
 ) -> AttentionFigure:  # noqa: N803
     """One head of your ``MultiHeadAttention`` beside ``nn.MultiheadAttention`` with the same weights.
 
-    ``MultiHeadAttention`` is your class (a notebook cell's); by default the one in ``exercises/multi_head.py``.
-    Its weights are seen where its ``forward`` calls ``masked_attention``.
+    ``MultiHeadAttention`` is your class (a notebook cell's); by default the one in
+    ``exercises/multi_head.py``. Its weights are seen where its ``forward`` calls ``masked_attention``.
     """
     if not 0 <= head < H:
         raise UsageError(f"--head {head}: the example has {H} heads, 0 to {H - 1}")
@@ -114,17 +117,24 @@ def multi_head_figure(
             missing = (
                 ""
                 if yours is not None
-                else "your forward does not pass\nits weights through masked_attention,\nso they cannot be drawn"
+                else (
+                    "your forward does not pass\nits weights through masked_attention,\n"
+                    "so they cannot be drawn"
+                )
             )
             rows.append(
                 Row(title, mask.expand(x.shape[0], L, L)[batch], yours, expected[batch, head], missing)
             )
-    source = f"expected: nn.MultiheadAttention({E}, {H}) with your module's weights (need_weights=True, average_attn_weights=False)"
+    source = (
+        f"expected: nn.MultiheadAttention({E}, {H}) with your module's weights "
+        "(need_weights=True, average_attn_weights=False)"
+    )
     return draw("multi_head.MultiHeadAttention", rows, source)
 
 
 def show(*, what: str, out: Path | None = None, exercises: Path | None = None, head: int = 0) -> int:
-    """Draw the picture for ``what`` (masking or multi_head) into ``out``; 1 when the code gave nothing to draw."""
+    """Draw the picture for ``what`` (masking or multi_head) into ``out``;
+    1 when the code gave nothing to draw."""
     try:
         figure = (
             masking_figure(exercises=exercises)
@@ -160,7 +170,8 @@ def _torch_multihead(mha) -> torch.nn.MultiheadAttention:
 
 @contextmanager
 def _exercise_package(exercises: Path | None):
-    """``load(module)`` imports the learner's module from a fresh copy of the package (so edits show at once)."""
+    """``load(module)`` imports the learner's module from a fresh copy of the package
+    (so edits show at once)."""
     package = f"_lesson13_exercises_{next(_packages)}"
 
     def load(module: str):
@@ -224,7 +235,8 @@ def _weights_of(result, where: str, shape: tuple[int, ...]) -> torch.Tensor:
 
 @contextmanager
 def _recording_weights(namespace: dict):
-    """Record the weights of every ``masked_attention`` call made through ``namespace`` (a module's globals)."""
+    """Record the weights of every ``masked_attention`` call made through ``namespace``
+    (a module's globals)."""
     seen: list[torch.Tensor] = []
     original = namespace.get("masked_attention")
 
