@@ -1,7 +1,7 @@
 """Does a harness rewritten by the learner's code gain nothing on the checks judged from values?
 
 The learner's module runs in the same process as the sandbox's harness, so every field of a reply can be
-forged. Here the harness's tasks run in this process (as under nbgrader, ``checks_in_notebook``) on
+forged. Here the harness's tasks run in this process (as under nbgrader, ``kit/notebook_runtime``) on
 modules with a wrong structure, once honestly and once through a ``ForgingSession`` that does what a
 rewritten harness can: say that no weight was missing or unexpected, and load every state dict
 leniently (``submodules`` included, its strict load swapped for PyTorch's lenient one). Each structure

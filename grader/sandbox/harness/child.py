@@ -1,6 +1,6 @@
 """The sandbox side of the grader: a zygote that forks one confined process per session.
 
-The zygote is started once per grading run (see ``runner._Zygote``), imports PyTorch,
+The zygote is started once per grading run (see ``grader.sandbox.runner._Zygote``), imports PyTorch,
 NumPy and this harness only, and then waits on its control socket. Each message there brings
 three file descriptors: the session's channel, a socket for its supervisor and the write end of
 its output pipe. For each it forks:
