@@ -353,13 +353,8 @@ def wait_for(seen: list[str], text: str, timeout: float = 120) -> None:
 class TestShowMe:
     def test_the_reference_matches_everywhere(self, tmp_path):
         exercises = make_kit(tmp_path, implemented=("attention", "masking", "multi_head"))
-        assert (
-            show.masking_figure(exercises=exercises).verdict == "all 75 weights match the expected ones"
-        )
-        assert (
-            show.multi_head_figure(exercises=exercises).verdict
-            == "all 50 weights match the expected ones"
-        )
+        assert show.masking_figure(exercises=exercises).verdict == "all 75 weights match the expected ones"
+        assert show.multi_head_figure(exercises=exercises).verdict == "all 50 weights match the expected ones"
         assert (
             show.multi_head_figure(exercises=exercises, head=1).verdict
             == "all 50 weights match the expected ones"
