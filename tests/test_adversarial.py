@@ -40,8 +40,8 @@ import pytest
 
 from grader.contract import EXERCISES, MODULES
 from grader.results import ExerciseResult
+from grader.sandbox import uid_blocks
 from grader.sandbox.harness import confine, landlock
-from grader.sandbox.runner import SANDBOX_ID_BASE
 from tests.grading_helpers import (
     REPO,
     SOLUTIONS,
@@ -59,7 +59,7 @@ TOKEN = "adv7f3c9e"  # every marker, canary file, process name and IPC key the a
 IPC_KEYS = {0x7F3C9E01, 0x7F3C9E02, 0x7F3C9E03, 0x7F3C9E04}
 LISTEN_PORTS = range(47610, 47620)  # the network attack knocks on all of them
 UNIX_SOCKETS = ("\0" + TOKEN + "-canary", f"/tmp/{TOKEN}-canary.sock")
-SANDBOX_UIDS = range(SANDBOX_ID_BASE, SANDBOX_ID_BASE + 10_000)
+SANDBOX_UIDS = range(uid_blocks.FIRST_UID, uid_blocks.FIRST_UID + uid_blocks.BLOCKS * uid_blocks.BLOCK_SIZE)
 MAX_PRINTED_NOTE_CHARS = 2_000
 
 # Graded on all seven exercises: import-time attacks must cost nothing in the exercises they do not touch.

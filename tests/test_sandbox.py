@@ -21,7 +21,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.sandbox import runner
+from grader.sandbox import runner, uid_blocks
 from grader.sandbox import session as sandbox_session
 from grader.sandbox.harness import confine, landlock, wire
 from grader.sandbox.protections import SandboxError
@@ -619,6 +619,41 @@ class TestConcurrency:
         for thread in threads:
             thread.join(10)
         assert answers == {0: {"result": 0}, 1: {"result": 1}}
+
+    @needs_root
+    def test_two_runs_at_once_never_give_a_session_the_same_uid(self, sandbox_runner, tmp_path):
+        # RLIMIT_NPROC counts a uid's processes machine-wide: a shared uid would let one run's fork
+        # bomb use up another run's sessions' process limit.
+        folder = tmp_path / "who"
+        folder.mkdir()
+        (folder / "ops.py").write_text("import os\ndef uid():\n    return os.getuid()\n")
+        with Runner() as second:
+            uids = set()
+            for runner in (sandbox_runner, second, sandbox_runner, second):
+                with runner.open_session(folder, limits=SMALL) as session:
+                    uids.add(call(session, "ops.uid").value["result"])
+        assert len(uids) == 2 and all(uid >= uid_blocks.FIRST_UID for uid in uids)
+
+    @needs_root
+    def test_a_run_holds_its_block_of_uids_until_it_ends(self, tmp_path):
+        first = uid_blocks.claim(tmp_path / "locks")
+        second = uid_blocks.claim(tmp_path / "locks")
+        assert second.base == first.base + uid_blocks.BLOCK_SIZE
+        first.release()
+        again = uid_blocks.claim(tmp_path / "locks")
+        assert again.base == first.base
+        with pytest.raises(ValueError):
+            again.uid(uid_blocks.BLOCK_SIZE)
+        again.release()
+        second.release()
+
+    @needs_root
+    def test_a_lock_folder_someone_else_could_write_is_refused(self, tmp_path):
+        shared = tmp_path / "locks"
+        shared.mkdir(mode=0o777)
+        shared.chmod(0o777)
+        with pytest.raises(SandboxError, match="not a folder of this user's alone"):
+            uid_blocks.claim(shared)
 
 
 @needs_namespaces

@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from grader.sandbox import uid_blocks
 from grader.sandbox.channels import ChannelClosed, Channels, ChannelTimeout, FrameSocket
 from grader.sandbox.forkserver import HARNESS_DIR, Launched, launch, make_workdir
 from grader.sandbox.harness import wire
@@ -41,7 +42,6 @@ INSTRUCTOR_FOLDERS = ("grader", "solutions", "tests")
 SKIPPED_FILES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "__init__.py"}
 MAX_SUBMISSION_BYTES = 5 * 2**20
 EDITABLE_INSTALL_PREFIXES = ("__editable__", "attention_kit")  # they name the repository's folder
-SANDBOX_ID_BASE = 2_000_000_000  # one unused uid per live session, so RLIMIT_NPROC counts only its processes
 ZYGOTE_START_TIMEOUT_S = 120
 WITHOUT_VARIABLE = "KIT_SANDBOX_WITHOUT"
 # What the sandbox can leave out to stand for a weaker machine (the rest it always applies).
@@ -97,6 +97,7 @@ class Runner:
             raise ValueError(f"{kept} cannot be turned off; these can: {', '.join(CAN_BE_TURNED_OFF)}")
         self._accepted = {name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(accepted_risks)}
         self._without = [name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(without)]
+        self._uids = uid_blocks.claim()  # one unused uid per live session, so RLIMIT_NPROC counts its own
         self._folder = launched.folder if launched is not None else make_workdir(workdir)
         self._workdir = self._folder.path
         self._launched = launched
@@ -148,8 +149,8 @@ class Runner:
                     for p in _hidden(self._libraries, self._pointers, Path(submission_dir), forbidden_paths)
                 ],
                 "without": self._without,
-                "uid": SANDBOX_ID_BASE + slot,
-                "gid": SANDBOX_ID_BASE + slot,
+                "uid": self._uids.uid(slot),
+                "gid": self._uids.uid(slot),
                 "limits": {
                     "memory_mb": limits.memory_mb,
                     "file_size_mb": limits.file_size_mb,
@@ -216,6 +217,7 @@ class Runner:
                 self._launched.close()
                 self._launched = None
         self._folder.remove()
+        self._uids.release()
 
     def _fork_session(self) -> "Channels":
         channels = Channels()
@@ -241,7 +243,7 @@ class Runner:
         try:
             _copy_modules(submission_dir, scratch)
             if os.geteuid() == 0:
-                os.chown(scratch, SANDBOX_ID_BASE + slot, SANDBOX_ID_BASE + slot)
+                os.chown(scratch, self._uids.uid(slot), self._uids.uid(slot))
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
