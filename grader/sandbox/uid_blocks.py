@@ -15,7 +15,6 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from grader.sandbox.protections import SandboxError
@@ -23,7 +22,9 @@ from grader.sandbox.protections import SandboxError
 FIRST_UID = 2_000_000_000  # far above any real account
 BLOCK_SIZE = 1_000  # sessions one run may have open at once (its worker slots, and a probe)
 BLOCKS = 100  # runs graded at once on one machine
-LOCKS = Path(tempfile.gettempdir()) / "grader-sandbox-uids"
+# One place per machine, whatever TMPDIR a run has (two runs with two lock folders could share a block),
+# and outside the temporary folder, whose grader-sandbox-* folders dead runs leave are swept.
+LOCKS = Path("/run/grader-uid-blocks") if Path("/run").is_dir() else Path("/var/tmp/grader-uid-blocks")
 
 
 class UidBlock:
