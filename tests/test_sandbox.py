@@ -13,6 +13,7 @@ import struct
 import sysconfig
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 
 from grader.sandbox import runner, uid_blocks
 from grader.sandbox import session as sandbox_session
+from grader.sandbox.channels import ChannelClosed, Channels, ChannelTimeout
 from grader.sandbox.harness import confine, landlock, wire
 from grader.sandbox.protections import SandboxError
 from grader.sandbox.runner import Runner
@@ -619,6 +621,26 @@ class TestConcurrency:
         for thread in threads:
             thread.join(10)
         assert answers == {0: {"result": 0}, 1: {"result": 1}}
+
+    def test_closing_a_sessions_channels_wakes_a_worker_waiting_on_them(self):
+        # A run stopped (SIGTERM) while a session starts closes that session from the main thread; the
+        # worker waiting for the session's hello must end at once, not at the 30 s start deadline.
+        channels = Channels()
+        outcome = []
+
+        def wait_for_hello():
+            try:
+                channels.status.receive({wire.TAG_INIT}, time.monotonic() + 30)
+            except (ChannelClosed, ChannelTimeout) as error:
+                outcome.append(type(error).__name__)
+
+        waiting = threading.Thread(target=wait_for_hello)
+        waiting.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        channels.close()
+        waiting.join(5)
+        assert outcome == ["ChannelClosed"] and time.monotonic() - started < 2
 
     @needs_root
     def test_two_runs_at_once_never_give_a_session_the_same_uid(self, sandbox_runner, tmp_path):

@@ -70,18 +70,23 @@ class FrameSocket:
         return tag, value
 
     def _wait_for_bytes(self, deadline: float) -> None:
+        fd = self.sock.fileno()  # once closed (by another thread), the socket's fileno() is -1
+        if fd < 0:
+            raise ChannelClosed
         poller = select.poll()
-        poller.register(self.sock, select.POLLIN)
+        poller.register(fd, select.POLLIN)
         if self.output is not None and not self.output.finished:
             poller.register(self.output.fd, select.POLLIN)
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise ChannelTimeout
-            ready = {fd for fd, _ in poller.poll(remaining * 1000)}
+            ready = dict(poller.poll(remaining * 1000))
             if self.output is not None and self.output.fd in ready and not self.output.drain():
                 poller.unregister(self.output.fd)
-            if self.sock.fileno() in ready:
+            if ready.get(fd, 0) & select.POLLNVAL:
+                raise ChannelClosed
+            if fd in ready:
                 break
         self.sock.settimeout(0)
         try:
@@ -156,6 +161,12 @@ class Channels:
     def close(self) -> None:
         self.close_child_ends()
         self.output.finished = True  # its descriptor number may be reused at once
-        self.channel.sock.close()
-        self.status.sock.close()
+        for sock in (self.channel.sock, self.status.sock):
+            # Wakes a thread waiting on it (closing alone does not end a poll already under way): a
+            # session stopped while it starts must not hold its worker until the start deadline.
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
         os.close(self.output.fd)
