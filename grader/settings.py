@@ -51,8 +51,9 @@ class Settings:
 
     cuda: where the device checks (no points) run: "auto" (on a GPU when the sandbox can use one,
     else skipped), "off", or a torch device name to force (the tests' "cpu").
-    accepted_risks: protections of the sandbox the run may go without (``runner.RISKS`` names); any
-        other that is missing stops the run before it grades anything.
+    accepted_risks: protections of the sandbox the run may go without (names from
+        ``grader.sandbox.protections.RISKS``); any other that is missing stops the run before it grades
+        anything.
     """
 
     call_timeout_s: float = 10.0
