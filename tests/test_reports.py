@@ -172,3 +172,19 @@ def test_a_picture_that_cannot_be_drawn_costs_no_learner_their_feedback(tmp_path
         "bob.html",
         "carol.html",
     ]
+
+
+def test_writing_the_reports_of_recorded_results_never_imports_pytorch(tmp_path):
+    # A rerun with nothing left to grade writes the reports (and may draw the class summary) at once:
+    # importing PyTorch would add seconds. Only a learner's weights picture needs it.
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom grader.reports import write_reports\n"
+        "from grader.results import SubmissionResult\n"
+        "write_reports([SubmissionResult('ada')], Path(sys.argv[1]))\n"
+        "assert 'torch' not in sys.modules, 'the reports imported PyTorch'\n"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert (tmp_path / "out" / "summary.md").is_file()

@@ -15,47 +15,48 @@ _DRAWING = threading.Lock()  # matplotlib is not thread-safe: grading workers dr
 
 
 def _matplotlib():
-    """``(Figure, drawing)``: matplotlib's ``Figure`` and the learner's ``drawing`` module; ``None`` without
-    matplotlib."""
+    """matplotlib's ``Figure`` (object-oriented API: no pyplot, no global figures); ``None`` without it."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         from matplotlib.figure import Figure
-
-        from learner import drawing
     except ImportError:
         return None
-    return Figure, drawing
+    return Figure
+
+
+def _drawing():
+    """The learner's ``drawing`` module (it imports PyTorch too); ``None`` without matplotlib."""
+    if _matplotlib() is None:
+        return None
+    from learner import drawing
+
+    return drawing
 
 
 def preload() -> None:
-    """Import matplotlib now (about a second), e.g. in a thread while the sandbox's fork server starts."""
-    _matplotlib()
+    """Import matplotlib and the drawing now (about a second), e.g. while the sandbox's fork server starts."""
+    _drawing()
 
 
 def draw_weights(picture: dict, path: Path) -> Path | None:
     """mask | yours | expected, drawn as the learner's ``python -m learner show`` draws them (one picture
     for both, ``learner/drawing.py``): cells that differ framed in red. ``None`` without matplotlib."""
-    found = _matplotlib()
-    if found is None or picture.get("got") is None or picture.get("expected") is None:
+    drawing = _drawing()
+    if drawing is None or picture.get("got") is None or picture.get("expected") is None:
         return None
-    _, drawing = found
-    import torch  # here: a rerun with nothing to draw never imports it
+    import torch  # with the drawing: a grading run that draws nothing (a rerun's summary) never needs it
 
     expected = torch.tensor(picture["expected"], dtype=torch.float64)
     got = torch.tensor(picture["got"], dtype=torch.float64)
     mask = picture.get("mask")
     mask = torch.ones_like(expected, dtype=torch.bool) if mask is None else torch.tensor(mask) != 0
-    row = drawing.Row(title="", mask=mask, yours=got, expected=expected)
-    if got.shape != expected.shape:
-        row = drawing.Row(
-            title="",
-            mask=mask,
-            yours=None,
-            expected=expected,
-            missing=f"your weights: shape {tuple(got.shape)}",
-        )
+    if got.shape == expected.shape:
+        row = drawing.Row(title="", mask=mask, yours=got, expected=expected)
+    else:
+        missing = f"your weights: shape {tuple(got.shape)}"
+        row = drawing.Row(title="", mask=mask, yours=None, expected=expected, missing=missing)
     with _DRAWING:
         figure = drawing.draw(
             picture.get("title", ""), [row], source="expected: the grader's weights for the same input"
@@ -67,10 +68,9 @@ def draw_weights(picture: dict, path: Path) -> Path | None:
 
 def draw_class_summary(scores: dict[str, list[float]], maxima: dict[str, float], path: Path) -> Path | None:
     """One histogram per exercise of the fraction of its points each learner earned."""
-    found = _matplotlib()
-    if found is None or not scores:
+    Figure = _matplotlib()
+    if Figure is None or not scores:
         return None
-    Figure, _ = found
     modules = list(scores)
     with _DRAWING:
         figure = Figure(figsize=(2.4 * len(modules), 2.8))
