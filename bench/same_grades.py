@@ -96,8 +96,7 @@ def _classes(tree: Path, scratch: Path):
 def _overlay(solutions: Path, fixture: Path, target: Path) -> None:
     target.mkdir(parents=True)
     for source in solutions.glob("*.py"):
-        if source.name != "__init__.py":
-            shutil.copy(source, target / source.name)
+        shutil.copy(source, target / source.name)
     for source in fixture.iterdir():
         if source.is_file() and source.suffix == ".py":
             shutil.copy(source, target / source.name)

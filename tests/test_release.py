@@ -227,10 +227,7 @@ def installed(tmp_path_factory):
         text=True,
         check=True,
     ).stdout.strip()
-    present = set()
-    for requirement in KIT_DEPENDENCIES:
-        present |= _with_requirements(re.split(r"[ ;<>=!~\[(]", requirement, maxsplit=1)[0])
-    for name in sorted(present):
+    for name in sorted(_with_requirements(KIT_DEPENDENCIES)):
         _link_distribution(name, Path(site))
     environment = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     install = subprocess.run(
@@ -251,19 +248,19 @@ def installed(tmp_path_factory):
     return kit, run
 
 
-def _with_requirements(name: str) -> set[str]:
-    """``name`` and every distribution it requires at run time, as installed here."""
-    found, todo = set(), [name]
+def _with_requirements(requirements) -> set[str]:
+    """The distributions ``requirements`` name and every one they require at run time, as installed here."""
+    found, todo = set(), list(requirements)
     while todo:
-        current = canonical(todo.pop())
+        current = canonical(re.split(r"[ ;<>=!~\[(]", todo.pop(), maxsplit=1)[0])
         if current in found:
             continue
         try:
-            requirements = metadata.requires(current) or []
+            needs = metadata.requires(current) or []
         except metadata.PackageNotFoundError:
             continue
         found.add(current)
-        todo += [re.split(r"[ ;<>=!~\[(]", r, maxsplit=1)[0] for r in requirements if "extra ==" not in r]
+        todo += [need for need in needs if "extra ==" not in need]
     return found
 
 
