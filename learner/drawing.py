@@ -69,6 +69,8 @@ def draw(where: str, rows: list[Row], source: str) -> AttentionFigure:
     for r, row in enumerate(rows):
         mask_ax, yours_ax, expected_ax = axes[r]
         mask_ax.imshow(row.mask.int().numpy(), cmap=MASK_COLOURS, vmin=0, vmax=1)
+        mask_ax.set_xticks(range(row.mask.shape[1]))  # one tick per key and query, as the weights have
+        mask_ax.set_yticks(range(row.mask.shape[0]))
         mask_ax.set_xticks([i - 0.5 for i in range(1, row.mask.shape[1])], minor=True)
         mask_ax.set_yticks([i - 0.5 for i in range(1, row.mask.shape[0])], minor=True)
         mask_ax.grid(which="minor", color="white", linewidth=1)
