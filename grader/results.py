@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from grader.safe_text import MESSAGE_LIMIT, NOTE_LIMIT, bounded_items, for_json
+from grader.safe_text import MESSAGE_LIMIT, NAME_LIMIT, NOTE_LIMIT, bounded_items, for_json
 
 PASSED, FAILED, NOT_IMPLEMENTED, ERROR, TIMEOUT, SKIPPED = (
     "passed",
@@ -63,14 +63,35 @@ class ExerciseResult:
         return round(sum(check.score for check in self.checks), 6)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who the learner is as their LMS knows them, read from the export's own names (never from code).
+
+    lms: the export's kind ("moodle", "canvas", "github-classroom", "gradescope", "nbgrader"); "" for a
+        plain folder. id: the key that LMS matches grades on (Moodle's participant id, Canvas's user id,
+        the GitHub username, Gradescope's SID or email, nbgrader's student id). name: the full name where
+        the export gives one. login: a login, username or email where the export gives one.
+    """
+
+    lms: str = ""
+    id: str = ""
+    name: str = ""
+    login: str = ""
+
+
 @dataclass
 class SubmissionResult:
-    """One learner's submission: every exercise, in lesson order, and notes about loading it."""
+    """One learner's submission: every exercise, in lesson order, notes about loading it, and who it is.
+
+    ``identity`` and the intake's notes come from the export being graded, not from the record: they
+    are laid over a loaded record each run (``grader.bulk``), so a record never needs regrading for them.
+    """
 
     submission: str
     exercises: list[ExerciseResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    identity: Identity = field(default_factory=Identity)
 
     @property
     def total(self) -> float:
@@ -91,6 +112,9 @@ class SubmissionResult:
         data = asdict(self)
         data["total"], data["max_score"] = self.total, self.max_score
         data["notes"] = [for_json(note, NOTE_LIMIT) for note in bounded_items(data["notes"])]
+        data["identity"] = {
+            key: for_json(value, NAME_LIMIT, one_line=True) for key, value in data["identity"].items()
+        }
         for exercise, source in zip(data["exercises"], self.exercises):
             exercise["score"] = source.score
             exercise["notes"] = [for_json(note, NOTE_LIMIT) for note in bounded_items(exercise["notes"])]
@@ -107,7 +131,11 @@ class SubmissionResult:
             checks = [CheckResult(**check) for check in exercise["checks"]]
             fields = {key: exercise[key] for key in ("module", "number", "max_score", "notes", "elapsed_s")}
             exercises.append(ExerciseResult(**fields, checks=checks))
-        return cls(data["submission"], exercises, list(data.get("notes", [])), data.get("elapsed_s", 0.0))
+        identity = data.get("identity") or {}
+        identity = Identity(**{key: str(identity.get(key, "")) for key in Identity.__dataclass_fields__})
+        return cls(
+            data["submission"], exercises, list(data.get("notes", [])), data.get("elapsed_s", 0.0), identity
+        )
 
 
 def format_points(value: float) -> str:

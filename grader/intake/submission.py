@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from grader.contract import EXERCISES
 from grader.intake import confined
 from grader.names import entry_name
+from grader.results import Identity
 
 MODULE_FILES = tuple(exercise.filename for exercise in EXERCISES)
 MAX_MEMBERS = 2000  # entries read from one zip
@@ -42,12 +43,19 @@ ZIP64_END_RECORD = struct.Struct("<4sQ2H2L4Q")
 
 @dataclass
 class Submission:
-    """One learner's entry. ``folder`` holds the exercise modules (``None`` when none were found)."""
+    """One learner's entry. ``folder`` holds the exercise modules (``None`` when none were found).
+
+    ``problems``: why it cannot be graded in full (they cost points). ``notes``: what the intake did that
+    the learner should know and that costs nothing ("graded softmax-2.py, the latest of 2 uploads").
+    ``identity``: who the learner is as their LMS knows them (empty for a plain folder).
+    """
 
     name: str
     source: Path
     folder: Path | None = None
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    identity: Identity = field(default_factory=Identity)
 
     def has_module(self, filename: str) -> bool:
         return self.folder is not None and is_regular(self.folder / filename)
