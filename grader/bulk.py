@@ -10,6 +10,7 @@ recording failed) gets a row that says so rather than none.
 
 from __future__ import annotations
 
+import difflib
 import shutil
 import sys
 import threading
@@ -20,14 +21,14 @@ from grader.contract import EXERCISES
 from grader.exits import EXIT_OK, EXIT_UNSAFE, EXIT_USAGE, UsageError
 from grader.gradebook import Gradebook, submission_fingerprint
 from grader.intake import confined
-from grader.intake.layout import detect_layout, discover
+from grader.intake.layout import ONE_SUBMISSION, Intake, take_in
 from grader.intake.submission import Submission
 from grader.reports import GRADESCOPE_DIR, write_reports
 from grader.reports.feedback import draw_pictures
 from grader.reports.pictures import preload
 from grader.reports.progress import Progress
 from grader.results import SubmissionResult
-from grader.safe_text import SHOWN_NAME_LIMIT, for_terminal
+from grader.safe_text import SHOWN_NAME_LIMIT, bounded, for_terminal
 from grader.sandbox.forkserver import launch_in_new_workdir
 from grader.sandbox.protections import MissingProtection
 from grader.sandbox.scratch_folders import LockedFolder
@@ -35,7 +36,20 @@ from grader.settings import Settings
 
 PROTECTION_LIMIT = 400
 LAYOUT_MESSAGE_LIMIT = 1000  # the reason can name entries of the class: learner-chosen names
+SHOWN_SKIPPED = 20  # skipped entries named on the console; summary.md lists them all
 USAGE_ERROR_LIMIT = 1000  # a usage error can name entries of the class folder: learner-chosen names
+CLOSE_NAMES = 3  # names offered for a misspelt --regrade NAME
+CLOSE_NAME_LIMIT = 80  # each of them learner-chosen: cut, with a hash
+
+
+class RunResults(list):
+    """What ``grade`` returns: one ``SubmissionResult`` per submission found, in order, and ``graded_now``,
+    how many of them this run graded; the others were recorded already, by this grader with the same
+    files, and kept."""
+
+    def __init__(self, results: list[SubmissionResult], *, graded_now: int):
+        super().__init__(results)
+        self.graded_now = graded_now
 
 
 def grade(
@@ -46,24 +60,31 @@ def grade(
     settings: Settings = Settings(),
     regrade: tuple[str, ...] = (),
     progress_stream=None,
-) -> list[SubmissionResult]:
+    layout: str | None = None,
+) -> RunResults:
     """Grade the submission or class at ``path`` and write the reports under ``out``.
 
     Each result is recorded under ``out`` as soon as its submission finishes; submissions already
     recorded with the same files and the same grader are not graded again (``regrade`` names the
-    ones to redo anyway), so a killed run resumes where it stopped.
+    ones to redo anyway, by name or by LMS id), so a killed run resumes where it stopped. ``layout``
+    forces what PATH is read as (one of ``grader.intake.layout.CHOICES``' values).
     """
     out = Path(out)
-    layout = detect_layout(Path(path))
     stream = progress_stream or sys.stderr
-    print(f"layout: {for_terminal(layout, LAYOUT_MESSAGE_LIMIT)}", file=stream, flush=True)
     gradebook = Gradebook(out)
     protections = None
     with LockedFolder("grader-unpacked-") as unpacked:
-        submissions = discover(Path(path), unpacked, layout)
+        intake = take_in(Path(path), unpacked, forced=layout)
+        _announce(intake, stream)
+        submissions = intake.submissions
+        names, by_lms_id = (
+            {s.name for s in submissions},
+            {s.identity.id: s.name for s in submissions if s.identity.id},
+        )
+        regrade = tuple(name if name in names else by_lms_id.get(name, name) for name in regrade)
         unknown = set(regrade) - {s.name for s in submissions}
         if unknown:
-            raise UsageError(f"--regrade {', '.join(sorted(unknown))}: no such submission in {path}")
+            raise UsageError(_no_such_submission(unknown, [s.name for s in submissions], path))
         fingerprints = {s.name: submission_fingerprint(s) for s in submissions}
         todo = [
             s for s in submissions if s.name in regrade or not gradebook.is_current(s, fingerprints[s.name])
@@ -71,9 +92,44 @@ def grade(
         if todo:
             forbidden = [Path(path).resolve(), out.resolve()]
             protections = _grade_all(todo, fingerprints, gradebook, out, jobs, settings, forbidden, stream)
-    results = [gradebook.load(s.name) or _unrecorded(s) for s in submissions]
-    write_reports(results, out, protections=protections)
-    return results
+    results = [_as_found(gradebook.load(s.name) or _unrecorded(s), s) for s in submissions]
+    write_reports(results, out, protections=protections, intake=intake)
+    return RunResults(results, graded_now=len(todo))
+
+
+def _no_such_submission(unknown: set[str], names: list[str], path: Path) -> str:
+    """The usage error for --regrade names that match no submission, with the names each may have meant."""
+    wanted = sorted(unknown)
+    close = {name: difflib.get_close_matches(name, names, n=CLOSE_NAMES) for name in wanted}
+    meant = [
+        " or ".join(bounded(match, CLOSE_NAME_LIMIT, tag=True) for match in matches)
+        + (f" (for {name})" if len(wanted) > 1 else "")
+        for name, matches in close.items()
+        if matches
+    ][:CLOSE_NAMES]
+    guess = f"; did you mean {', '.join(meant)}?" if meant else ""
+    return f"--regrade {', '.join(wanted)}: no such submission in {path}{guess}"
+
+
+def _as_found(result: SubmissionResult, submission: Submission) -> SubmissionResult:
+    """``result`` with who the learner is and the intake's notes, from this run's reading of PATH (a
+    record keeps neither: an export's names can change without the learner's files changing)."""
+    result.identity = submission.identity
+    result.notes = [*submission.notes, *result.notes]
+    return result
+
+
+def _announce(intake: Intake, stream) -> None:
+    """The layout and why, the counts, and every entry that is no one's, with why (the first few here; all
+    of them in summary.md)."""
+    print(f"layout: {for_terminal(intake.layout, LAYOUT_MESSAGE_LIMIT)}", file=stream, flush=True)
+    print(f"found: {intake.counts()}", file=stream, flush=True)
+    for name, reason in intake.skipped[:SHOWN_SKIPPED]:
+        shown = for_terminal(name, SHOWN_NAME_LIMIT, tag=True)
+        print(f"skipped: {shown}: {for_terminal(reason, LAYOUT_MESSAGE_LIMIT)}", file=stream, flush=True)
+    if len(intake.skipped) > SHOWN_SKIPPED:
+        more = len(intake.skipped) - SHOWN_SKIPPED
+        print(f"skipped: {more} more entries, all listed in summary.md", file=stream, flush=True)
 
 
 def _unrecorded(submission: Submission) -> SubmissionResult:
@@ -132,21 +188,26 @@ def _grade_all(
 
 
 def grade_command(
-    *, path: Path, out: Path, jobs: int, settings: Settings, regrade: tuple[str, ...] = ()
+    *,
+    path: Path,
+    out: Path,
+    jobs: int,
+    settings: Settings,
+    regrade: tuple[str, ...] = (),
+    layout: str | None = None,
 ) -> int:
     """``grader grade``: grade PATH into OUT and say so; grading that ran is a success whatever the scores."""
     started = time.monotonic()
     try:
-        results = grade(path, out=out, jobs=jobs, settings=settings, regrade=regrade)
+        results = grade(path, out=out, jobs=jobs, settings=settings, regrade=regrade, layout=layout)
     except UsageError as error:
         print(f"grader grade: {for_terminal(error, USAGE_ERROR_LIMIT)}", file=sys.stderr)
         return EXIT_USAGE
     except MissingProtection as error:
         print(f"grader grade: {error}", file=sys.stderr)
         return EXIT_UNSAFE
-    mean = sum(r.total for r in results) / len(results) if results else 0.0
     print(
-        f"graded {len(results)} submission(s) in {time.monotonic() - started:.1f} s, mean {mean:.1f}/100; "
+        f"{_what_was_done(results, time.monotonic() - started)}; "
         f"wrote {out / 'grades.csv'}, {out / 'results.json'} and {out / 'feedback'}/",
         file=sys.stderr,
     )
@@ -162,6 +223,24 @@ def grade_command(
     return EXIT_OK
 
 
+def _what_was_done(results: RunResults, elapsed_s: float) -> str:
+    """The run's last line, up to the files written: how many were graded now and how many were kept."""
+    mean = sum(r.total for r in results) / len(results) if results else 0.0
+    kept = len(results) - results.graded_now
+    if kept and not results.graded_now:
+        done = (
+            f"nothing new to grade: kept the {kept} submission(s) already graded by this grader with the "
+            f"same files (--regrade NAME redoes one); reports rewritten in {elapsed_s:.1f} s"
+        )
+    elif kept:
+        done = (
+            f"graded {results.graded_now} submission(s) and kept {kept} already graded in {elapsed_s:.1f} s"
+        )
+    else:
+        done = f"graded {results.graded_now} submission(s) in {elapsed_s:.1f} s"
+    return f"{done}, mean {mean:.1f}/100"
+
+
 def gradescope_command(
     *, submission: Path, results: Path, jobs: int = 1, accepted_risks: tuple[str, ...] = ()
 ) -> int:
@@ -170,7 +249,11 @@ def gradescope_command(
     with LockedFolder("gradescope-") as out:
         try:
             (result,) = grade(
-                submission, out=Path(out), jobs=jobs, settings=Settings(accepted_risks=accepted_risks)
+                submission,
+                out=Path(out),
+                jobs=jobs,
+                settings=Settings(accepted_risks=accepted_risks),
+                layout=ONE_SUBMISSION,  # Gradescope hands over one learner's files, however laid out
             )
         except MissingProtection as error:
             print(f"grader gradescope: {error}", file=sys.stderr)

@@ -7,7 +7,16 @@ import argparse
 import os
 from pathlib import Path
 
-from grader.exits import EXIT_CODES_HELP, EXIT_USAGE
+from grader.exits import (
+    EXIT_CODES_HELP,
+    EXIT_FAILED_CHECK,
+    EXIT_OK,
+    EXIT_UNSAFE,
+    EXIT_USAGE,
+    exit_codes_help,
+)
+from grader.export.arguments import add_export_parser, export_command
+from grader.intake.layout import CHOICES as LAYOUT_CHOICES
 from grader.sandbox.accelerator import CHOICES as CUDA_CHOICES
 from grader.sandbox.protections import RISKS
 from grader.settings import Settings
@@ -43,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Grade PATH: one submission (a folder holding softmax.py ... classifier.py directly or under "
             "exercises/, or a .zip of one) or a folder of submissions (each entry, folder or .zip, is one "
-            "learner, named by the entry), or nbgrader's collected work (a course folder, its submitted/ "
+            "learner, named by the entry), an LMS's whole-class export as a folder or the one .zip the LMS "
+            "hands out (Moodle, Canvas, GitHub Classroom, Gradescope: each learner graded once, under their "
+            "LMS identity), or nbgrader's collected work (a course folder, its submitted/ "
             "folder, or one .ipynb). Every exercise runs in its own sandboxed process; the hidden "
             "checks compare its results here. Writes OUT/grades.csv, OUT/results.json and "
             "OUT/feedback/<name>.md."
@@ -55,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m grader grade submissions/ --out grades --regrade alice   # redo one learner\n\n"
         "A rerun with the same --out grades only what is new or changed: results are kept per submission\n"
         "under DIR/submissions/ as each one finishes, so an interrupted run resumes where it stopped.\n\n"
-        + EXIT_CODES_HELP,
+        + exit_codes_help(EXIT_OK, EXIT_USAGE, EXIT_UNSAFE),
     )
     grade_parser.add_argument(
         "path", type=Path, metavar="PATH", help="a submission folder or .zip, or a folder of them"
@@ -94,6 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="memory a sandboxed exercise may add (default: %(default)s)",
     )
     grade_parser.add_argument(
+        "--layout",
+        choices=["auto", *LAYOUT_CHOICES],
+        default="auto",
+        help=(
+            "what PATH is: 'auto' decides from the whole of PATH and says why (default); or force one of "
+            "one (one submission), class (each folder or .zip a learner), moodle, canvas, github-classroom, "
+            "gradescope, nbgrader"
+        ),
+    )
+    grade_parser.add_argument(
         "--regrade",
         action="append",
         default=[],
@@ -121,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="example (what gradescope/run_autograder runs):\n"
         "  python -m grader gradescope --submission /autograder/submission "
-        "--results /autograder/results/results.json\n\n" + EXIT_CODES_HELP,
+        "--results /autograder/results/results.json\n\n" + exit_codes_help(EXIT_OK, EXIT_USAGE, EXIT_UNSAFE),
     )
     gradescope_parser.add_argument(
         "--submission", type=Path, required=True, help="the submission folder or .zip"
@@ -137,6 +158,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_accept_risk(gradescope_parser)
 
+    feedback_parser = verbs.add_parser(
+        "feedback",
+        help="print one learner's feedback from a graded folder",
+        description=(
+            "Print learner NAME's feedback, as DIR/feedback/<name>.md holds it, from DIR/results.json. "
+            "Nothing is graded or written; the learner's text is made safe for a terminal (escape sequences "
+            "and control characters are shown as \\x1b and the like)."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  python -m grader feedback grades alice          # alice's feedback\n"
+        "  python -m grader feedback grades alice | less   # page through it\n\n"
+        + exit_codes_help(EXIT_OK, EXIT_USAGE),
+    )
+    feedback_parser.add_argument(
+        "dir", type=Path, metavar="DIR", help="the --out folder of a grading run (it holds results.json)"
+    )
+    feedback_parser.add_argument(
+        "name",
+        metavar="NAME",
+        help="the learner, as in grades.csv's submission column (or their LMS id); a misspelt one "
+        "gets the closest names",
+    )
+
     stub_parser = verbs.add_parser(
         "stubs",
         help="regenerate the learner stubs in exercises/ from solutions/",
@@ -147,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  python -m grader stubs           # rewrite exercises/*.py\n"
-        "  python -m grader stubs --check   # exit 1 if exercises/ is stale\n\n" + EXIT_CODES_HELP,
+        "  python -m grader stubs --check   # exit 1 if exercises/ is stale\n\n"
+        + exit_codes_help(EXIT_OK, EXIT_FAILED_CHECK, EXIT_USAGE, failed_check="--check found a stale stub"),
     )
     stub_parser.add_argument(
         "--solutions", type=Path, default=REPO / "solutions", help="reference modules (default: %(default)s)"
@@ -169,7 +214,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  python -m grader notebook           # rewrite nbgrader/source/lesson13/lesson13.ipynb\n"
-        "  python -m grader notebook --check   # exit 1 if the notebook is stale\n\n" + EXIT_CODES_HELP,
+        "  python -m grader notebook --check   # exit 1 if the notebook is stale\n\n"
+        + exit_codes_help(
+            EXIT_OK, EXIT_FAILED_CHECK, EXIT_USAGE, failed_check="--check found the notebook stale"
+        ),
     )
     notebook_parser.add_argument(
         "--solutions", type=Path, default=REPO / "solutions", help="reference modules (default: %(default)s)"
@@ -199,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  python -m grader release dist/lesson13-kit           # dist/lesson13-kit/ and "
         "dist/lesson13-kit.zip\n"
         "  python -m grader release dist/lesson13-kit --force   # replace an earlier build\n\n"
-        + EXIT_CODES_HELP,
+        + exit_codes_help(
+            EXIT_OK, EXIT_FAILED_CHECK, EXIT_USAGE, failed_check="the build found solution code in the kit"
+        ),
     )
     release_parser.add_argument(
         "out",
@@ -208,6 +258,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="the kit's folder, new or empty unless --force; OUT.zip is written beside it",
     )
     release_parser.add_argument("--force", action="store_true", help="replace OUT and OUT.zip if they exist")
+    autograder_parser = verbs.add_parser(
+        "autograder",
+        help="build Gradescope's autograder zip (setup.sh, run_autograder, the grader and the reference)",
+        description=(
+            "Build the zip to upload as a Gradescope programming assignment's autograder: "
+            "gradescope/setup.sh and gradescope/run_autograder at its root, beside grader/, solutions/, "
+            "learner/, pyproject.toml, constraints.txt and README.md; no tests/, exercises/, .git or caches. "
+            "It holds the reference solution: never hand it to learners (their kit is `python -m grader "
+            "release`)."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  python -m grader autograder --out dist/autograder.zip           # then upload it to Gradescope\n"
+        "  python -m grader autograder --out dist/autograder.zip --force   # replace an earlier build\n\n"
+        + exit_codes_help(EXIT_OK, EXIT_USAGE),
+    )
+    autograder_parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("autograder.zip"),
+        metavar="FILE.zip",
+        help="the zip to write, new unless --force (default: %(default)s)",
+    )
+    autograder_parser.add_argument("--force", action="store_true", help="replace FILE.zip if it exists")
+    add_export_parser(verbs)
     return parser
 
 
@@ -235,8 +310,17 @@ def main(argv: list[str] | None = None) -> int:
             accepted_risks=tuple(args.accept_risk),
         )
         return grade_command(
-            path=args.path, out=args.out, jobs=args.jobs, settings=settings, regrade=tuple(args.regrade)
+            path=args.path,
+            out=args.out,
+            jobs=args.jobs,
+            settings=settings,
+            regrade=tuple(args.regrade),
+            layout=LAYOUT_CHOICES.get(args.layout),
         )
+    if args.verb == "feedback":
+        from grader.reports.show import feedback_command
+
+        return feedback_command(out=args.dir, name=args.name)
     if args.verb == "stubs":
         from grader.kit.stubs import stubs_command
 
@@ -245,9 +329,15 @@ def main(argv: list[str] | None = None) -> int:
         from grader.kit.release import release_command
 
         return release_command(out=args.out, force=args.force)
+    if args.verb == "autograder":
+        from grader.kit.autograder import autograder_command
+
+        return autograder_command(out=args.out, force=args.force)
     if args.verb == "notebook":
         from grader.kit.notebook import write_notebook
 
         return write_notebook(solutions=args.solutions, out=args.out, check=args.check)
+    if args.verb == "export":
+        return export_command(args)
     parser.error(f"unknown verb {args.verb}")
     return EXIT_USAGE

@@ -30,9 +30,16 @@ RECORDS_DIR = "submissions"
 MAX_RECORD_BYTES = 64 << 20  # ours, and far larger than any: anything bigger is not a record of ours
 CHUNK_BYTES = 1 << 20
 # What cannot change a grade: how results are written and shown, the command line, building the kit,
-# and these records. Everything else of grader/ can (tests/test_layout.py checks that no module on
-# the grading path lives here).
-NOT_GRADING = ("grader/reports/", "grader/kit/", "grader/cli.py", "grader/__main__.py", "grader/gradebook.py")
+# exporting grades to an LMS, and these records. Everything else of grader/ can (tests/test_layout.py
+# checks that no module on the grading path lives here).
+NOT_GRADING = (
+    "grader/reports/",
+    "grader/kit/",
+    "grader/export/",
+    "grader/cli.py",
+    "grader/__main__.py",
+    "grader/gradebook.py",
+)
 # Outside grader/: the reference (the stand-ins and every expected value) and the lesson's shared facts
 # (points, tolerances, PyTorch's modules loaded with a learner's weights).
 SHARED_WITH_GRADING = (

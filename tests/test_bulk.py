@@ -89,12 +89,18 @@ class TestResume:
         again = grade(klass, out)
         assert again.returncode == 0 and graded_lines(again) == []
         assert time.monotonic() - started < 5
+        summary = again.stderr.strip().splitlines()[-1]
+        assert summary.startswith(
+            "nothing new to grade: kept the 2 submission(s) already graded by this grader with the same "
+            "files (--regrade NAME redoes one); reports rewritten in "
+        )
 
     def test_regrade_redoes_one_and_a_changed_submission_is_graded_again(self, tmp_path):
         klass, out = make_class(tmp_path, 3), tmp_path / "out"
         assert grade(klass, out).returncode == 0
         redo = grade(klass, out, "--regrade", "learner01")
         assert [line.split(":")[0] for line in graded_lines(redo)] == ["[1/1] learner01"]
+        assert "graded 1 submission(s) and kept 2 already graded in " in redo.stderr
         shutil.copy(REPO / "solutions" / "softmax.py", klass / "learner02" / "softmax.py")
         changed = grade(klass, out)
         assert [line.split(":")[0] for line in graded_lines(changed)] == ["[1/1] learner02"]
@@ -104,6 +110,17 @@ class TestResume:
         klass, out = make_class(tmp_path, 1), tmp_path / "out"
         completed = grade(klass, out, "--regrade", "nobody")
         assert completed.returncode == 2 and "--regrade nobody: no such submission" in completed.stderr
+        assert "did you mean" not in completed.stderr
+
+    def test_a_misspelt_regrade_name_gets_the_close_names(self, tmp_path):
+        klass, out = make_class(tmp_path, 2), tmp_path / "out"
+        completed = grade(klass, out, "--regrade", "lerner01")
+        assert completed.returncode == 2
+        assert completed.stderr.strip().splitlines()[-1] == (
+            f"grader grade: --regrade lerner01: no such submission in {klass}; "
+            "did you mean learner01 or learner00?"
+        )
+        assert not list(out.glob("submissions/*.json")), "nothing is graded"
 
 
 @pytest.mark.parametrize("interactive", [False, True], ids=["plain lines", "terminal bar"])
@@ -119,6 +136,6 @@ def test_progress_shows_count_eta_and_trouble(interactive):
     progress.done(SubmissionResult("alice", [crashed]))
     progress.close()
     text = stream.getvalue()
-    assert "alice: 0/10" in text and "1 check(s) crashed" in text
+    assert "alice: 0/10" in text and "1 check crashed" in text
     if interactive:
         assert "1/2" in text and "ETA" in text and "troubled: 1" in text

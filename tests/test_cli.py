@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.cli import main
 from grader.contract import MODULES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,3 +101,22 @@ class TestUsage:
             "exit codes:",
         ):
             assert expected in completed.stdout
+
+    @pytest.mark.parametrize(
+        ("verb", "codes"),
+        [
+            ((), "0123"),
+            (("grade",), "023"),
+            (("gradescope",), "023"),
+            (("feedback",), "02"),
+            (("stubs",), "012"),
+            (("notebook",), "012"),
+            (("release",), "012"),
+            (("autograder",), "02"),
+        ],
+    )
+    def test_each_help_lists_only_the_exit_codes_its_verb_can_return(self, verb, codes, capsys):
+        with pytest.raises(SystemExit):
+            main([*verb, "--help"])
+        listed = capsys.readouterr().out.split("exit codes:\n")[1]
+        assert "".join(re.findall(r"^  (\d)  \S", listed, flags=re.MULTILINE)) == codes

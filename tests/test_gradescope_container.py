@@ -1,9 +1,10 @@
 """On Gradescope, without namespaces or Landlock, is the reference beside the learner's code out of reach?
 
 A Gradescope container holds the autograder's files (solutions/, grader/, tests/) next to one learner's
-submission and usually grants no namespaces. This lays out such a container's /autograder/source, sets
-the file modes gradescope/setup.sh sets, turns off what the container lacks (KIT_SANDBOX_WITHOUT) and
-runs ``python -m grader gradescope`` with exactly the flags gradescope/run_autograder passes.
+submission and usually grants no namespaces. This lays out such a container's /autograder/source from
+the zip that ``python -m grader autograder`` builds, sets the file modes gradescope/setup.sh sets, turns
+off what the container lacks (KIT_SANDBOX_WITHOUT) and runs ``python -m grader gradescope`` with exactly
+the flags gradescope/run_autograder passes.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import os
 import re
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from grader.kit.autograder import build_autograder
 from tests.grading_helpers import REPO, SUBMISSIONS, namespaces_work, overlay
 from tests.test_adversarial import honest_source
 from tests.unprivileged import can_switch_user, run_as
@@ -47,16 +50,12 @@ def private_folders() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def source():
+def source(tmp_path_factory):
+    """/autograder/source as Gradescope unpacks the zip of `python -m grader autograder` (plus a tests/
+    folder, as a zip made by hand may hold), with setup.sh's file modes."""
     shutil.rmtree(SOURCE.parent, ignore_errors=True)
-    ignore = shutil.ignore_patterns(".venv*", ".git", "__pycache__", ".tox", "dist", "*.egg-info")
-    for name in ("grader", "solutions", "learner", "pyproject.toml", "constraints.txt"):
-        source_path = REPO / name
-        if source_path.is_dir():
-            shutil.copytree(source_path, SOURCE / name, ignore=ignore)
-        else:
-            SOURCE.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source_path, SOURCE / name)
+    with zipfile.ZipFile(build_autograder(tmp_path_factory.mktemp("zip") / "autograder.zip")) as bundle:
+        bundle.extractall(SOURCE)
     (SOURCE / "tests").mkdir()
     (SOURCE / "tests" / "secret_checks.py").write_text("ANSWER = 42\n")
     os.chmod(SOURCE.parent, 0o755)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from grader.forbidden import forbidden_uses
 from grader.gradebook import Gradebook, submission_fingerprint
 from grader.intake import confined
 from grader.intake.bounded_parse import Unanalysable, load_json, parse_python
-from grader.intake.layout import CLASS, NBGRADER, ONE_SUBMISSION, detect_layout, discover
+from grader.intake.layout import CLASS, NBGRADER, ONE_SUBMISSION, detect_layout, discover, take_in
 from grader.intake.nbgrader import discover_nbgrader
 from grader.intake.notebook_cells import notebook_to_modules
 from grader.intake.submission import extract_modules
@@ -297,8 +298,9 @@ class TestLayoutFromTheClass:
         (klass / "nbgrader_config.py").write_text("c = get_config()\n")
         layout = detect_layout(klass)
         assert layout.kind == CLASS and "alice, bob.zip" in layout.why, layout
-        names = [s.name for s in discover(klass, tmp_path / "scratch")]
-        assert names == ["alice", "bob", "nbgrader_config.py", "submitted"]
+        intake = take_in(klass, tmp_path / "scratch")
+        assert [s.name for s in intake.submissions] == ["alice", "bob", "submitted"]
+        assert [name for name, _ in intake.skipped] == ["nbgrader_config.py"]
 
     @pytest.mark.parametrize("entry", ["source", "autograded", "nbgrader_config.py", "gradebook.db"])
     def test_nbgrader_named_entries_alone_never_make_a_class_nbgrader(self, tmp_path, entry):
@@ -429,9 +431,12 @@ def rows(out: Path) -> dict[str, dict[str, str]]:
     return {exact.get(name, name): row for name, row in shown.items()}
 
 
+PROGRESS_LINE = re.compile(r"\[\d+/\d+\] (.*): [\d.]+/[\d.]+ \([\d.]+ s\)")
+
+
 def progress_names(completed: subprocess.CompletedProcess) -> list[str]:
-    lines = [line for line in completed.stderr.splitlines() if line.startswith("[")]
-    return [line.split("] ", 1)[1].rsplit(": ", 1)[0] for line in lines]
+    progress = (PROGRESS_LINE.match(line) for line in completed.stderr.splitlines())
+    return [match[1] for match in progress if match]
 
 
 LONG = "l" * 250  # its old record name, "<250 l>-<hash>.json", was longer than a file name may be
@@ -441,7 +446,6 @@ CLASS_ENTRIES = {
     "alice": 10,
     "submitted": 10,  # holds exercises/.ipynb_checkpoints/*.ipynb: the class became nbgrader's
     "source": 10,
-    "nbgrader_config.py": 0,
     "x": 10,
     "x.zip": 0,
     "bob smith": 10,
@@ -464,7 +468,7 @@ def hostile_class(tmp_path_factory):
     klass = root / "class"
     klass.mkdir()
     for name, score in CLASS_ENTRIES.items():
-        if name in ("nbgrader_config.py", "x.zip", "encrypted", "deep"):
+        if name in ("x.zip", "encrypted", "deep"):
             continue
         (klass / name).mkdir()
         if score:
@@ -515,7 +519,15 @@ class TestTheClassThroughTheCommand:
         said = confined.MARK + "softmax.py could not be analysed: nested too deeply"
         assert any(note.startswith(said) for note in softmax["notes"])
         assert "could not be read as a zip: RuntimeError" in by_name["encrypted"]["notes"][0]
-        assert "neither a folder nor a .zip" in by_name["nbgrader_config.py"]["notes"][0]
+        assert "nbgrader_config.py" not in by_name
+
+    def test_a_loose_file_is_no_learner_and_is_listed_with_why(self, hostile_class):
+        """A loose file in a class folder once got a row of its own at 0: a learner who does not exist."""
+        _, out, completed = hostile_class
+        said = "nbgrader_config.py: a loose file, neither a learner's folder nor a .zip"
+        assert f"skipped: {said}" in completed.stderr
+        summary = (out / "summary.md").read_text(encoding="utf-8")
+        assert "| nbgrader\\_config.py | a loose file, neither a learner's folder nor a .zip |" in summary
 
     def test_a_rerun_finds_every_record_and_regrade_takes_any_name(self, hostile_class):
         klass, out, _ = hostile_class

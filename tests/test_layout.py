@@ -3,9 +3,10 @@
 The tree (README, "Layout"): the model (``contract``, ``exits``, ``names``, ``results``, ``safe_text``,
 ``settings``) at the bottom; ``intake/``, ``checks/``, ``sandbox/`` and ``reports/`` above it, each
 knowing only the model (the checks also their client into the sandbox); the decisions (``grading``,
-``forbidden``, ``gradebook``) above those; the run (``bulk``) and the kit (``kit/``) above; the command
-line on top. What runs beside learner code (``sandbox/harness/``) imports nothing of the project but
-itself. Imports are read from the source (lazy ones inside functions included), not by importing.
+``forbidden``, ``gradebook``) above those; the run (``bulk``), the kit (``kit/``) and the LMS export
+(``export/``: the model and the feedback pages' names only) above; the command line on top. What runs
+beside learner code (``sandbox/harness/``) imports nothing of the project but itself. Imports are read
+from the source (lazy ones inside functions included), not by importing.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ LAYERS = [
     ("model", lambda m: m in MODEL or m == "grader"),
     ("parts", lambda m: m.startswith(("grader.intake", "grader.checks", "grader.sandbox", "grader.reports"))),
     ("decisions", lambda m: m in {"grader.grading", "grader.forbidden", "grader.gradebook"}),
-    ("run and kit", lambda m: m == "grader.bulk" or m.startswith("grader.kit")),
+    ("run, kit and export", lambda m: m == "grader.bulk" or m.startswith(("grader.kit", "grader.export"))),
     ("command line", lambda m: m in {"grader.cli", "grader.__main__"}),
 ]
 PARTS = ("grader.intake", "grader.checks", "grader.sandbox", "grader.reports")
@@ -178,6 +179,20 @@ def test_the_parts_know_only_the_model_and_themselves():
             allowed |= own == "grader.checks" and target == "grader.sandbox.client"
             if not allowed:
                 wrong.append(f"{module} imports {target}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_export_knows_only_the_model_the_feedback_pages_names_the_results_reader_and_itself():
+    # It reads a grading output and cannot change a grade: nothing of the sandbox, checks or intake.
+    export = [module for module in GRAPH if module.startswith("grader.export")]
+    assert len(export) >= 5
+    wrong = [
+        f"{module} imports {target}"
+        for module in export
+        for target in project_imports(module)
+        if not (target in MODEL or target == "grader" or target.startswith("grader.export"))
+        and target not in ("grader.reports", "grader.reports.feedback", "grader.reports.tables")
+    ]
     assert not wrong, "\n".join(wrong)
 
 

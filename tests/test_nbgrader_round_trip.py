@@ -3,8 +3,9 @@
 ``python -m grader grade`` is the grader here.
 
 In a temporary course folder: ``nbgrader generate_assignment`` turns the source notebook into the student
-notebook (stubs, hidden tests removed); three learners hand it in — one correct, one partly wrong, one
-untouched — and ``nbgrader autograde`` grades them. The adapter turns the same three notebooks into
+notebook (stubs, hidden tests removed); three learners hand it in — one correct, one partly wrong (who
+also empties a check cell), one untouched — and ``nbgrader autograde`` grades them, warning about the
+emptied cell and no other. The adapter turns the same three notebooks into
 modules and ``python -m grader grade`` grades those. Every check cell's score in nbgrader's gradebook must
 equal the grader's score for that check. Nothing is skipped: without nbgrader this fails.
 
@@ -15,6 +16,7 @@ and it finds ``grader`` and ``solutions`` through PYTHONPATH, as an instructor's
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +41,9 @@ PARTLY_WRONG = (
 )
 NOT_STARTED = "classifier.py"
 STUDENTS = ("alice_correct", "bob_partly_wrong", "carol_untouched")
+# Bob also empties one check cell (locked, but a text editor ignores that): nbgrader must put its hidden
+# test back and warn about that cell, and about no untouched one.
+EDITED_CHECK_CELL = check_cell_id("softmax", "slices_sum_to_one")
 COMMAND_TIMEOUT_S = 900
 
 
@@ -92,7 +97,8 @@ def course(tmp_path_factory) -> dict:
             modules_to_notebook(folders[student], released, handed_in)
         else:
             shutil.copy(released, handed_in)
-    run([*nbgrader, "autograde", ASSIGNMENT, "--force"], course, env)
+    edit_check_cell(course / "submitted" / "bob_partly_wrong" / ASSIGNMENT / NOTEBOOK.name, EDITED_CHECK_CELL)
+    autograde = run([*nbgrader, "autograde", ASSIGNMENT, "--force"], course, env)
     nbgrader_scores = json.loads(run([sys.executable, "-c", READ_GRADEBOOK, ASSIGNMENT], course, env).stdout)
 
     classroom = root / "extracted"  # what the adapter makes of each notebook, graded as a class by the CLI
@@ -114,7 +120,20 @@ def course(tmp_path_factory) -> dict:
         }
         for s in results["submissions"]
     }
-    return {"course": course, "released": released, "nbgrader": nbgrader_scores, "grader": grader_scores}
+    return {
+        "course": course,
+        "released": released,
+        "nbgrader": nbgrader_scores,
+        "grader": grader_scores,
+        "autograde_log": autograde.stdout + autograde.stderr,
+    }
+
+
+def edit_check_cell(notebook_path: Path, grade_id: str) -> None:
+    notebook = json.loads(notebook_path.read_text(encoding="utf-8"))
+    (cell,) = [c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id]
+    cell["source"] = "pass  # nothing to check here\n"
+    notebook_path.write_text(json.dumps(notebook), encoding="utf-8")
 
 
 READ_GRADEBOOK = """
@@ -164,6 +183,18 @@ def test_the_three_learners_score_full_partial_and_zero(course):
     # A masking mistake costs points in masking only: later exercises run with the reference standing in.
     assert by_exercise["self_attention"] == 10 and by_exercise["encoder"] == 20
     assert by_exercise["masking"] < 20 and by_exercise["classifier"] == 0
+
+
+def test_autograde_warns_about_the_edited_check_cell_and_no_untouched_one(course):
+    """Does nbgrader_config.py silence the checksum warning for untouched cells (jupyter/nbgrader#1961),
+    and only for them?"""
+    changed = re.findall(r"Attribute 'checksum' for cell (\S+) has changed!", course["autograde_log"])
+    assert changed == [EDITED_CHECK_CELL]
+    for student in STUDENTS:
+        graded = course["course"] / "autograded" / student / ASSIGNMENT / NOTEBOOK.name
+        cells = json.loads(graded.read_text(encoding="utf-8"))["cells"]
+        restored = [c for c in cells if c["metadata"].get("nbgrader", {}).get("points") is not None]
+        assert restored and all("### BEGIN HIDDEN TESTS" in "".join(c["source"]) for c in restored), student
 
 
 def test_no_check_cell_of_the_correct_notebook_writes_to_stderr(course):

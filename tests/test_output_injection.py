@@ -76,7 +76,8 @@ FORMULA_STARTERS = ("=", "+", "-", "@", "\t", "\r")
 UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 NAME_LIMIT, SHOWN_NAME_LIMIT, NOTE_LIMIT, MESSAGE_LIMIT = 255, 200, 2000, 5000
 MARKDOWN_TAGS = set("h1 h2 p strong em ul li pre code blockquote table thead tbody tr th td hr br".split())
-HTML_TAGS = {"meta", "title", "style", "h1", "h2", "p", "strong", "ul", "li", "pre", "blockquote", "img"}
+HTML_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "strong", "ul", "li", "pre"}
+HTML_TAGS |= {"blockquote", "img", "table", "tr", "th", "td", "a", "footer"}
 GRADESCOPE_SCHEMA = REPO / "grader" / "schemas" / "gradescope.schema.json"
 # How every line of the Markdown feedback outside its code blocks starts: none is the learner's.
 MARKDOWN_LINE_STARTS = (
@@ -88,6 +89,7 @@ MARKDOWN_LINE_STARTS = (
     "|---|",
     "## ",
     "Not implemented yet: ",
+    "  - ",
     "  *Hint: ",
     "---",
     "Checks marked ",
@@ -213,7 +215,10 @@ def assert_html_safe(page: str) -> None:
     for tag, attrs in tags:
         assert not [key for key in attrs if key.startswith("on")], (tag, attrs)
         if tag == "img":
-            assert attrs["alt"] == "your weights beside the expected ones" and "_files/" in attrs["src"]
+            assert attrs["alt"] == "your weights beside the expected ones"
+            assert attrs["src"].startswith("data:image/png;base64,")
+        if tag == "a":
+            assert attrs["href"].startswith("#"), attrs
     assert [tag for tag, _ in tags].count("title") == 1 and [tag for tag, _ in tags].count("h1") == 1
     title = page.split("<title>", 1)[1].split("</title>", 1)[0]
     assert len(title) <= 6 * SHOWN_NAME_LIMIT + 20, "the page title is not bounded"
@@ -307,7 +312,7 @@ class TestHtmlFeedback:
     @pytest.mark.parametrize("key", HOSTILE)
     def test_no_learner_tag_or_attribute_survives(self, key, tmp_path):
         """Parsed as a browser would, does the page hold only the grader's own tags?"""
-        assert_html_safe(feedback_html(hostile_result(HOSTILE[key]), tmp_path, "learner"))
+        assert_html_safe(feedback_html(hostile_result(HOSTILE[key]), tmp_path))
 
 
 class TestGradescope:
@@ -385,7 +390,7 @@ def test_a_notebooks_error_output_reaches_every_output_neutralised(key, tmp_path
     result = hostile_result("plain", name=text)
     result.notes = [f"{notebook.name} {problem}" for problem in problems]  # as grading writes them
     assert_markdown_safe(feedback_markdown(result), exercises=2)
-    assert_html_safe(feedback_html(result, tmp_path, "learner"))
+    assert_html_safe(feedback_html(result, tmp_path))
     assert_gradescope_safe(gradescope_results(result))
     write_grades([result], tmp_path / "grades.csv")
     assert_csv_safe((tmp_path / "grades.csv").read_text(encoding="utf-8"))

@@ -1,10 +1,14 @@
-"""Does `python -m grader release OUT` build a kit with what learners need, and nothing of the grader?"""
+"""Does `python -m grader release OUT` build a kit with what learners need, and nothing of the grader?
+
+And does `python -m grader autograder` build Gradescope's zip with what grading needs, and nothing else?
+"""
 
 import ast
 import os
 import re
 import shutil
 import subprocess
+import sys
 import venv
 import zipfile
 from importlib import metadata
@@ -16,6 +20,7 @@ import tomllib
 from grader.contract import EXERCISES
 from grader.exits import UsageError
 from grader.kit import stubs
+from grader.kit.autograder import build_autograder
 from grader.kit.release import KIT_DEPENDENCIES, ReleaseError, find_leaks, release
 
 REPO = Path(__file__).resolve().parent.parent
@@ -207,6 +212,50 @@ class TestTheCommand:
         assert capsys.readouterr().err.startswith(f"wrote the learner kit to {(tmp_path / 'kit').resolve()}/")
         assert release_command(out=tmp_path / "kit") == 2
         assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.fixture(scope="module")
+def autograder(tmp_path_factory) -> Path:
+    """The zip, built by the one command an instructor runs."""
+    out = tmp_path_factory.mktemp("autograder") / "autograder.zip"
+    command = [sys.executable, "-m", "grader", "autograder", "--out", str(out)]
+    built = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0 and built.stderr.startswith(f"wrote {out}"), built.stderr
+    return out
+
+
+class TestTheAutograderZip:
+    def test_the_scripts_sit_at_the_root_and_stay_executable(self, autograder):
+        with zipfile.ZipFile(autograder) as bundle:
+            for script in ("setup.sh", "run_autograder"):
+                assert bundle.read(script) == (REPO / "gradescope" / script).read_bytes()
+                assert bundle.getinfo(script).external_attr >> 16 & 0o111 == 0o111, script
+
+    def test_it_holds_the_grader_the_reference_and_what_installs_them(self, autograder):
+        with zipfile.ZipFile(autograder) as bundle:
+            names = set(bundle.namelist())
+        grader = {p.relative_to(REPO).as_posix() for p in (REPO / "grader").rglob("*.py")}
+        assert grader - {n for n in grader if "__pycache__" in n} <= names
+        assert {f"solutions/{m}.py" for m in MODULES} | {"learner/lesson.py", "grader/__main__.py"} <= names
+        assert {"pyproject.toml", "constraints.txt", "README.md"} <= names
+        assert {name.split("/")[0] for name in names} == {
+            "setup.sh", "run_autograder", "grader", "solutions", "learner", "pyproject.toml",
+            "constraints.txt", "README.md",
+        }  # fmt: skip
+
+    def test_no_tests_git_caches_or_build_leftovers(self, autograder):
+        with zipfile.ZipFile(autograder) as bundle:
+            parts = {part for name in bundle.namelist() for part in name.split("/")}
+        assert not {"tests", "exercises", "examples", ".git", "__pycache__", ".pytest_cache"} & parts
+        assert not [part for part in parts if part.endswith((".pyc", ".egg-info")) or part.startswith(".")]
+
+    def test_two_builds_are_the_same_bytes_and_an_existing_zip_needs_force(self, autograder, tmp_path):
+        with pytest.raises(UsageError, match="already exists: .* --force"):
+            build_autograder(autograder)
+        assert build_autograder(tmp_path / "again.zip").read_bytes() == autograder.read_bytes()
+        with pytest.raises(UsageError, match="inside what the zip holds"):
+            build_autograder(REPO / "grader" / "autograder.zip", force=True)
+        assert not (REPO / "grader" / "autograder.zip").exists()
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 """Are the reports well-formed (schemas), complete (HTML, pictures, Gradescope, summary) and free of our
 source?"""
 
+import base64
 import json
 import shutil
 import subprocess
@@ -79,12 +80,12 @@ class TestSchemas:
 class TestFeedback:
     def test_html_feedback_shows_weights_beside_the_expected_ones_for_a_masking_failure(self, graded):
         html = (graded / "feedback" / "bob_partly_wrong.html").read_text()
-        (picture,) = (graded / "feedback" / "bob_partly_wrong_files").glob(
-            "masking-fully_masked_row_gives_zero_weights_and_output-*.png"
-        )
+        pictures = graded / ".pictures"
+        (picture,) = pictures.glob("masking-fully_masked_row_gives_zero_weights_and_output-*.png")
         assert picture.read_bytes().startswith(b"\x89PNG")
-        assert f"bob_partly_wrong_files/{picture.name}" in html
+        assert f"data:image/png;base64,{base64.b64encode(picture.read_bytes()).decode()}" in html
         assert "Are weights zero (not uniform) for a query that sees no key?" in html
+        assert not [path for path in (graded / "feedback").iterdir() if path.is_dir()]
 
     def test_a_submissions_prints_are_cut_to_a_bound(self, graded):
         markdown = (graded / "feedback" / "frank_cheats.md").read_text()

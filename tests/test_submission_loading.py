@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from grader.exits import UsageError
-from grader.intake.layout import discover
+from grader.intake.layout import discover, take_in
 from grader.intake.submission import MODULE_FILES, extract_modules
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,12 +64,13 @@ class TestClassFolder:
         (klass / "empty").mkdir()
         (klass / "notes.txt").write_text("not a submission")
         (klass / "broken.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
-        names = {s.name: s for s in discover(klass, tmp_path / "scratch")}
-        assert list(names) == ["alice", "broken", "carol", "empty", "notes.txt"]
+        intake = take_in(klass, tmp_path / "scratch")
+        names = {s.name: s for s in intake.submissions}
+        assert list(names) == ["alice", "broken", "carol", "empty"]
         assert names["alice"].problems == [] and names["carol"].problems == []
         assert "could not be read as a zip" in names["broken"].problems[0]
         assert "holds none of softmax.py" in names["empty"].problems[0]
-        assert "neither a folder nor a .zip" in names["notes.txt"].problems[0]
+        assert intake.skipped == [("notes.txt", "a loose file, neither a learner's folder nor a .zip")]
 
     def test_symlinked_entry_is_never_followed(self, tmp_path):
         klass = tmp_path / "class"
@@ -82,7 +83,7 @@ class TestClassFolder:
     def test_empty_class_folder_is_a_usage_error_naming_the_fix(self, tmp_path):
         (tmp_path / "class").mkdir()
         with pytest.raises(
-            UsageError, match="holds no submissions: expected folders or .zip files containing softmax.py"
+            UsageError, match="holds no submissions .* it holds nothing. Expected one submission"
         ):
             discover(tmp_path / "class", tmp_path / "scratch")
 

@@ -32,6 +32,7 @@ MODULE_FILES = tuple(exercise.filename for exercise in EXERCISES)
 MAX_MEMBERS = 2000  # entries read from one zip
 MAX_PY_BYTES = 1 << 20  # one learner module, uncompressed
 MAX_TOTAL_BYTES = 8 << 20  # all modules of one zip, uncompressed
+SHOWN_LISTING = 50  # entries of a folder looked at to say what it holds
 MAX_DEPTH = 4  # folders searched below the submission's root for the modules
 # zipfile parses the whole central directory before anyone can count its entries: 300 000 empty
 # entries (a 24 MB zip) take 3 s and 300 MB. Its size is read from the end record and bounded first.
@@ -67,7 +68,7 @@ def read_entry(entry: Path, name: str, scratch: Path) -> Submission:
         if entry.is_symlink():
             return Submission(name, entry, problems=["is a symbolic link, which is never followed"])
         if entry.is_dir():
-            return from_folder(entry, name)
+            return from_folder(entry, name, scratch)
         if entry.name.lower().endswith(".zip"):
             return from_zip(entry, scratch, name)
         return Submission(name, entry, problems=["is neither a folder nor a .zip file"])
@@ -76,15 +77,61 @@ def read_entry(entry: Path, name: str, scratch: Path) -> Submission:
         return Submission(name, entry, problems=[problem])
 
 
-def from_folder(folder: Path, name: str | None = None) -> Submission:
+def from_folder(folder: Path, name: str | None = None, scratch: Path | None = None) -> Submission:
+    """The modules in ``folder`` (itself, its ``exercises/`` or a lone nested folder); failing that, in
+    the one ``.zip`` it holds (an LMS keeps a learner's uploaded zip inside their folder), unpacked
+    under ``scratch``."""
     submission = Submission(name or entry_name(folder), folder)
     submission.folder = find_modules(folder)
-    if submission.folder is None:
+    if submission.folder is not None:
+        return submission
+    zips = [entry for entry in _listing(folder) if entry.name.lower().endswith(".zip") and is_regular(entry)]
+    if len(zips) == 1 and scratch is not None:
+        inner = from_zip(zips[0], scratch, submission.name)
+        inner.source = folder
+        inner.notes.append(f"graded the modules in your {zips[0].name}")
+        return inner
+    held = _some([entry.name for entry in _listing(folder)]) or "nothing"
+    if len(zips) > 1:
+        submission.problems.append(
+            f"holds none of {', '.join(MODULE_FILES)} itself, and {len(zips)} zips "
+            f"({_some([z.name for z in zips])}): which one to grade? Hand in one"
+        )
+    else:
         submission.problems.append(
             f"holds none of {', '.join(MODULE_FILES)} (looked in the folder, exercises/ and one nested "
-            "folder)"
+            f"folder); it holds: {held}"
         )
     return submission
+
+
+def from_files(name: str, source: Path, files: dict[str, Path], target: Path) -> Submission:
+    """A submission made of loose files an export keeps apart (``{module file name: its file}``): each is
+    copied, bounded, under ``target`` with the module's name."""
+    submission = Submission(name, source)
+    target.mkdir(parents=True, exist_ok=True)
+    for module, path in files.items():
+        if not is_regular(path):
+            submission.problems.append(f"{path.name} is not a regular file (a link is never followed)")
+            continue
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PY_BYTES + 1)
+        if len(data) > MAX_PY_BYTES:
+            submission.problems.append(f"{path.name} is more than {MAX_PY_BYTES} bytes (limit)")
+            continue
+        (target / module).write_bytes(data)
+    submission.folder = target if any(is_regular(target / m) for m in files) else None
+    return submission
+
+
+def _listing(folder: Path) -> list[Path]:
+    """The first entries of ``folder`` (a bounded look: a folder can hold a million)."""
+    visible = (entry for entry in folder.iterdir() if not entry.name.startswith("."))
+    return sorted(itertools.islice(visible, SHOWN_LISTING))
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def from_zip(archive: Path, scratch: Path, name: str | None = None) -> Submission:
@@ -99,8 +146,18 @@ def from_zip(archive: Path, scratch: Path, name: str | None = None) -> Submissio
         return submission
     submission.folder = find_modules(scratch)
     if submission.folder is None:
-        submission.problems.append(f"the zip holds none of {', '.join(MODULE_FILES)}")
+        held = _zip_listing(archive)
+        submission.problems.append(f"the zip holds none of {', '.join(MODULE_FILES)}; it holds: {held}")
     return submission
+
+
+def _zip_listing(archive: Path) -> str:
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            names = [member.filename for member in itertools.islice(bundle.infolist(), SHOWN_LISTING)]
+    except Exception:  # noqa: BLE001 - only to say what it holds; it was read once already
+        return "entries that cannot be listed"
+    return _some(names) or "nothing"
 
 
 def find_modules(folder: Path, depth: int = 0) -> Path | None:

@@ -27,8 +27,8 @@ SOURCE_FOLDERS = ("exercises", "solutions", "grader", "learner", "tests")
 NOT_SHIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "*.egg-info", KIT_README.name)
 
 KIT_PYPROJECT = """\
-# The Lesson 13 exercise kit. Install it once, in a virtual environment:
-#   pip install -c constraints.txt -e .
+# The Lesson 13 exercise kit. Install it once, in a virtual environment (README.md, "Set up"):
+#   pip install -c constraints.txt --extra-index-url https://download.pytorch.org/whl/cpu -e .
 [build-system]
 requires = ["setuptools>=68"]
 build-backend = "setuptools.build_meta"
@@ -151,7 +151,8 @@ def _lay_out(kit: Path, repo: Path) -> None:
         if line.strip() and not line.startswith("#")
     ]
     (kit / "constraints.txt").write_text(
-        "# Use with `pip install -c constraints.txt -e .`: the CPU build of torch, not a multi-GB CUDA one.\n"
+        "# Use with `pip install -c constraints.txt -e .`. The pin is a version, not a build: on Linux add\n"
+        "# `--extra-index-url https://download.pytorch.org/whl/cpu` for the CPU build (README.md, Set up).\n"
         + "\n".join(pins)
         + "\n",
         encoding="utf-8",

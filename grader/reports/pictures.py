@@ -7,11 +7,16 @@ the reports say so instead of failing.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import threading
 from pathlib import Path
 
 _DRAWING = threading.Lock()  # matplotlib is not thread-safe: grading workers draw one picture at a time
+PICTURES_DIR = ".pictures"  # under DIR: the learners' weights pictures, drawn once, named by what they show
+MAX_PICTURE_BYTES = 512 << 10  # one picture a page embeds; ours are about 50 kB
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _matplotlib():
@@ -61,9 +66,42 @@ def draw_weights(picture: dict, path: Path) -> Path | None:
         figure = drawing.draw(
             picture.get("title", ""), [row], source="expected: the grader's weights for the same input"
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=90)
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=90)
+    _write_whole(path, buffer.getvalue())
     return path
+
+
+def cached_png(picture: dict, path: Path) -> bytes | None:
+    """The PNG of ``picture``: read back from ``path`` where an earlier run or pass drew it, else drawn
+    there now. ``None`` when it cannot be drawn (no matplotlib, or data the drawing refuses: it comes
+    from a learner's result) or what ``path`` holds is no picture of ours."""
+    data = _read_png(path)
+    if data is None:
+        try:
+            drawn = draw_weights(picture, path)
+        except Exception:  # noqa: BLE001 - a picture is never worth a learner's feedback; the page goes on without it
+            return None
+        data = _read_png(path) if drawn else None
+    return data
+
+
+def _read_png(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PICTURE_BYTES + 1)
+    except OSError:
+        return None
+    return data if len(data) <= MAX_PICTURE_BYTES and data.startswith(PNG_SIGNATURE) else None
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` under a temporary name first: a run killed meanwhile leaves no half
+    picture in the cache for later pages to embed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
 
 
 def draw_class_summary(scores: dict[str, list[float]], maxima: dict[str, float], path: Path) -> Path | None:

@@ -11,7 +11,8 @@ import threading
 import time
 from typing import TextIO
 
-from grader.results import ERROR, TIMEOUT, SubmissionResult
+from grader.reports.causes import main_reason, misbehaved
+from grader.results import SubmissionResult
 from grader.safe_text import SHOWN_NAME_LIMIT, for_terminal
 
 BAR_WIDTH = 24
@@ -35,7 +36,7 @@ class Progress:
         with self._lock:
             self.count += 1
             trouble = self._trouble(result)
-            self.troubled += bool(trouble)
+            self.troubled += misbehaved(result)
             name = for_terminal(result.submission, SHOWN_NAME_LIMIT, tag=True)
             score = f"{result.total:g}/{result.max_score:g} ({result.elapsed_s:.1f} s)"
             line = f"[{self.count}/{self.total}] {name}: {score}{trouble}"
@@ -66,9 +67,7 @@ class Progress:
 
     @staticmethod
     def _trouble(result: SubmissionResult) -> str:
-        """ " — 3 checks crashed, 2 timed out" when the learner's code misbehaved, else ""."""
-        statuses = [check.status for exercise in result.exercises for check in exercise.checks]
-        crashed, timed_out = statuses.count(ERROR), statuses.count(TIMEOUT)
-        parts = [f"{crashed} check(s) crashed"] * bool(crashed) + [f"{timed_out} timed out"] * bool(timed_out)
-        parts += [for_terminal(note) for note in result.notes[:1]]
-        return (" — " + ", ".join(parts)) if parts else ""
+        """ " — syntax error at multi_head.py line 55" when the learner's code could not run as it should
+        (``causes.main_reason``), with the first note about loading the submission; else ""."""
+        parts = [main_reason(result)] + [for_terminal(note) for note in result.notes[:1]]
+        return (" — " + "; ".join(filter(None, parts))) if any(parts) else ""

@@ -9,11 +9,14 @@ from statistics import mean, median
 from grader.contract import EXERCISES, TOTAL_POINTS
 from grader.reports.pictures import content_digest, draw_class_summary
 from grader.results import PASSED, SubmissionResult, shown
+from grader.safe_text import NOTE_LIMIT, SHOWN_NAME_LIMIT, for_markdown
+
+MAX_SKIPPED_ROWS = 2000  # a class export's strays; more are counted, not listed
 
 
-def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]:
-    """``summary.md`` (score spread per exercise, the most often failed checks) and its picture
-    ``summary-<hash>.png``."""
+def write_summary(results: list[SubmissionResult], out: Path, intake=None) -> dict[str, Path]:
+    """``summary.md`` (what PATH was read as, score spread per exercise, the most often failed checks) and
+    its picture ``summary-<hash>.png``. ``intake``: a ``grader.intake.layout.Intake`` (None: no section)."""
     scores: dict[str, list[float]] = {e.module: [] for e in EXERCISES}
     failures: Counter = Counter()
     for result in results:
@@ -28,6 +31,7 @@ def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]
     lines = [
         f"# Class summary: {len(results)} submission(s)",
         "",
+        *_intake_lines(intake),
         "| exercise | mean | median | full marks | zero |",
         "|---|---|---|---|---|",
     ]
@@ -57,3 +61,19 @@ def write_summary(results: list[SubmissionResult], out: Path) -> dict[str, Path]
         written["summary_picture"] = picture
     (out / "summary.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return written
+
+
+def _intake_lines(intake) -> list[str]:
+    """What PATH was read as, the counts, and every entry that is no one's, with why."""
+    if intake is None:
+        return []
+    layout = for_markdown(str(intake.layout), NOTE_LIMIT)
+    lines = ["## What was graded", "", f"- layout: {layout}", f"- found: {for_markdown(intake.counts())}"]
+    if intake.skipped:
+        lines += ["", f"Skipped ({len(intake.skipped)}), none of them a learner's submission:", ""]
+        lines += ["| entry | why |", "|---|---|"]
+        for name, reason in intake.skipped[:MAX_SKIPPED_ROWS]:
+            lines.append(f"| {for_markdown(name, SHOWN_NAME_LIMIT, tag=True)} | {for_markdown(reason)} |")
+        if len(intake.skipped) > MAX_SKIPPED_ROWS:
+            lines.append(f"| … | and {len(intake.skipped) - MAX_SKIPPED_ROWS} more |")
+    return [*lines, "", "## Scores", ""]
