@@ -70,7 +70,9 @@ class TestMoodle:
     def test_the_console_counts_say_who_has_no_submission(self, tmp_path):
         moodle_export(tmp_path / "export")
         intake = take_in(tmp_path / "export", tmp_path / "scratch")
-        assert intake.counts() == "5 participant(s), 1 without a submission; 6 entries seen, 0 skipped"
+        assert (
+            intake.counts() == "5 participant(s): 4 graded, 1 without a submission; 6 entries seen, 0 skipped"
+        )
 
     def test_two_zips_in_a_folder_are_a_question_not_a_guess(self, tmp_path):
         folder = tmp_path / "export" / "Ana Pérez_1001_assignsubmission_file"

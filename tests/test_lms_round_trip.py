@@ -68,7 +68,8 @@ class TestMoodleRoundTrip:
         _, _, completed = moodle_graded
         assert "layout: Moodle assignment export: PATH is a .zip of a whole class" in completed.stderr
         assert (
-            "found: 3 participant(s), 1 without a submission; 3 entries seen, 0 skipped" in completed.stderr
+            "found: 3 participant(s): 2 graded, 1 without a submission; 3 entries seen, 0 skipped"
+            in completed.stderr
         )
 
     def test_grades_csv_keeps_the_spec_columns_then_the_lms_identity(self, moodle_graded):
@@ -175,7 +176,9 @@ class TestTheBundledExample:
     def test_the_example_is_read_as_a_moodle_class_of_seven(self, tmp_path):
         intake = take_in(REPO / "examples" / "moodle-export.zip", tmp_path)
         assert intake.layout.kind == MOODLE
-        assert intake.counts() == "7 participant(s), 1 without a submission; 7 entries seen, 0 skipped"
+        assert (
+            intake.counts() == "7 participant(s): 6 graded, 1 without a submission; 7 entries seen, 0 skipped"
+        )
         names = [s.identity.name for s in intake.submissions]
         assert names == ["Alice Martin", "Bob Nguyen", "Carol Díaz", "Dave OBrien", "Erin Schäfer",
                          "Frank Li", "Grace Hopper"]  # fmt: skip

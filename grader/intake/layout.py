@@ -69,9 +69,10 @@ class Intake:
         return sum(submission.folder is None for submission in self.submissions)
 
     def counts(self) -> str:
-        """ "31 participant(s), 2 without a submission; 40 entries seen, 1 skipped"."""
+        """ "31 participant(s): 29 graded, 2 without a submission; 40 entries seen, 9 skipped"."""
         word = LEARNER_WORD.get(self.layout.kind, "learner(s)")
-        text = f"{len(self.submissions)} {word}, {self.without_submission} without a submission"
+        learners, without = len(self.submissions), self.without_submission
+        text = f"{learners} {word}: {learners - without} graded, {without} without a submission"
         if self.entries:
             text += f"; {self.entries} entries seen, {len(self.skipped)} skipped"
         return text
