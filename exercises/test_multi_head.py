@@ -6,26 +6,47 @@ import torch
 from .masking import causal_mask, padding_mask
 from .multi_head import MultiHeadAttention
 
-
-def test_rejects_heads_that_do_not_divide_embed_dim():
-    with pytest.raises(ValueError):
-        MultiHeadAttention(embed_dim=10, num_heads=3)
+WHERE = "multi_head.MultiHeadAttention"
 
 
-def test_has_four_projections():
+@pytest.mark.level("arguments")
+def test_rejects_heads_that_do_not_divide_embed_dim(expect_raises):
+    expect_raises(
+        ValueError,
+        lambda: MultiHeadAttention(embed_dim=10, num_heads=3),
+        f"{WHERE}(embed_dim=10, num_heads=3)",
+        "10 features do not split into 3 equal heads: what does the docstring's Raises section ask for?",
+    )
+
+
+@pytest.mark.level("shape")
+def test_has_four_projections(expect_true):
     mha = MultiHeadAttention(8, 2, bias=False)
+    hint = "Are the four projections nn.Linear(embed_dim, embed_dim, bias=bias), named exactly so?"
     for name in ("q_proj", "k_proj", "v_proj", "out_proj"):
         layer = getattr(mha, name, None)
-        assert isinstance(layer, torch.nn.Linear), (
-            f"multi_head.MultiHeadAttention: .{name} should be an nn.Linear, got {type(layer).__name__}"
+        expect_true(
+            isinstance(layer, torch.nn.Linear),
+            f"{WHERE}(8, 2, bias=False).{name}: expected an nn.Linear, got {type(layer).__name__}",
+            hint,
         )
-        assert layer.bias is None, f"multi_head.MultiHeadAttention(8, 2, bias=False).{name} has a bias"
+        bias_shape = None if layer.bias is None else tuple(layer.bias.shape)
+        expect_true(
+            bias_shape is None,
+            f"{WHERE}(8, 2, bias=False).{name}: expected no bias, got a bias of shape {bias_shape}",
+            hint,
+        )
 
 
+@pytest.mark.level("shape")
 def test_output_shape(expect_shape):
     torch.manual_seed(0)
     expect_shape(
-        MultiHeadAttention(8, 4)(torch.randn(2, 5, 8)), (2, 5, 8), "MultiHeadAttention(8, 4) on x (2, 5, 8)"
+        MultiHeadAttention(8, 4)(torch.randn(2, 5, 8)),
+        (2, 5, 8),
+        f"{WHERE}(8, 4): output",
+        "After the heads, are they merged back into (B, L, embed_dim) before out_proj?",
+        "x (2, 5, 8), mask=None",
     )
 
 
@@ -38,8 +59,9 @@ def test_matches_nn_multihead_attention_with_causal_mask(expect_close, to_torch_
     expect_close(
         mha(x, causal_mask(5)),
         expected,
-        "MultiHeadAttention vs nn.MultiheadAttention (causal mask)",
+        f"{WHERE}(8, 2) vs nn.MultiheadAttention with your weights (causal mask)",
         hint="Splitting (B, L, E) into heads: which axes does the reshape make, and which transpose follows?",
+        inputs="x (3, 5, 8) float32, torch.manual_seed(1), mask causal_mask(5)",
     )
 
 
@@ -52,6 +74,7 @@ def test_matches_nn_multihead_attention_with_padding_mask(expect_close, to_torch
     expect_close(
         mha(x, padding_mask([4, 2, 3])),
         expected,
-        "MultiHeadAttention vs nn.MultiheadAttention (padding mask)",
-        hint="Does each head scale by √(embed_dim // num_heads)?",
+        f"{WHERE}(12, 3) vs nn.MultiheadAttention with your weights (padding mask)",
+        hint="Each head works in embed_dim // num_heads features: by the root of which do its scores divide?",
+        inputs="x (3, 4, 12) float32, torch.manual_seed(2), mask padding_mask([4, 2, 3]) (B, 1, L)",
     )

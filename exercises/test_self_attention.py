@@ -1,28 +1,46 @@
 """Visible checks for exercise 4, self_attention.py."""
 
+import pytest
 import torch
 
 from .masking import causal_mask
 from .self_attention import SelfAttention
 
+WHERE = "self_attention.SelfAttention"
 
-def test_has_three_projections():
+
+@pytest.mark.level("shape")
+def test_has_three_projections(expect_true):
     attn = SelfAttention(6)
+    hint = (
+        "Are query, key and value each an nn.Linear(embed_dim, embed_dim) (bias included), named exactly so?"
+    )
     for name in ("query", "key", "value"):
         layer = getattr(attn, name, None)
-        assert isinstance(layer, torch.nn.Linear), (
-            f"self_attention.SelfAttention: .{name} should be an nn.Linear, got {type(layer).__name__}"
+        expect_true(
+            isinstance(layer, torch.nn.Linear),
+            f"{WHERE}(6).{name}: expected an nn.Linear, got {type(layer).__name__}",
+            hint,
         )
-        assert (layer.in_features, layer.out_features) == (6, 6), (
-            f"self_attention.SelfAttention(6).{name}: expected Linear(6, 6), "
-            f"got Linear({layer.in_features}, {layer.out_features})"
+        expect_true(
+            (layer.in_features, layer.out_features) == (6, 6),
+            f"{WHERE}(6).{name}: expected Linear(6, 6), "
+            f"got Linear({layer.in_features}, {layer.out_features})",
+            hint,
         )
+        expect_true(layer.bias is not None, f"{WHERE}(6).{name}: expected a bias, got none", hint)
 
 
+@pytest.mark.level("shape")
 def test_output_shape(expect_shape):
     torch.manual_seed(0)
-    out = SelfAttention(8)(torch.randn(2, 5, 8))
-    expect_shape(out, (2, 5, 8), "self_attention.SelfAttention(8) on x (2, 5, 8)")
+    expect_shape(
+        SelfAttention(8)(torch.randn(2, 5, 8)),
+        (2, 5, 8),
+        f"{WHERE}(8): output",
+        "Does forward return the attention output alone, shaped like x?",
+        "x (2, 5, 8), mask=None",
+    )
 
 
 def test_matches_pytorch_with_causal_mask(expect_close):
@@ -35,8 +53,10 @@ def test_matches_pytorch_with_causal_mask(expect_close):
     expect_close(
         attn(x, causal_mask(5)),
         expected,
-        "SelfAttention with causal_mask(5) vs torch's attention",
-        hint="Do queries, keys and values each go through their own projection?",
+        f"{WHERE}(8): output vs torch's attention on your projections",
+        hint="Do queries, keys and values each go through their own projection, and does the mask reach "
+        "the attention?",
+        inputs="x (3, 5, 8) float32, torch.manual_seed(1), mask causal_mask(5)",
     )
 
 
@@ -50,5 +70,7 @@ def test_later_positions_do_not_change_earlier_outputs(expect_close):
     expect_close(
         attn(changed, mask)[:, :3],
         attn(x, mask)[:, :3],
-        "outputs at positions 0-2 after changing positions 3-5",
+        f"{WHERE}(4): outputs at positions 0-2 after changing positions 3-5",
+        hint="May position i see position j > i under a causal mask: does your forward pass the mask on?",
+        inputs="x (1, 6, 4) float32, torch.manual_seed(2), mask causal_mask(6)",
     )

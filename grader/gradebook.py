@@ -41,11 +41,12 @@ NOT_GRADING = (
     "grader/gradebook.py",
 )
 # Outside grader/: the reference (the stand-ins and every expected value) and the lesson's shared facts
-# (points, tolerances, PyTorch's modules loaded with a learner's weights).
+# (points, tolerances, PyTorch's modules loaded with a learner's weights, the masking hints' signatures).
 SHARED_WITH_GRADING = (
     "solutions/*.py",
     "learner/__init__.py",
     "learner/lesson.py",
+    "learner/mistakes.py",
     "learner/torch_modules.py",
 )
 

@@ -2,7 +2,8 @@
 
 The decisions happen here, in the grader's process: the learner's code only ever runs inside a
 ``Runner`` session and sends back plain tensors. Exercises 4–7 run with the reference standing in
-for the earlier exercises they import, so a mistake costs points only where it is made.
+for the earlier exercises they import, so a mistake costs points only where it is made; an earlier
+module that hangs or ends its process at import is replaced whole (``sandbox/earlier_modules.py``).
 
 Whatever grading one exercise of one submission raises in this process — but the sandbox's own
 failure, ``SandboxError``, which would fail every submission alike — is confined to that exercise:
@@ -40,6 +41,7 @@ from grader.results import (
 from grader.safe_text import truncate_output
 from grader.sandbox.accelerator import accelerator_for
 from grader.sandbox.client import Learner, LearnerError
+from grader.sandbox.earlier_modules import IMPORT_TIMEOUT_S, EarlierModules
 from grader.sandbox.protections import SandboxError
 from grader.sandbox.runner import Runner, SubmissionError
 from grader.sandbox.session import lend_slot_during_long_calls
@@ -53,6 +55,7 @@ AFTER_TIMEOUT_CALL_S = (
 # A hanging exercise costs ~12 s and a submission ~2 s of work: six per worker keep the others busy meanwhile.
 SUBMISSIONS_PER_WORKER = 6
 MAX_TIMEOUTS = 3  # an exercise that hangs this often has its remaining checks skipped
+WARNED = {"numpy": "NumPy warned", "torch": "PyTorch warned", "code": "Your code warned"}  # by origin
 
 
 def grade_submission(
@@ -195,6 +198,7 @@ def grade_exercise(
         result.notes.append(unread)
     limits = settings.limits_for(exercise)
     standins = _standins(exercise)
+    earlier = EarlierModules(standins)  # each imported under a short limit first: a hang costs only that
     timeouts = 0
 
     def open_session(gpu: bool = False):
@@ -203,8 +207,11 @@ def grade_exercise(
             timeouts and not gpu
         ):  # after a timeout, later calls get less time: a correct call takes well under a second
             call_limits = replace(limits, call_timeout_s=min(limits.call_timeout_s, AFTER_TIMEOUT_CALL_S))
-        return runner.open_session(
-            submission.folder, standins=standins, limits=call_limits, forbidden_paths=forbidden_paths
+        return earlier.open_session(
+            lambda standins_now: runner.open_session(
+                submission.folder, standins=standins_now, limits=call_limits, forbidden_paths=forbidden_paths
+            ),
+            call_limits.call_timeout_s if gpu else IMPORT_TIMEOUT_S,  # a GPU session may start CUDA
         )
 
     learner = Learner(exercise.module, open_session)
@@ -234,9 +241,10 @@ def grade_exercise(
             f"Graded with the reference standing in for {', '.join(f'{m}.py' for m in standins)} (yours "
             "are graded in their own exercises)."
         )
-    for warning in dict.fromkeys(learner.warnings):
-        result.notes.append(f"PyTorch warned (a note, not a failure): {warning}")
-    printed = "".join(learner.output)
+        result.notes += earlier.notes()
+    for origin, warning in dict.fromkeys(learner.warnings):
+        result.notes.append(f"{WARNED[origin]} (a note, not a failure): {warning}")
+    printed = "".join(earlier.output + learner.output)
     if printed.strip():
         result.notes.append("Your code printed: " + truncate_output(printed).replace("\n", " ⏎ "))
     result.elapsed_s = round(time.monotonic() - started, 3)

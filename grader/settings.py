@@ -18,7 +18,9 @@ GPU_RUNTIME_MEMORY_MB = 1024
 class Limits:
     """What one session may use.
 
-    call_timeout_s: wall-clock seconds for one call (the first also imports the learner's modules).
+    call_timeout_s: wall-clock seconds for one call (the first also imports the learner's module; a
+        later exercise's earlier modules are imported before it, each by a call with a short limit of
+        its own: ``grader.sandbox.earlier_modules``).
     session_timeout_s: wall-clock seconds for all calls of a session together; also the CPU-time
         limit of each of its processes.
     memory_mb: address space each process may add to what the zygote had already mapped.

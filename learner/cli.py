@@ -44,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         "hint",
         help="show the next hint for the first exercise that fails its visible checks",
         description=(
-            "Print one hint: a question that points at the idea, never the answer. Each exercise has two or "
-            "three, weakest first; every call shows the next one and remembers it (in .pytest_cache). "
+            "Print one hint: a question that points at the idea, never the answer. Each exercise has three, "
+            "weakest first; every call shows the next one and remembers it (in .pytest_cache). "
             "Without EXERCISE it picks the first exercise that failed in your last `pytest exercises` run, "
             "running the visible tests first when files changed since."
         ),
@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-run the visible tests every time you save an exercise",
         description=(
             "Run the visible tests now, then again each time a .py file in exercises/ is saved: first the "
-            "tests of the exercise you changed, then all of them. Prints only the first failure and the "
-            "progress line. Ctrl-C stops."
+            "tests of the exercise you changed, then all of them. Prints only the first failure (each "
+            "exercise's most basic checks run first: shapes, then values, then edge cases, then argument "
+            "checks), how many more fail, and the progress line. Ctrl-C stops."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"

@@ -1,8 +1,11 @@
 """Watch mode: save a file in ``exercises/`` and its visible tests run again at once.
 
 Each save runs the visible tests of the exercise that changed first (its result comes back in a
-couple of seconds), then all of them, and prints only what a learner reads next: the first failure
-and the progress line. The file watching is ``watchfiles`` (OS notifications, no polling loop here).
+couple of seconds), then all of them, and prints only what a learner reads next: the first failure,
+how many more there are, and the progress line. The visible tests run each exercise's most basic
+checks first (shapes, then values, then edge cases, then argument checks: ``exercises/conftest.py``),
+so the first failure is the one to fix first. The file watching is ``watchfiles`` (OS notifications,
+no polling loop here).
 """
 
 from __future__ import annotations
@@ -53,25 +56,46 @@ def changed_exercises(paths: Iterable[str | Path]) -> list[str]:
 
 
 def run_cycle(kit: Kit, changed: list[str], *, write: Callable[[str], None]) -> None:
-    """One round: the changed exercises' tests, then every visible test;
-    print the first failure and the progress."""
+    """One round: the changed exercises' tests, then every visible test; print the first failure (the
+    visible tests run each exercise's most basic checks first), how many more fail, and the progress."""
     saved = ", ".join(f"{module}.py" for module in changed) or "exercises/"
     write(_rule(f"{time.strftime('%H:%M:%S')}  {saved}"))
-    failure = None
+    shown = False
     for module in changed:
         output = run_visible_tests(kit, [module]).stdout
         write(f"{module}: {summary(output) or 'no result (see `pytest exercises`)'}")
-        failure = failure or first_failure(output)
+        failure = first_failure(output)
         if failure:
-            write(_indent(failure))
+            write(_indent(failure) + _more(output, f"pytest exercises/test_{module}.py"))
+            shown = True
     if changed:
         write("… and now every exercise:")
     output = run_visible_tests(kit).stdout
-    if failure is None:
-        failure = first_failure(output)
-        if failure:
-            write("First failure:\n" + _indent(failure))
+    failure = None if shown else first_failure(output)
+    if failure:
+        write("First failure:\n" + _indent(failure) + _more(output, "pytest exercises"))
     write(progress(output) or summary(output) or output.strip()[-2000:])
+
+
+def _more(output: str, command: str) -> str:
+    """A line for how many more tests fail (after a newline), or "" when none: "… and 2 more failing tests:
+    `pytest exercises` shows them all."."""
+    more = failure_count(output) - 1
+    if more <= 0:
+        return ""
+    return f"\n… and {more} more failing test{'s' if more > 1 else ''}: `{command}` shows them all."
+
+
+def failure_count(output: str) -> int:
+    """How many entries pytest's FAILURES and ERRORS sections hold."""
+    in_section, count = False, 0
+    for line in output.splitlines():
+        section = SECTION.match(line)
+        if section:
+            in_section = section.group(1) in ("FAILURES", "ERRORS")
+        elif in_section and BLOCK.match(line):
+            count += 1
+    return count
 
 
 def first_failure(output: str) -> str | None:

@@ -34,6 +34,26 @@ def attention_formula(q, k, v, mask=None):
         scores = scores.masked_fill(mask == 0, float("-inf"))
     weights = torch.softmax(scores, dim=-1)
     return weights @ v, weights''',
+    "self_attention": '''\
+def output_of(result):
+    """What forward returned, or the first element of a tuple: its form is the output-shape check's."""
+    return result[0] if isinstance(result, (tuple, list)) else result
+
+
+def unlike_cut(module, x, mask):
+    """(batch, query, k) for each query that sees keys 0 .. k-1 only, yet gives something else than
+    module gives without a mask on x[:, :k]."""
+    masked = output_of(module(x.clone(), mask))
+    allowed = (mask != 0).expand(x.shape[0], x.shape[1], x.shape[1])
+    unlike = []
+    for b in range(x.shape[0]):
+        for i in range(x.shape[1]):
+            k = int(allowed[b, i].sum())
+            if i < k and bool(allowed[b, i, :k].all()):
+                cut = output_of(module(x[:, :k].clone(), None))
+                if not torch.allclose(masked[b, i], cut[b, i], rtol=2e-5, atol=1e-5):
+                    unlike.append((b, i, k))
+    return unlike''',
     # Generated from the one helper the visible tests and the grader use too (learner/torch_modules.py).
     "multi_head": inspect.getsource(torch_modules.torch_multihead).strip(),
     "encoder": "\n\n\n".join(
@@ -110,9 +130,11 @@ assert torch.allclose(weights[0], expected, atol=1e-4), (
 )""",
         "output_matches_reference": """\
 q, k, v = qkv(2, 2)
-expected, _ = attention_formula(q, k, v)
-output, _ = scaled_dot_product_attention(q, k, v)
-assert torch.allclose(output, expected, atol=1e-6), f"output: expected\\n{expected}\\ngot\\n{output}\"""",
+output, weights = scaled_dot_product_attention(q, k, v)
+expected = weights @ v  # your own weights: a mistake in the weights is the weights checks' to show
+assert torch.allclose(output, expected, atol=1e-6), (
+    f"output: expected weights @ v\\n{expected}\\ngot\\n{output}"
+)""",
         "weights_sum_to_one_over_keys": """\
 _, weights = scaled_dot_product_attention(*qkv(3, 2, l_k=7))
 sums = weights.sum(dim=-1)
@@ -257,38 +279,34 @@ assert output.shape == (3, 5, 8), (
 torch.manual_seed(0)
 attn, x = SelfAttention(8), torch.randn(3, 5, 8)
 expected, _ = attention_formula(attn.query(x), attn.key(x), attn.value(x))
-assert torch.allclose(attn(x, None), expected, atol=1e-5), (
+assert torch.allclose(output_of(attn(x.clone(), None)), expected, atol=1e-5), (
     "output without a mask differs from attention over the projections"
 )""",
-        "matches_reference_with_masks": """\
+        "masks_match_the_module_on_cut_sequences": """\
 torch.manual_seed(0)
-attn, x = SelfAttention(8), torch.randn(3, 5, 8)
+attn, x = SelfAttention(8).double(), torch.randn(3, 5, 8, dtype=torch.float64)
 for mask in (causal_mask(5), padding_mask([5, 2, 4])):
-    expected, _ = attention_formula(attn.query(x), attn.key(x), attn.value(x), mask)
-    assert torch.allclose(attn(x, mask), expected, atol=1e-5), (
-        f"output with a {tuple(mask.shape)} mask differs"
-    )""",
+    unlike = unlike_cut(attn, x, mask)
+    assert not unlike, f"{tuple(mask.shape)} mask: (batch, query, k) {unlike} unlike x[:, :k] unmasked\"""",
         "fully_masked_rows_stay_finite": """\
 torch.manual_seed(0)
 mask = torch.ones(2, 3, 3, dtype=torch.bool)
 mask[1, 2] = False
-output = SelfAttention(4)(torch.randn(2, 3, 4), mask)
+output = output_of(SelfAttention(4)(torch.randn(2, 3, 4), mask))
 assert bool(torch.isfinite(output).all()), (
     f"a fully masked query gave a non-finite output:\\n{output[1]}"
 )""",
-        "gradients_match_reference": """\
+        "gradients_match_finite_differences": """\
 torch.manual_seed(0)
 attn = SelfAttention(6).double()
 x = torch.randn(2, 4, 6, dtype=torch.float64, requires_grad=True)
-(got,) = torch.autograd.grad(attn(x, causal_mask(4)).sum(), x)
-expected_output, _ = attention_formula(attn.query(x), attn.key(x), attn.value(x), causal_mask(4))
-(expected,) = torch.autograd.grad(expected_output.sum(), x)
-assert torch.allclose(got, expected, atol=1e-8), f"gradient of x:\\n{got}\"""",
+# autograd's gradient of x against finite differences of your own forward
+assert torch.autograd.gradcheck(lambda x: attn(x, causal_mask(4)), (x,)), "gradient of x\"""",
         "keeps_dtype_and_input": """\
 torch.manual_seed(0)
 x = torch.randn(2, 3, 4, dtype=torch.float64)
 before = x.clone()
-output = SelfAttention(4).double()(x, None)
+output = output_of(SelfAttention(4).double()(x, None))
 assert output.dtype == torch.float64, f"a float64 module gave {output.dtype}"
 assert torch.equal(x, before), "the input x was modified in place\"""",
     },
@@ -317,52 +335,44 @@ assert output.shape == (3, 5, 8), f"MultiHeadAttention(8, 2) on x (3, 5, 8): got
         "matches_nn_multihead_attention": """\
 torch.manual_seed(0)
 mha, x = MultiHeadAttention(8, 2), torch.randn(3, 5, 8)
-theirs = torch_multihead(mha, 2)
-for mask in (None, causal_mask(5)):
-    expected, _ = theirs(x, x, x, attn_mask=None if mask is None else ~mask, need_weights=False)
-    assert torch.allclose(mha(x, mask), expected, atol=1e-5), (
-        f"vs nn.MultiheadAttention, mask {mask}: outputs differ"
-    )""",
-        "matches_reference_in_float64": """\
+expected, _ = torch_multihead(mha, 2)(x, x, x, need_weights=False)
+assert torch.allclose(output_of(mha(x.clone(), None)), expected, atol=1e-5), (
+    "vs nn.MultiheadAttention, no mask: outputs differ"
+)""",
+        "causal_and_padding_masks_match_cut_sequences": """\
 torch.manual_seed(0)
 mha, x = MultiHeadAttention(12, 3).double(), torch.randn(2, 6, 12, dtype=torch.float64)
-mask = padding_mask([6, 3])
-expected, _ = torch_multihead(mha, 3)(x, x, x, key_padding_mask=~mask[:, 0], need_weights=False)
-assert torch.allclose(mha(x, mask), expected, atol=1e-8), (
-    "float64, padding mask: outputs differ from nn.MultiheadAttention"
-)""",
+for mask in (causal_mask(6), padding_mask([6, 3])):
+    unlike = unlike_cut(mha, x, mask)
+    assert not unlike, f"{tuple(mask.shape)} mask: (batch, query, k) {unlike} unlike x[:, :k] unmasked\"""",
         "mask_applies_to_every_head": """\
 torch.manual_seed(0)
-mha, x = MultiHeadAttention(8, 4), torch.randn(2, 4, 8)
-mask = torch.tensor([[[1, 0, 0, 1], [1, 1, 0, 0], [0, 1, 1, 0], [1, 1, 1, 1]], [[1, 1, 0, 0]] * 4]).bool()
-theirs = torch_multihead(mha, 4)
-expected, _ = theirs(x, x, x, attn_mask=(~mask).repeat_interleave(4, dim=0), need_weights=False)
-assert torch.allclose(mha(x, mask), expected, atol=1e-5), (
-    "a (B, L, L) mask: outputs differ from nn.MultiheadAttention"
-)""",
+mha, x = MultiHeadAttention(8, 4).double(), torch.randn(2, 4, 8, dtype=torch.float64)
+# batch 0 causal, batch 1 keys 0-2 only
+mask = torch.tensor([[[1, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]], [[1, 1, 1, 0]] * 4]).bool()
+unlike = unlike_cut(mha, x, mask)
+assert not unlike, f"(batch, query, k) {unlike} differ from your output on x[:, :k] without a mask\"""",
         "fully_masked_rows_stay_finite": """\
 torch.manual_seed(0)
 x = torch.randn(2, 3, 8, dtype=torch.float64, requires_grad=True)
 mask = torch.ones(2, 3, 3, dtype=torch.bool)
 mask[0, 1] = False
 output = MultiHeadAttention(8, 2).double()(x, mask)
-(grad,) = torch.autograd.grad(output.sum(), x)
+# allow_unused: no gradient at all is the gradient check's to report
+(grad,) = torch.autograd.grad(output.sum(), x, allow_unused=True)
 assert bool(torch.isfinite(output).all()), f"a fully masked query gave a non-finite output:\\n{output[0]}"
-assert bool(torch.isfinite(grad).all()), f"a fully masked query gave a non-finite gradient:\\n{grad[0]}\"""",
-        "gradients_match_reference": """\
+assert grad is None or bool(torch.isfinite(grad).all()), "a fully masked query: non-finite gradient\"""",
+        "gradients_match_finite_differences": """\
 torch.manual_seed(0)
 mha = MultiHeadAttention(8, 2).double()
 x = torch.randn(2, 4, 8, dtype=torch.float64, requires_grad=True)
-mask = padding_mask([4, 2])
-(got,) = torch.autograd.grad(mha(x, mask).sum(), x)
-expected_output, _ = torch_multihead(mha, 2)(x, x, x, key_padding_mask=~mask[:, 0], need_weights=False)
-(expected,) = torch.autograd.grad(expected_output.sum(), x)
-assert torch.allclose(got, expected, atol=1e-8), f"gradient of x vs nn.MultiheadAttention:\\n{got}\"""",
+# autograd's gradient of x against finite differences of your own forward
+assert torch.autograd.gradcheck(lambda x: mha(x, padding_mask([4, 2])), (x,)), "gradient of x\"""",
         "keeps_dtype_and_input": """\
 torch.manual_seed(0)
 x = torch.randn(2, 3, 4, dtype=torch.float64)
 before = x.clone()
-output = MultiHeadAttention(4, 2).double()(x, None)
+output = output_of(MultiHeadAttention(4, 2).double()(x, None))
 assert output.dtype == torch.float64, f"a float64 module gave {output.dtype}"
 assert torch.equal(x, before), "the input x was modified in place\"""",
         "causality_by_perturbation": """\
@@ -370,7 +380,7 @@ torch.manual_seed(0)
 mha, x = MultiHeadAttention(8, 2).double(), torch.randn(2, 6, 8, dtype=torch.float64)
 changed = x.clone()
 changed[:, 4:] += 3.0
-before, after = mha(x, causal_mask(6)), mha(changed, causal_mask(6))
+before, after = output_of(mha(x, causal_mask(6))), output_of(mha(changed, causal_mask(6)))
 assert torch.allclose(after[:, :4], before[:, :4]), (
     "changing positions 4-5 changed the outputs at positions 0-3"
 )""",
@@ -406,34 +416,37 @@ for name in ("norm1", "norm2"):
     )""",
         "post_norm_block_matches_transformer_encoder_layer": """\
 torch.manual_seed(0)
-block, x = EncoderBlock(8, 2, 16).eval(), torch.randn(3, 5, 8)
+block, x = EncoderBlock(8, 2, 16, dropout=0.0).eval(), torch.randn(3, 5, 8)
 expected = torch_encoder_layer(block, 2, 16, norm_first=False)(x)
-assert torch.allclose(block(x, None), expected, atol=1e-5), (
+assert torch.allclose(output_of(block(x.clone(), None)), expected, atol=1e-5), (
     "post-norm block vs nn.TransformerEncoderLayer: outputs differ"
 )""",
         "pre_norm_block_matches_transformer_encoder_layer": """\
 torch.manual_seed(0)
-block, x = EncoderBlock(8, 2, 16, norm_first=True).eval(), torch.randn(3, 5, 8)
+block, x = EncoderBlock(8, 2, 16, dropout=0.0, norm_first=True).eval(), torch.randn(3, 5, 8)
 expected = torch_encoder_layer(block, 2, 16, norm_first=True)(x)
-assert torch.allclose(block(x, None), expected, atol=1e-5), (
+assert torch.allclose(output_of(block(x.clone(), None)), expected, atol=1e-5), (
     "pre-norm block vs nn.TransformerEncoderLayer: outputs differ"
 )""",
         "encoder_layers_have_their_own_weights": """\
-names = dict(Encoder(3, 8, 2, 16).named_parameters())
+names = dict(Encoder(3, 8, 2, 16).named_parameters(remove_duplicate=False))  # an alias keeps its name
 for index in range(3):
     assert f"layers.{index}.linear1.weight" in names, (
         f"Encoder(3, ...): no parameter layers.{index}.linear1.weight"
     )
 assert "layers.3.linear1.weight" not in names, "Encoder(3, ...): has more than 3 layers\"""",
-        "encoder_matches_transformer_encoder": """\
+        "encoder_runs_its_blocks_then_the_final_norm": """\
 torch.manual_seed(0)
-encoder, x = Encoder(2, 8, 2, 16).eval(), torch.randn(2, 6, 8)
-expected = x
-for block in encoder.layers:
-    expected = torch_encoder_layer(block, 2, 16, norm_first=False)(expected)
-assert torch.allclose(encoder(x, None), expected, atol=1e-5), (
-    "Encoder vs nn.TransformerEncoderLayer stack: outputs differ"
-)""",
+for norm_first in (False, True):
+    encoder, x = Encoder(2, 8, 2, 16, dropout=0.0, norm_first=norm_first).eval(), torch.randn(2, 6, 8)
+    expected = x
+    for block in encoder.layers:
+        expected = output_of(block(expected, None))
+    if norm_first:
+        expected = encoder.norm(expected)
+    assert torch.allclose(output_of(encoder(x.clone(), None)), expected, atol=1e-5), (
+        f"norm_first={norm_first}: Encoder vs its own blocks in order: outputs differ"
+    )""",
         "dropout_only_in_training_mode": """\
 torch.manual_seed(0)
 block, x = EncoderBlock(8, 2, 32, dropout=0.5), torch.randn(2, 5, 8)
@@ -448,22 +461,22 @@ torch.manual_seed(0)
 mask = torch.ones(2, 4, 4, dtype=torch.bool)
 mask[1, 3] = False
 for norm_first in (False, True):
-    output = EncoderBlock(8, 2, 16, norm_first=norm_first).eval()(torch.randn(2, 4, 8), mask)
+    output = output_of(EncoderBlock(8, 2, 16, norm_first=norm_first).eval()(torch.randn(2, 4, 8), mask))
     assert bool(torch.isfinite(output).all()), (
         f"norm_first={norm_first}: a fully masked query gave non-finite output"
     )""",
-        "gradients_match_reference": """\
+        "gradients_match_finite_differences": """\
 torch.manual_seed(0)
-block = EncoderBlock(8, 2, 16).double().eval()
-x = torch.randn(2, 4, 8, dtype=torch.float64, requires_grad=True)
-(got,) = torch.autograd.grad(block(x, None).sum(), x)
-(expected,) = torch.autograd.grad(torch_encoder_layer(block, 2, 16, norm_first=False)(x).sum(), x)
-assert torch.allclose(got, expected, atol=1e-8), f"gradient of x vs nn.TransformerEncoderLayer:\\n{got}\"""",
+for norm_first in (False, True):
+    encoder = Encoder(2, 8, 2, 16, dropout=0.0, norm_first=norm_first).double().eval()
+    x = torch.randn(2, 4, 8, dtype=torch.float64, requires_grad=True)
+    # autograd's gradient of x against finite differences of your own forward
+    assert torch.autograd.gradcheck(lambda x: encoder(x, causal_mask(4)), (x,)), f"{norm_first=}\"""",
         "keeps_dtype_and_input": """\
 torch.manual_seed(0)
 x = torch.randn(2, 3, 4, dtype=torch.float64)
 before = x.clone()
-output = Encoder(2, 4, 2, 8).double().eval()(x, None)
+output = output_of(Encoder(2, 4, 2, 8).double().eval()(x, None))
 assert output.dtype == torch.float64, f"a float64 encoder gave {output.dtype}"
 assert torch.equal(x, before), "the input x was modified in place\"""",
     },
@@ -493,6 +506,31 @@ torch.manual_seed(0)
 model, x = AttentionClassifier(4, 32, 4, 2).eval(), torch.randn(2, 5, 4)
 assert torch.allclose(model(x), model(x, torch.tensor([5, 5])), atol=1e-5), (
     "lengths=None differs from lengths [5, 5]"
+)""",
+        "reordering_real_tokens_does_not_change_logits": """\
+torch.manual_seed(0)
+model, x, lengths = AttentionClassifier(4, 32, 4, 2).eval(), torch.randn(4, 7, 4), torch.tensor([7, 3, 5, 4])
+flipped = x.clone()
+for b, n in enumerate(lengths.tolist()):
+    flipped[b, :n] = x[b, :n].flip(0)
+assert torch.allclose(model(flipped, lengths), model(x, lengths), atol=1e-5), (
+    "reversing the real tokens changed the logits"
+)""",
+        "repeating_real_tokens_does_not_change_logits": """\
+torch.manual_seed(0)
+model, x = AttentionClassifier(4, 32, 4, 2).eval(), torch.randn(3, 4, 4)
+once, twice = model(x, torch.tensor([4, 4, 4])), model(torch.cat([x, x], dim=1), torch.tensor([8, 8, 8]))
+assert torch.allclose(twice, once, atol=1e-5), "the real tokens written twice changed the logits\"""",
+        "two_token_logits_lie_between_one_token_logits": """\
+torch.manual_seed(0)
+model, a, b = AttentionClassifier(4, 8, 1, 6).eval(), 2 * torch.randn(6, 1, 4), 2 * torch.randn(6, 1, 4)
+one_a, one_b = model(a, torch.ones(6, dtype=torch.long)), model(b, torch.ones(6, dtype=torch.long))
+pair = model(torch.cat([a, b], dim=1), torch.full((6,), 2))
+d = one_a - one_b
+share = (((pair - one_b) * d).sum(dim=1) / (d * d).sum(dim=1)).clamp(0, 1)
+nearest = one_b + share[:, None] * d
+assert torch.allclose(pair, nearest, atol=1e-4), (
+    f"one head: the logits of [a, b] are {(pair - nearest).abs().max():.2g} off the segment from [a] to [b]"
 )""",
         "training_returns_one_float_loss_per_epoch": """\
 torch.manual_seed(0)

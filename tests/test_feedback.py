@@ -364,7 +364,11 @@ def test_a_syntax_error_reads_as_one_cause_on_the_console_in_the_feedback_and_th
         and f"— syntax error at multi_head.py line {line}\n" in graded.stderr
     )
     markdown = (out / "feedback" / "broken.md").read_text(encoding="utf-8")
-    assert markdown.count("SyntaxError") == 1 and "it cost 10 checks, 0 / 15 points" in markdown
+    multi_head = markdown.split("## 5. ")[1].split("## 6. ")[0]
+    assert multi_head.count("SyntaxError") == 1 and "it cost 10 checks, 0 / 15 points" in multi_head
+    # Exercises 6 and 7 import multi_head.py: each says once that the reference stood in for it.
+    later = markdown.split("## 6. ")[1]
+    assert later.count("raised SyntaxError") == 2 and later.count("stood in for it whole") == 2
     shown = subprocess.run(
         [sys.executable, "-m", "grader", "feedback", str(out), "broken"],
         cwd=REPO,

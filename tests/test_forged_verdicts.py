@@ -88,6 +88,18 @@ class EncoderBlockShadowingNorm2(solutions.encoder.EncoderBlock):
     norm2 = None
 
 
+class SelfAttentionWithPropertyProjections(solutions.self_attention.SelfAttention):
+    """The projections live in a ModuleList; ``query``, ``key``, ``value`` are properties that return them."""
+
+    query = property(lambda self: self.projections[0])
+    key = property(lambda self: self.projections[1])
+    value = property(lambda self: self.projections[2])
+
+    def __init__(self, embed_dim: int):
+        nn.Module.__init__(self)
+        self.projections = nn.ModuleList(nn.Linear(embed_dim, embed_dim) for _ in range(3))
+
+
 class SelfAttentionUsingQueryOnly(solutions.self_attention.SelfAttention):
     """The right projections, but the query is used for keys and values as well."""
 
@@ -312,7 +324,7 @@ COMBINED_WRONGLY = {
         "multi_head",
         "MultiHeadAttention",
         MultiHeadAttentionSkippingOutProj,
-        "matches_reference_in_float64",
+        "matches_nn_multihead_attention",
     ),
     "block_has_the_spec_attributes": (
         "encoder",
@@ -324,7 +336,7 @@ COMBINED_WRONGLY = {
         "encoder",
         "Encoder",
         EncoderOfGeluBlocks,
-        "encoder_matches_transformer_encoder",
+        "encoder_runs_its_blocks_then_the_final_norm",
     ),
 }
 
@@ -366,6 +378,20 @@ class TestStrictLoad:
         state = self.state_of(attention)
         attention.register_buffer("scale", torch.tensor(2.0))
         load_strictly(attention, state)
+
+    def test_a_spec_name_that_pytorch_does_not_list_loads_where_its_path_leads(self):
+        """``query`` is a property over a registered ModuleList: ``state_dict()`` lists ``projections.*``."""
+        attention = SelfAttentionWithPropertyProjections(4)
+        state = self.state_of(solutions.self_attention.SelfAttention(4))
+        load_strictly(attention, state)
+        assert torch.equal(attention.projections[2].bias, state["value.bias"])
+
+    def test_a_spec_name_whose_path_leads_to_the_wrong_shape_fails(self):
+        attention = SelfAttentionWithPropertyProjections(4)
+        state = self.state_of(solutions.self_attention.SelfAttention(4))
+        state["key.weight"] = torch.zeros(4, 3)
+        with pytest.raises(LoadFailed, match=r"size mismatch for key\.weight"):
+            load_strictly(attention, state)
 
     def test_a_parameter_the_state_dict_does_not_set_fails(self):
         with_bias = solutions.multi_head.MultiHeadAttention(4, 2, bias=True)

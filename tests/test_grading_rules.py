@@ -1,10 +1,16 @@
 """The grading rules beyond single checks: forbidden built-ins, warnings, stand-ins, time limits, crashes."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 
+from grader.contract import exercise
+from grader.grading import grade_exercise
+from grader.intake.submission import from_folder
 from grader.results import PASSED, SKIPPED, TIMEOUT, shown
+from grader.sandbox.earlier_modules import IMPORT_TIMEOUT_S
+from grader.sandbox.runner import Runner
 from grader.settings import Settings
 from tests.grading_helpers import SOLUTIONS, grade_exercises, overlay
 
@@ -38,7 +44,20 @@ WARNS = (
     .replace(
         "    d_k = q.size(-1)\n",
         "    d_k = q.size(-1)\n    import warnings\n\n"
-        "    warnings.warn('this learner is being careful', UserWarning)\n",
+        "    warnings.warn('this learner is being careful', UserWarning)\n"
+        "    torch.tensor(q.detach())  # PyTorch warns: copy construct from a tensor\n",
+    )
+)
+
+NUMPY_WARNS = (
+    (SOLUTIONS / "softmax.py")
+    .read_text()
+    .replace(
+        "    ### BEGIN SOLUTION\n",
+        "    ### BEGIN SOLUTION\n"
+        "    np.exp(np.array([1e4]))  # overflow, raised in C at this line\n"
+        "    np.mean(np.empty(0))  # raised in NumPy's own Python code\n",
+        1,
     )
 )
 
@@ -57,6 +76,46 @@ def softmax(x, axis=-1):
 """
 
 
+def at_the_bottom(module: str, code: str) -> dict[str, str]:
+    """The reference's ``module`` with ``code`` left at its bottom, as test code left behind would be."""
+    return {f"{module}.py": (SOLUTIONS / f"{module}.py").read_text() + "\n\n" + code + "\n"}
+
+
+SPINS = "while True:\n    pass"
+# Correct modules whose top level does not come back; each fixture is graded in exercise 4 (the first to
+# import earlier modules), the spinning softmax in all of exercises 4-7 (55 points).
+IMPORTS_BADLY = {
+    "softmax_spins_at_import": (
+        at_the_bottom("softmax", SPINS),
+        ["self_attention", "multi_head", "encoder", "classifier"],
+    ),
+    "masking_spins_at_import": (
+        at_the_bottom("masking", 'print("checking masking")\n' + SPINS),
+        ["self_attention"],
+    ),
+    "softmax_exits_at_import": (at_the_bottom("softmax", "import os\n\nos._exit(0)"), ["self_attention"]),
+    "masking_exits_at_import": (at_the_bottom("masking", "import sys\n\nsys.exit(0)"), ["self_attention"]),
+    "masking_raises_at_import": (
+        at_the_bottom("masking", 'raise RuntimeError("left over")'),
+        ["self_attention"],
+    ),
+    "attention_segfaults_at_import": (
+        at_the_bottom("attention", "import ctypes\n\nctypes.string_at(0)"),
+        ["self_attention"],
+    ),
+}
+# A later module may use the learner's own private helper of an earlier module that imports cleanly.
+USES_A_PRIVATE_HELPER = {
+    **at_the_bottom(
+        "masking", "def _attend(q, k, v, mask=None):\n    return masked_attention(q, k, v, mask)"
+    ),
+    "self_attention.py": (SOLUTIONS / "self_attention.py")
+    .read_text()
+    .replace("from .masking import masked_attention", "from .masking import _attend")
+    .replace("masked_attention(self.query(x)", "_attend(self.query(x)"),
+}
+
+
 def module_folder(tmp_path: Path, name: str, files: dict[str, str]) -> Path:
     fixture = tmp_path / f"fixture_{name}"
     fixture.mkdir()
@@ -70,6 +129,10 @@ def graded(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("rules")
     (tmp_path / "empty_fixture").mkdir()
     jobs = [
+        *(  # the longest first, so the two workers finish together
+            (name, module_folder(tmp_path, name, files), modules)
+            for name, (files, modules) in IMPORTS_BADLY.items()
+        ),
         (
             "obfuscated",
             module_folder(tmp_path, "obfuscated", {"attention.py": OBFUSCATED_OPERATOR}),
@@ -81,12 +144,18 @@ def graded(tmp_path_factory):
             ["encoder"],
         ),
         ("warns", module_folder(tmp_path, "warns", {"attention.py": WARNS}), ["attention"]),
+        ("numpy_warns", module_folder(tmp_path, "numpy_warns", {"softmax.py": NUMPY_WARNS}), ["softmax"]),
         ("reference", overlay(tmp_path / "empty_fixture", tmp_path / "reference"), ["self_attention"]),
         ("hangs", module_folder(tmp_path, "hangs", {"softmax.py": HANGS}), ["softmax"]),
         (
             "segfaults",
             module_folder(tmp_path, "segfaults", {"softmax.py": CRASHES_THE_INTERPRETER}),
             ["softmax"],
+        ),
+        (
+            "private_helper",
+            module_folder(tmp_path, "private_helper", USES_A_PRIVATE_HELPER),
+            ["self_attention"],
         ),
     ]
     return grade_exercises(jobs, Settings(call_timeout_s=2.0, exercise_timeout_s=60.0))
@@ -111,9 +180,23 @@ class TestWarnings:
         assert result.score == result.max_score
         assert any(
             note.startswith(
-                "PyTorch warned (a note, not a failure): UserWarning: this learner is being careful"
+                "Your code warned (a note, not a failure): UserWarning: this learner is being careful"
             )
             for note in result.notes
+        )
+
+    def test_a_warning_is_labelled_by_where_it_came_from(self, graded):
+        torch_notes = [n for n in graded["warns"]["attention"].notes if "copy construct from a tensor" in n]
+        assert torch_notes and all(
+            n.startswith("PyTorch warned (a note, not a failure): ") for n in torch_notes
+        )
+        softmax = graded["numpy_warns"]["softmax"]
+        assert softmax.score == softmax.max_score
+        numpy_notes = [n for n in softmax.notes if "warned" in n]
+        assert any("overflow encountered in exp" in n for n in numpy_notes)
+        assert any("Mean of empty slice" in n for n in numpy_notes)
+        assert numpy_notes and all(
+            n.startswith("NumPy warned (a note, not a failure): RuntimeWarning: ") for n in numpy_notes
         )
 
 
@@ -121,6 +204,65 @@ class TestStandIns:
     def test_later_exercises_say_the_reference_stands_in(self, graded):
         (note,) = [n for n in graded["reference"]["self_attention"].notes if "standing in" in n]
         assert "softmax.py, attention.py, masking.py" in note
+
+
+class TestEarlierModulesThatDoNotImport:
+    """A module that hangs, exits or crashes at import costs its own exercise only, never the later ones."""
+
+    @pytest.mark.parametrize("fixture", IMPORTS_BADLY)
+    def test_later_exercises_keep_full_marks(self, graded, fixture):
+        for module, result in graded[fixture].items():
+            failed = [f"{c.name} [{c.status}]: {c.message}" for c in result.checks if c.status != PASSED]
+            assert result.score == result.max_score, f"{module}:\n" + "\n".join(failed)
+
+    @pytest.mark.parametrize(
+        "fixture, said",
+        [
+            (
+                "softmax_spins_at_import",
+                f"Your softmax.py did not finish importing within {IMPORT_TIMEOUT_S:g} s",
+            ),
+            (
+                "masking_spins_at_import",
+                f"Your masking.py did not finish importing within {IMPORT_TIMEOUT_S:g} s",
+            ),
+            (
+                "softmax_exits_at_import",
+                "Your softmax.py ended the process while importing (the process exited with status 0",
+            ),
+            ("masking_exits_at_import", "Your masking.py raised SystemExit at line"),
+            ("masking_raises_at_import", "Your masking.py raised RuntimeError at line"),
+            (
+                "attention_segfaults_at_import",
+                "Your attention.py ended the process while importing (crashed with signal SIGSEGV)",
+            ),
+        ],
+    )
+    def test_the_note_says_which_module_the_reference_replaced_whole_and_why(self, graded, fixture, said):
+        for result in graded[fixture].values():
+            (note,) = [n for n in result.notes if "stood in for it whole" in n]
+            assert note.startswith(said) and note.endswith("so the reference stood in for it whole.")
+
+    def test_a_module_not_handed_in_gets_no_such_note_in_the_later_exercises(self, tmp_path):
+        """Its own exercise says it is missing; six notes in each of four exercises would say nothing more."""
+        folder = tmp_path / "only_later"
+        shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__", "softmax.py"))
+        with Runner() as runner:
+            result = grade_exercise(
+                from_folder(folder), exercise("self_attention"), runner, Settings(cuda="off")
+            )
+        assert result.score == result.max_score
+        assert not [note for note in result.notes if "stood in for it whole" in note], result.notes
+
+    def test_a_hanging_import_costs_the_import_limit_not_the_call_timeout(self, graded):
+        for result in graded["softmax_spins_at_import"].values():
+            assert not [c.name for c in result.checks if c.status == TIMEOUT]
+        assert "checking masking" in " ".join(graded["masking_spins_at_import"]["self_attention"].notes)
+
+    def test_a_later_module_keeps_the_private_helpers_of_an_earlier_module_that_imports(self, graded):
+        result = graded["private_helper"]["self_attention"]
+        assert result.score == result.max_score
+        assert not [n for n in result.notes if "stood in for it whole" in n]
 
 
 class TestRunaways:

@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from grader.contract import EXERCISES
 from grader.kit import stubs
-from learner import hints, kit, lesson, show, watch
+from learner import cli, hints, kit, lesson, mistakes, show, watch
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS, SUBMISSIONS = REPO / "solutions", REPO / "tests" / "submissions"
@@ -61,10 +62,22 @@ def record_progress(exercises: Path, first_failing: str | None, passing: tuple[s
 
 class TestHintsLiveWithTheExercises:
     @pytest.mark.parametrize("module", MODULES)
-    def test_every_exercise_has_two_or_three_questions(self, module):
+    def test_every_exercise_has_three_questions(self, module):
         found = hints.read_hints(SOLUTIONS / f"{module}.py")
-        assert 2 <= len(found) <= 3
+        assert len(found) == 3
         assert all(text.rstrip().endswith("?") for text in found)
+
+    def test_the_help_and_both_readmes_count_the_hints_the_exercises_have(self, capsys):
+        counts = {len(hints.read_hints(SOLUTIONS / f"{module}.py")) for module in MODULES}
+        assert counts == {3}
+        with pytest.raises(SystemExit):
+            cli.build_parser().parse_args(["hint", "--help"])
+        help_text = " ".join(capsys.readouterr().out.split())
+        assert "Each exercise has three, weakest first" in help_text and "two or" not in help_text
+        readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+        assert "(three per exercise, weakest first)" in readme
+        kit_readme = " ".join((REPO / "learner" / "KIT_README.md").read_text(encoding="utf-8").split())
+        assert "Each exercise has three, weakest first" in kit_readme
 
     @pytest.mark.parametrize("module", MODULES)
     def test_the_stub_carries_the_same_hints_as_the_solution(self, module):
@@ -269,6 +282,10 @@ class TestWatchOutput:
             "SyntaxError: '(' was never closed",
         ]
 
+    def test_the_failures_are_counted_errors_included(self):
+        assert watch.failure_count(STUB_RUN) == 2 and watch.failure_count(SYNTAX_ERROR_RUN) == 1
+        assert watch._more(SYNTAX_ERROR_RUN, "pytest exercises") == ""
+
     def test_saved_files_map_to_exercises_in_lesson_order(self):
         saved = [
             "/k/exercises/test_multi_head.py",
@@ -312,6 +329,8 @@ class TestWatchMode:
         text = "\n".join(lines)
         assert "masking.py ─" in text and "masking: 7 failed, 33 skipped in 3.29s" in text
         assert text.count("test_keeps_shape_and_dtype") == 2 and "test_shapes_with_any_batch_dims" not in text
+        assert "… and 1 more failing test: `pytest exercises/test_masking.py` shows them all." in text
+        assert "… and 1 more failing test: `pytest exercises` shows them all." in text  # the first run
 
     @pytest.mark.slow
     def test_the_command_watches_a_real_kit_and_stops_on_ctrl_c(self, tmp_path):
@@ -442,6 +461,65 @@ class TestShowMe:
             show.multi_head_figure(exercises=exercises)
 
 
+def fully_masked_case():
+    """q, k (2, 4, 8) and a mask whose query 1 of batch 0 sees no key."""
+    g = torch.Generator().manual_seed(0)
+    q, k = (
+        torch.randn(2, 4, 8, generator=g, dtype=torch.float64),
+        torch.randn(2, 4, 8, generator=g, dtype=torch.float64),
+    )
+    mask = torch.rand(2, 4, 4, generator=g) > 0.4
+    mask[..., 0] = True
+    mask[0, 1] = False
+    return q, k, mask
+
+
+def weights_of(fixture: str, q, k, mask):
+    spec = importlib.util.spec_from_file_location(
+        fixture.replace("/", "_"), SUBMISSIONS / fixture / "masking.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.masked_attention(q, k, k, mask)[1]
+
+
+class TestHintsFollowTheOutputsSignature:
+    """A hint names a masking mistake only when the weights are what that mistake gives (learner/mistakes.py,
+    shared by the visible tests and the grader)."""
+
+    @pytest.mark.parametrize(
+        "fixture, hint",
+        [
+            ("mutants/fills_masked_scores_with_minus_1e9", mistakes.FINITE_FILL_HINT),
+            ("mutants/fills_with_finfo_min_without_zeroing_rows", mistakes.FINITE_FILL_HINT),
+            ("mutants/nan_on_fully_masked_rows", mistakes.ZERO_ROWS_HINT),
+            ("mutants/mask_inverted", mistakes.MASK_VARIANTS[0][0]),
+            ("mutants/masks_weights_after_softmax", mistakes.MASK_VARIANTS[1][0]),
+            ("mutants/fills_masked_scores_with_zero", mistakes.MASK_VARIANTS[2][0]),
+        ],
+    )
+    def test_a_mistake_is_named_when_the_weights_are_its_own(self, fixture, hint):
+        q, k, mask = fully_masked_case()
+        assert mistakes.mask_hint(q, k, mask, weights_of(fixture, q, k, mask)) == hint
+
+    def test_other_weights_get_a_question_that_names_no_mistake(self):
+        q, k, mask = fully_masked_case()
+        weights = weights_of("mutants/nan_on_fully_masked_rows", q, k, mask)
+        half = weights.nan_to_num(
+            0.5
+        )  # the query that sees no key gets 0.5 per key: no known fill gives that
+        assert mistakes.mask_hint(q, k, mask, half) == mistakes.FULLY_MASKED_QUESTION
+        zeros = weights.nan_to_num(0.0)
+        zeros[1, 2] = zeros[1, 2].flip(-1)  # a query that sees keys, wrong in no known way
+        assert mistakes.mask_hint(q, k, mask, zeros) == mistakes.MASK_QUESTION
+        assert mistakes.mask_hint(q, k, mask, torch.zeros(3)) == mistakes.MASK_QUESTION  # a wrong shape
+        assert (
+            mistakes.fully_masked_hint(torch.tensor([[0.7, 0.1, 0.1, 0.1]])) == mistakes.FULLY_MASKED_QUESTION
+        )
+        assert mistakes.fully_masked_hint(torch.full((1, 4), 0.25)) == mistakes.FINITE_FILL_HINT
+        assert mistakes.fully_masked_hint(torch.full((1, 4), float("nan"))) == mistakes.ZERO_ROWS_HINT
+
+
 class TestTheToolsStandAlone:
     def test_no_learner_module_imports_the_grader_or_the_solutions(self):
         for path in (REPO / "learner").glob("*.py"):
@@ -455,7 +533,7 @@ class TestTheToolsStandAlone:
     def test_importing_every_tool_loads_neither_grader_nor_solutions(self):
         code = (
             "import sys, learner.cli, learner.hints, learner.watch, learner.show, learner.drawing\n"
-            "import learner.kit, learner.lesson, learner.torch_modules\n"
+            "import learner.kit, learner.lesson, learner.mistakes, learner.torch_modules\n"
             "print([m for m in sys.modules if m.split('.')[0] in ('grader', 'solutions')])"
         )
         result = subprocess.run(

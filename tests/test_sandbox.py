@@ -600,6 +600,41 @@ class TestStandins:
         )
         assert call(session, "multi_head.where").value == {"result": None}
 
+    def test_each_earlier_module_is_put_in_place_by_its_own_call_that_says_how(self, open_submission):
+        session = open_submission(
+            {
+                "softmax": "def softmax(x):\n    return 'learner softmax'\n",
+                "masking": "x = 1\nraise ValueError('left over')\n",
+            },
+            standins=self.STANDINS,
+        )
+        put = [session.call("import_earlier", {"module": name}).value["result"] for name in self.STANDINS]
+        assert put == [
+            {"whole": False, "why": ""},
+            {"whole": True, "why": "raised ValueError at line 2 while importing (left over)"},
+        ]
+
+    def test_an_import_that_spins_times_out_at_the_calls_own_limit(self, open_submission):
+        session = open_submission({"softmax": "while True:\n    pass\n"}, standins=self.STANDINS)
+        started = time.monotonic()
+        outcome = session.call("import_earlier", {"module": "softmax"}, timeout_s=0.5)
+        assert outcome.error.kind == "timeout" and "0.5 s" in outcome.error.message
+        assert time.monotonic() - started < SMALL.call_timeout_s
+
+    def test_a_module_the_grader_names_stands_in_whole_and_never_runs(self, open_submission):
+        whole = {**self.STANDINS, "softmax": {**self.STANDINS["softmax"], "whole": True}}
+        session = open_submission(
+            {
+                "softmax": "import os\nos._exit(3)\ndef helper():\n    return 'learner helper'\n",
+                "multi_head": (
+                    "from .masking import masked_attention\ndef forward(x):\n    return masked_attention(x)\n"
+                ),
+            },
+            standins=whole,
+        )
+        assert session.call("import_earlier", {"module": "softmax"}).value["result"]["whole"] is True
+        assert call(session, "multi_head.forward", 1).value == {"result": "stand-in softmax"}
+
     def test_a_broken_stand_in_is_the_graders_error(self, sandbox_runner, tmp_path):
         with pytest.raises(SandboxError, match="stand-in failed"):
             sandbox_runner.open_session(tmp_path, standins={"softmax": {"source": "1/0", "names": []}})

@@ -1,5 +1,7 @@
 """What does a learner see when running `pytest exercises` — on the stubs, halfway, and when done?"""
 
+import ast
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -8,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from grader.checks import masking_cases
 from grader.contract import EXERCISES
+from learner import mistakes, watch
 
 REPO = Path(__file__).resolve().parent.parent
+SUBMISSIONS = REPO / "tests" / "submissions"
 
 
 def learner_copy(
@@ -27,9 +32,9 @@ def learner_copy(
     return folder
 
 
-def run_visible_tests(folder: Path) -> subprocess.CompletedProcess:
+def run_visible_tests(folder: Path, *targets: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", str(folder), "-p", "no:cacheprovider"],
+        [sys.executable, "-m", "pytest", *(targets or [str(folder)]), "-p", "no:cacheprovider"],
         cwd=folder.parent,
         capture_output=True,
         text=True,
@@ -45,7 +50,8 @@ def on_stubs(tmp_path_factory):
 @pytest.fixture(scope="module")
 def on_reference(tmp_path_factory):
     modules = tuple(exercise.module for exercise in EXERCISES)
-    return run_visible_tests(learner_copy(tmp_path_factory.mktemp("reference"), implemented=modules))
+    folder = learner_copy(tmp_path_factory.mktemp("reference"), implemented=modules)
+    return run_visible_tests(folder, str(folder), "-rA")  # -rA: one PASSED line per test, in run order
 
 
 class TestOnUntouchedStubs:
@@ -96,8 +102,131 @@ class TestHalfway:
         )
         result = run_visible_tests(learner_copy(tmp_path, patches={"softmax.py": naive}))
         assert (
-            "softmax.softmax([[1e4, 0, -1e4]]): 1 of 3 values differ; worst at [0, 0]: expected 1, got nan"
-            in result.stdout
+            "softmax.softmax([[1e4, 0, -1e4], [1, 2, 3]]): 1 of 6 values differ; worst at [0, 0]: "
+            "expected 1, got nan" in result.stdout
         )
         assert "hint: What is exp(1e4) in floating point" in result.stdout
-        assert "Next: exercise 1 — 2 visible check(s) fail" in result.stdout
+        assert "Next: exercise 1 — 2 of 6 visible tests fail" in result.stdout
+
+
+def minus_1e9_masking_without_max_len_check() -> str:
+    """A new learner's masking.py: masked scores filled with -1e9 (fully masked rows left alone), and a
+    padding_mask that never checks max_len."""
+    text = (SUBMISSIONS / "mutants" / "fills_masked_scores_with_minus_1e9" / "masking.py").read_text()
+    check = (
+        "    elif max_len < longest:\n"
+        '        raise ValueError(f"padding_mask: max_len={max_len} is shorter than a length ({longest})")\n'
+    )
+    assert check in text
+    return text.replace(check, "")
+
+
+@pytest.fixture(scope="module")
+def new_learners_masking(tmp_path_factory):
+    """`pytest exercises/test_masking.py` on a correct softmax and the learner's masking above."""
+    folder = learner_copy(
+        tmp_path_factory.mktemp("new_learner"),
+        implemented=("softmax",),
+        patches={"masking.py": minus_1e9_masking_without_max_len_check()},
+    )
+    return run_visible_tests(folder, str(folder / "test_masking.py"))
+
+
+class TestANewLearnersMasking:
+    """A correct softmax, then masking with a -1e9 fill, no care for fully masked rows, no max_len check."""
+
+    def test_a_missing_exception_says_what_was_called_expected_and_got_with_a_hint(
+        self, new_learners_masking
+    ):
+        out = new_learners_masking.stdout
+        assert "DID NOT RAISE" not in out and "Traceback" not in out
+        assert (
+            "masking.padding_mask([2, 5], max_len=4): expected ValueError, got no exception "
+            "(it returned tensor (2, 1, 4) bool)\n  hint: " in out
+        )
+
+    def test_the_fully_masked_row_shows_first_and_watch_says_how_many_more(self, new_learners_masking):
+        out = new_learners_masking.stdout
+        fully_masked = out.index("_ test_fully_masked_row_gives_zeros_and_finite_gradients _")
+        assert fully_masked < out.index("_ test_padding_mask_rejects_max_len_shorter_than_a_length _")
+        assert watch.first_failure(out).startswith("test_fully_masked_row_gives_zeros_and_finite_gradients\n")
+        assert watch.failure_count(out) == 2
+        assert watch._more(out, "pytest exercises") == (
+            "\n… and 1 more failing test: `pytest exercises` shows them all."
+        )
+
+    def test_the_hint_names_the_finite_fill_the_output_shows(self, new_learners_masking):
+        out = new_learners_masking.stdout
+        failure = watch.first_failure(out)
+        assert "expected 0, got 0.25" in failure
+        assert f"hint: {mistakes.FINITE_FILL_HINT}" in failure and "all -inf" not in failure
+
+    def test_the_progress_counts_only_the_exercise_it_ran(self, new_learners_masking):
+        out = new_learners_masking.stdout
+        assert "of 7 exercises" not in out
+        assert "0 of 1 exercise run passes its visible checks" in out
+        assert "Next: exercise 3 — 2 of 12 visible tests fail" in out
+        assert "Not run this time: softmax, attention, self_attention, multi_head, encoder, classifier" in out
+
+
+def visible_conftest():
+    spec = importlib.util.spec_from_file_location("visible_conftest", REPO / "exercises" / "conftest.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class TestTheProgressLine:
+    @pytest.mark.parametrize(
+        "ran, done, line",
+        [
+            (["softmax"], ["softmax"], "1 of 1 exercise run passes its visible checks: softmax"),
+            (["masking"], [], "0 of 1 exercise run passes its visible checks"),
+            (["softmax", "masking"], ["softmax"], "1 of 2 exercises run pass their visible checks: softmax"),
+            (
+                [e.module for e in EXERCISES],
+                ["softmax", "attention"],
+                "2 of 7 exercises pass their visible checks: softmax, attention",
+            ),
+        ],
+    )
+    def test_counts_the_exercises_run_never_the_others(self, ran, done, line):
+        assert visible_conftest().progress_line(ran, done) == line
+
+
+class TestOrderAndShape:
+    def test_every_visible_test_has_a_known_level_and_each_exercise_runs_its_most_basic_first(self):
+        conftest = visible_conftest()
+        for exercise in EXERCISES:
+            tree = ast.parse((REPO / "exercises" / f"test_{exercise.module}.py").read_text(encoding="utf-8"))
+            tests = [
+                node
+                for node in tree.body
+                if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+            ]
+            for test in tests:
+                levels = [
+                    decorator.args[0].value
+                    for decorator in test.decorator_list
+                    if isinstance(decorator, ast.Call) and ast.unparse(decorator.func) == "pytest.mark.level"
+                ]
+                assert set(levels) <= set(conftest.LEVELS), f"{exercise.module}: {test.name}: {levels}"
+
+    def test_the_run_order_is_lesson_then_level(self, on_reference):
+        names = re.findall(r"^PASSED exercises/test_(\w+)\.py::(\w+)", on_reference.stdout, re.MULTILINE)
+        order = [e.module for e in EXERCISES]
+        assert [order.index(module) for module, _ in names] == sorted(order.index(m) for m, _ in names)
+        masking = [test for module, test in names if module == "masking"]
+        assert masking[:3] == [
+            "test_causal_mask_worked_example",
+            "test_padding_mask_worked_example",
+            "test_returns_output_and_weights_of_the_right_shapes",
+        ]
+        assert masking[-1] == "test_padding_mask_rejects_max_len_shorter_than_a_length"
+
+    def test_the_grader_and_the_visible_tests_choose_masking_hints_with_one_function(self):
+        assert masking_cases.fully_masked_hint is mistakes.fully_masked_hint
+        assert masking_cases.mask_hint is mistakes.mask_hint
+        source = (REPO / "exercises" / "test_masking.py").read_text(encoding="utf-8")
+        assert "from learner.mistakes import fully_masked_hint, mask_hint" in source
+        assert "all -inf" not in source  # no hint written in the test names a mistake the output may not show

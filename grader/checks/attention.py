@@ -37,20 +37,64 @@ def outputs(learner, q, k, v, **options):
     return call, output, weights
 
 
+GENERIC_WEIGHTS_HINT = (
+    "Where do your weights first differ from softmax(q kᵀ / √d_k) over the keys (the last axis)?"
+)
+FLOAT32_SCALE_HINT = (
+    "Is √d_k computed in float32 (torch.tensor(d_k, dtype=torch.float32))? math.sqrt keeps full precision."
+)
+
+
 def weights_hint(q, k, got_weights) -> str:
-    """A question aimed at the likeliest mistake, found by trying the usual wrong variants here."""
+    """The usual wrong variant the weights are, tried here; named only when they are that one and no
+    other (a shape where two variants agree names neither), else a question that names no mistake."""
     scores = q @ k.transpose(-2, -1)
+    d_k, l_q, l_k = q.shape[-1], q.shape[-2], k.shape[-2]
     variants = {
         "Are you dividing by √d_k? The weights match no scaling at all.": torch.softmax(scores, -1),
-        "Are you dividing by √d_k or by d_k?": torch.softmax(scores / q.shape[-1], -1),
+        "Are you dividing by √d_k or by d_k?": torch.softmax(scores / d_k, -1),
         "Which axis holds the keys? The weights look normalised over the queries.": torch.softmax(
-            scores / math.sqrt(q.shape[-1]), -2
+            scores / math.sqrt(d_k), -2
         ),
+        "Which axis of q holds d_k? The weights are scaled by the square root of a sequence length.": [
+            torch.softmax(scores / math.sqrt(length), -1) for length in {l_q, l_k} - {d_k}
+        ],
     }
-    for hint, wrong in variants.items():
-        if is_close(got_weights, wrong):
-            return hint
-    return "weights = softmax(q kᵀ / √d_k) over the keys (the last axis)."
+    expected = reference(q, k, k)[1]
+    named = [
+        hint
+        for hint, wrong in variants.items()
+        if any(is_close(got_weights, w) and not is_close(w, expected) for w in _each(wrong))
+    ]
+    return named[0] if len(named) == 1 else GENERIC_WEIGHTS_HINT
+
+
+def float64_precision_hint(q, k, got_weights) -> str:
+    """For float64 weights right at the usual tolerance but not at float64's: the float32-√d_k hint only
+    for weights that are exactly what that mistake gives."""
+    d_k = q.shape[-1]
+    scale = float(torch.sqrt(torch.tensor(d_k, dtype=torch.float32)))
+    lesson = torch.softmax(q @ k.transpose(-2, -1) / scale, -1)
+    if is_close(got_weights, lesson, Tolerance(1e-12, 1e-14)):
+        return FLOAT32_SCALE_HINT
+    return "Which step of your computation runs below float64 precision (a float32 constant or tensor)?"
+
+
+def shapes_hint(q, k, v, output, weights) -> str:
+    """The pair returned the other way round, named only on its own signature (the two shapes swapped);
+    else a question that names no mistake."""
+    expected_weights, expected_output = (*q.shape[:-1], k.shape[-2]), (*q.shape[:-1], v.shape[-1])
+    got = (tuple(weights.shape), tuple(output.shape))
+    if expected_weights != expected_output and got == (expected_output, expected_weights):
+        return (
+            "Your weights have the output's shape, and the output the weights': in which order is the "
+            "pair returned?"
+        )
+    return "Which axes of q and k meet in q kᵀ, and does your code keep any number of leading batch axes?"
+
+
+def _each(wrong) -> list:
+    return wrong if isinstance(wrong, list) else [wrong]
 
 
 @check(points=1)
@@ -68,13 +112,9 @@ def check_shapes_with_any_batch_dims(learner):
         q, k, v = qkv(seed, batch, l_q, l_k, d_k, d_v)
         with case(shape_text(q, k, v)):
             _, output, weights = outputs(learner, q, k, v)
-            expect_shape(
-                weights,
-                (*batch, l_q, l_k),
-                f"{WHERE}: weights",
-                "Do q kᵀ with k.transpose(-2, -1): .T and bmm break with other batch dims.",
-            )
-            expect_shape(output, (*batch, l_q, d_v), f"{WHERE}: output")
+            hint = partial(shapes_hint, q, k, v, output, weights)
+            expect_shape(weights, (*batch, l_q, l_k), f"{WHERE}: weights", hint)
+            expect_shape(output, (*batch, l_q, d_v), f"{WHERE}: output", hint)
 
 
 @check(points=3)
@@ -92,17 +132,19 @@ def check_weights_match_reference(learner):
 
 @check(points=3)
 def check_output_matches_reference(learner):
-    """output equals weights @ v"""
+    """output equals the returned weights @ v"""
     for dtype in FLOATS:
         for seed, (batch, l_q, l_k, d_k, d_v) in enumerate(SHAPES):
             q, k, v = qkv(20 + seed, batch, l_q, l_k, d_k, d_v, dtype)
             with case(shape_text(q, k, v) + f", seed {20 + seed}"):
-                _, output, _ = outputs(learner, q, k, v)
+                _, output, weights = outputs(learner, q, k, v)
+                # The learner's own weights: a mistake in the weights is the weights checks' to cost.
+                expect_shape(weights, (*batch, l_q, l_k), f"{WHERE}: weights")
                 expect_close(
                     output,
-                    reference(q, k, v)[0],
-                    f"{WHERE}: output",
-                    "output = weights @ v: are the weights right first?",
+                    weights.to(dtype) @ v,
+                    f"{WHERE}: output against your weights @ v",
+                    "Is the output your weights times v (weights @ v), with nothing else in between?",
                 )
 
 
@@ -151,21 +193,22 @@ def check_gradients_match_reference(learner):
 
 @check(points=1)
 def check_keeps_dtype_and_precision(learner):
-    """results keep the input's dtype (float32, float64, bfloat16) and, in float64, its full precision"""
+    """results keep the input's dtype (float32, float64, bfloat16) and right float64 weights full precision"""
     for dtype in (*FLOATS, torch.bfloat16):
         q, k, v = qkv(60, (2,), 3, 4, 8, 8, dtype)
         with case(shape_text(q, k, v)):
             _, output, weights = outputs(learner, q, k, v)
             expect_dtype(weights, dtype, f"{WHERE}: weights")
             expect_dtype(output, dtype, f"{WHERE}: output")
-            if dtype == torch.float64:
-                # Float64 sums in any order agree to ~1e-15; a float32 constant shows at ~1e-8.
+            expected = reference(q, k, v)[1]
+            if dtype == torch.float64 and is_close(weights, expected):
+                # Float64 sums in any order agree to ~1e-15; a float32 constant shows at ~1e-8. Weights that
+                # are wrong at the usual tolerance are the value checks' to judge: not a second time here.
                 expect_close(
                     weights,
-                    reference(q, k, v)[1],
+                    expected,
                     f"{WHERE}: float64 weights, at float64 precision",
-                    "Is √d_k computed in float32 (torch.tensor(d_k, dtype=torch.float32))? math.sqrt keeps "
-                    "full precision.",
+                    partial(float64_precision_hint, q, k, weights),
                     tolerance=Tolerance(1e-12, 1e-14),
                 )
 

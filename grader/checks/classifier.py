@@ -1,5 +1,10 @@
-"""Exercise 7 — AttentionClassifier and train_classifier: padding invariance, and learning a task that needs
-attention.
+"""Exercise 7 — AttentionClassifier and train_classifier: padding invariance, the SPEC's architecture as
+properties of the logits, and learning a task that needs attention.
+
+The SPEC fixes no attribute names inside the classifier, so its architecture (embed → self-attention with
+padded keys masked → mean over the real positions → linear, no positional encoding) is checked by what it
+implies for any weights: reordering the real tokens changes nothing, writing them twice changes nothing
+(a mean, not a sum), and with one head the logits of [a, b] lie between those of [a] and [b] (not a max).
 
 The task: each sequence holds 3–8 real tokens of 4 features; the label is the sign of feature 1 of the
 token whose feature 0 is largest. The mean of the tokens says little about that one token (a mean
@@ -15,13 +20,28 @@ import math
 import torch
 
 from grader.checks import case, check
-from grader.checks.compare import Tolerance, describe, expect_close, expect_shape, fail
+from grader.checks.classifier_cases import (
+    LOOSE,
+    copies,
+    count_hint,
+    nearest_on_segments,
+    pair_case,
+    pooling_hint,
+    position_hint,
+    reorder_case,
+    repeat_case,
+    reversed_real,
+)
+from grader.checks.compare import Tolerance, describe, expect_close, expect_finite, expect_shape, fail
 from grader.checks.devices import expect_on_device, location
 from grader.checks.inputs import generator, randn
 
 WHERE = "classifier.AttentionClassifier"
 TASK = {"input_dim": 4, "max_len": 8, "train_size": 512, "test_size": 512, "epochs": 30, "lr": 3e-2}
 MODEL = [TASK["input_dim"], 16, 2, 2]  # input_dim, embed_dim, num_heads, num_classes
+# One head, so each attention output is one weighted average of the values; 6 classes, so the logits have
+# room to leave a segment.
+ONE_HEAD = [TASK["input_dim"], 8, 1, 6]
 LEARNS_BEYOND_MEAN_POOLING, HIGH_ACCURACY = 0.80, 0.90
 
 
@@ -37,14 +57,14 @@ def synthetic_task(seed: int, size: int) -> tuple[torch.Tensor, torch.Tensor, to
     return x, y, lengths
 
 
-def logits(learner, calls: list[dict], seed: int = 0) -> list:
+def logits(learner, calls: list[dict], seed: int = 0, init: list = MODEL) -> list:
     """One model (the same seed, so the same initial weights) per call, each in its own sandbox.
 
     Comparisons here are between two calls of the learner's own model; in one process, code could
     remember its first answer and give it again.
     """
     return [
-        learner.forward("AttentionClassifier", MODEL, calls=[spec], seed=seed, fresh=index > 0).result[0]
+        learner.forward("AttentionClassifier", init, calls=[spec], seed=seed, fresh=index > 0).result[0]
         for index, spec in enumerate(calls)
     ]
 
@@ -90,7 +110,7 @@ def check_logits_shape(learner):
         )
 
 
-@check(points=2)
+@check(points=1)
 def check_padded_positions_do_not_change_logits(learner):
     """changing what the padded positions hold changes no logits"""
     x, lengths = randn(2, 4, 7, 4), torch.tensor([7, 2, 5, 1])
@@ -106,7 +126,7 @@ def check_padded_positions_do_not_change_logits(learner):
         )
 
 
-@check(points=2)
+@check(points=1)
 def check_amount_of_padding_does_not_change_logits(learner):
     """a sequence gets the same logits however much padding its batch has"""
     x, lengths = randn(4, 3, 4, 4), torch.tensor([4, 2, 3])
@@ -117,7 +137,7 @@ def check_amount_of_padding_does_not_change_logits(learner):
             long,
             short,
             f"{WHERE}: logits with 5 more padded positions",
-            "Do you divide by the real length, or by the padded length?",
+            "Which part of your model still sees the padded positions: the attention's keys, or the mean?",
         )
 
 
@@ -128,6 +148,73 @@ def check_no_lengths_means_every_position_is_real(learner):
     with case("x (2, 5, 4), lengths None vs [5, 5]"):
         none, full = logits(learner, [{"args": [x]}, {"args": [x, torch.tensor([5, 5])]}])
         expect_close(none, full, f"{WHERE}: logits with lengths=None")
+
+
+@check(points=1)
+def check_reordering_real_tokens_does_not_change_logits(learner):
+    """reversing the order of each sequence's real tokens changes no logits (nothing knows a token's
+    position)"""
+    x, lengths = reorder_case()
+    with case(
+        "x (4, 7, 4), lengths [7, 3, 5, 4] vs the same real tokens in reverse order, padding unchanged"
+    ):
+        before, after = logits(
+            learner, [{"args": [x, lengths]}, {"args": [reversed_real(x, lengths), lengths]}]
+        )
+        expect_close(
+            after,
+            before,
+            f"{WHERE}: logits with the real tokens reversed",
+            lambda: position_hint(learner, MODEL, x, lengths, before),
+        )
+
+
+@check(points=1)
+def check_repeating_real_tokens_does_not_change_logits(learner):
+    """a sequence's real tokens written twice (t1 … tL t1 … tL) give the same logits as once (a mean, not a
+    sum)"""
+    x = repeat_case()
+    with case(
+        "x (4, 4, 4), lengths [4, 4, 4, 4] vs each sequence's 4 tokens twice: x (4, 8, 4), "
+        "lengths [8, 8, 8, 8]"
+    ):
+        once, twice = logits(learner, [{"args": copies(x, 1)}, {"args": copies(x, 2)}])
+        expect_close(
+            twice,
+            once,
+            f"{WHERE}: logits with every real token twice",
+            lambda: count_hint(learner, MODEL, x, once, twice),
+        )
+
+
+@check(points=1)
+def check_two_token_logits_lie_between_one_token_logits(learner):
+    """with one head, the logits of a two-token sequence [a, b] lie on the segment between the logits of [a]
+    and of [b] (a mean of attention outputs, then one linear layer)"""
+    a, b = pair_case()
+    with case(
+        f"AttentionClassifier{tuple(ONE_HEAD)}; 6 pairs of tokens a, b (2 × randn); x [a] and [b] "
+        "(12, 1, 4), lengths 1; x [a, b] (6, 2, 4), lengths 2"
+    ):
+        alone, pair = logits(
+            learner,
+            [
+                {"args": [torch.cat([a, b]), torch.ones(12, dtype=torch.long)]},
+                {"args": [torch.cat([a, b], dim=1), torch.full((6,), 2)]},
+            ],
+            init=ONE_HEAD,
+        )
+        expect_shape(alone, (12, ONE_HEAD[3]), f"{WHERE}: logits of [a] and [b]")
+        expect_shape(pair, (6, ONE_HEAD[3]), f"{WHERE}: logits of [a, b]")
+        expect_finite(alone, f"{WHERE}: logits of [a] and [b]")
+        nearest = nearest_on_segments(pair, alone[:6], alone[6:])
+        expect_close(
+            pair,
+            nearest.to(pair.dtype),
+            f"{WHERE}: logits of [a, b] vs the nearest point between the logits of [a] and [b]",
+            lambda: pooling_hint(learner, ONE_HEAD, a, b, pair),
+            tolerance=LOOSE,
+        )
 
 
 def expect_one_float_loss_per_epoch(losses, epochs: int, what: str) -> None:
@@ -166,7 +253,7 @@ def accuracy(learner) -> float:
     return float((got.argmax(dim=1) == y_test).double().mean())
 
 
-@check(points=2)
+@check(points=1)
 def check_learns_what_mean_pooling_cannot(learner):
     """after training, held-out accuracy on the attention task is at least 80% (mean pooling alone stays near
     60%)"""

@@ -1,4 +1,10 @@
-"""Exercise 6 — positional encoding, EncoderBlock and Encoder, against nn.TransformerEncoder(Layer)."""
+"""Exercise 6 — positional encoding, EncoderBlock and Encoder.
+
+Each check judges one behaviour: the encoding's values, the SPEC's submodules (the weights load and each
+gives its own output), each norm placement of the block against nn.TransformerEncoderLayer, the stack
+against its own blocks, dropout (the block against itself), fully masked queries, the gradients (against
+the module's own forward) and the dtype.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from functools import partial
 
 import torch
 
-from grader.checks import case, check, oracles
+from grader.checks import case, check
 from grader.checks.compare import (
     Tolerance,
     expect_close,
@@ -25,20 +31,22 @@ from grader.checks.encoder_cases import (
     encoder_probes,
     formula,
     pe_hint,
+    stack_case,
 )
 from grader.checks.inputs import randn, random_mask
 from grader.checks.modules import (
     expect_module_on_device,
     expect_submodules,
-    expected_outputs,
+    first_output,
     forward,
     reference_module,
 )
+from grader.checks.own_gradients import expect_gradients_of_own_forward
 from solutions.encoder import Encoder, EncoderBlock
 from solutions.masking import causal_mask, padding_mask
 
 
-@check(points=3)
+@check(points=2)
 def check_positional_encoding_values(learner):
     """sinusoidal_positional_encoding matches the formula (interleaved sin/cos; an odd embed_dim ends with
     sin)"""
@@ -58,19 +66,21 @@ def check_positional_encoding_values(learner):
 
 @check(points=1)
 def check_positional_encoding_large_positions(learner):
-    """stays accurate at large positions (max_len 10000; float32 rounding allowed)"""
+    """stays accurate at large positions (max_len 10000; float32 rounding allowed; the dtype is the values
+    check's)"""
     with case("sinusoidal_positional_encoding(10000, 32)"):
         got = learner.call("sinusoidal_positional_encoding", 10000, 32).result
         expect_shape(got, (10000, 32), PE)
+        table = formula(10000, 32)
+        if not is_close(got[:50].double(), table[:50], Tolerance(1e-5, 1e-5)):
+            fail(
+                f"{PE}: positions 0-49 already differ from the formula (the values check shows where), so "
+                "the accuracy at large positions cannot be judged",
+                partial(pe_hint, got[:50], 50, 32),
+            )
         # float32 angles of positions near 1e4 are off by up to ~1e-3 rad: a correct float32 computation must
         # pass.
-        expect_close(
-            got,
-            formula(10000, 32).float(),
-            PE,
-            partial(pe_hint, got, 10000, 32),
-            tolerance=Tolerance(0.0, 5e-3),
-        )
+        expect_close(got, table.float(), PE, tolerance=Tolerance(0.0, 5e-3), check_dtype=False)
 
 
 @check(points=1)
@@ -91,15 +101,16 @@ def check_block_has_the_spec_attributes(learner):
         )
 
 
-@check(points=3)
+@check(points=4)
 def check_post_norm_block_matches_transformer_encoder_layer(learner):
-    """post-norm block (eval) equals nn.TransformerEncoderLayer with the same weights"""
+    """post-norm block (eval mode, dropout 0) equals nn.TransformerEncoderLayer with the same weights"""
     block_case(learner, norm_first=False, seed=10)
 
 
-@check(points=3)
+@check(points=4)
 def check_pre_norm_block_matches_transformer_encoder_layer(learner):
-    """pre-norm block (eval) equals nn.TransformerEncoderLayer(norm_first=True) with the same weights"""
+    """pre-norm block (eval mode, dropout 0) equals nn.TransformerEncoderLayer(norm_first=True) with the same
+    weights"""
     block_case(learner, norm_first=True, seed=20)
 
 
@@ -126,63 +137,53 @@ def check_encoder_layers_have_their_own_weights(learner):
 
 
 @check(points=3)
-def check_encoder_matches_transformer_encoder(learner):
-    """Encoder (eval, post- and pre-norm with its final norm) equals nn.TransformerEncoder with the same
-    weights"""
+def check_encoder_runs_its_blocks_then_the_final_norm(learner):
+    """Encoder (eval, post- and pre-norm) gives what its own blocks give one after another, each with the
+    mask, then (pre-norm) the final norm"""
     for norm_first in (False, True):
-        reference = reference_module(Encoder, 3, 8, 2, 16, norm_first=norm_first, seed=30 + norm_first)
-        oracle = oracles.encoder(reference, 2, 16, norm_first)
-        x = randn(40, 2, 6, 8)
-        mask = padding_mask([6, 4])
-        with case(f"Encoder(3, 8, 2, 16, norm_first={norm_first}) in eval mode, x (2, 6, 8), padding mask"):
-            expected = oracle(x, mask=oracles.to_torch_mask(mask, 2, 2, 6)).detach()
-            got = forward(
-                learner,
-                "Encoder",
-                [3, 8, 2, 16],
-                reference,
-                [{"args": [x, mask]}],
-                init_kwargs={"norm_first": norm_first},
-            ).result[0]
-            hint = (
-                "Pre-norm stacks end with one more LayerNorm (.norm)."
-                if norm_first
-                else "Every block in order, each with the mask."
-            )
-            expect_close(
-                got,
-                expected,
-                f"{ENCODER} vs nn.TransformerEncoder: output",
-                hint,
-                tolerance=Tolerance.for_dtype(torch.float32, 10),
-            )
+        stack_case(learner, norm_first, seed=30 + norm_first)
 
 
 @check(points=1)
 def check_dropout_only_in_training_mode(learner):
-    """dropout is active in training mode and off in eval mode"""
+    """dropout is active in training mode and off in eval mode (your block with dropout 0.5 against itself
+    with dropout 0)"""
     reference = reference_module(EncoderBlock, 8, 2, 32, dropout=0.5, seed=50)
     x = randn(51, 2, 5, 8)
-    calls = [{"args": [x, None]}, {"args": [x, None]}]
-    with case("EncoderBlock(8, 2, 32, dropout=0.5), the same x twice"):
-        first, second = forward(
-            learner, "EncoderBlock", [8, 2, 32], reference, calls, init_kwargs={"dropout": 0.5}, train=True
-        ).result
-        if is_close(first, second):
+
+    def outputs(dropout: float, train: bool, times: int) -> list:
+        calls = [{"args": [x, None]}] * times
+        init_kwargs = {"dropout": dropout}
+        call = forward(
+            learner, "EncoderBlock", [8, 2, 32], reference, calls, init_kwargs=init_kwargs, train=train
+        )
+        return [first_output(result) for result in call.result]
+
+    with case("EncoderBlock(8, 2, 32), the same x twice, dropout=0.5 and dropout=0, eval and training mode"):
+        (off,) = outputs(0.0, train=False, times=1)
+        first, second = outputs(0.5, train=False, times=2)
+        hint = (
+            "Is dropout switched off by model.eval()? nn.Dropout is; F.dropout needs training=self.training."
+            if not is_close(first, second)
+            else "In eval mode your block's output depends on the dropout rate: what uses it besides dropout?"
+        )
+        for index, got in enumerate((first, second)):
+            expect_close(
+                got, off, f"{BLOCK}: eval mode, call {index + 1} with dropout=0.5 vs dropout=0", hint
+            )
+        first, second = outputs(0.5, train=True, times=2)
+        if is_close(first, second) or is_close(first, off):
             fail(
-                f"{BLOCK}: in training mode two calls on the same input gave the same output",
+                f"{BLOCK}: training mode, dropout=0.5: two calls on the same input gave the same output",
                 "Is dropout (nn.Dropout) applied in the block?",
             )
-        first, second = forward(
-            learner, "EncoderBlock", [8, 2, 32], reference, calls, init_kwargs={"dropout": 0.5}
-        ).result
+        (no_dropout,) = outputs(0.0, train=True, times=1)
         expect_close(
-            second,
-            first,
-            f"{BLOCK}: eval mode, second call vs first",
-            "Is dropout switched off by model.eval()? nn.Dropout is; F.dropout needs training=self.training.",
+            no_dropout,
+            off,
+            f"{BLOCK}: training mode with dropout=0 vs eval mode",
+            "With dropout=0, what else in your block changes between training and eval mode?",
         )
-        expect_close(first, reference(x).detach(), f"{BLOCK}: eval-mode output")
 
 
 @check(points=1)
@@ -205,61 +206,44 @@ def check_fully_masked_rows_stay_finite(learner):
                 [{"args": [x, mask]}],
                 init_kwargs={"norm_first": norm_first},
             ).result[0]
-            expect_finite(got, f"{BLOCK}: output")
-            expect_close(
-                got,
-                reference(x, mask).detach(),
-                f"{BLOCK}: output",
-                tolerance=Tolerance.for_dtype(torch.float32, 5),
-            )
+            expect_finite(first_output(got), f"{BLOCK}: output")
 
 
-@check(points=2)
-def check_gradients_match_reference(learner):
-    """gradients with respect to the input and every weight match the reference (float64, eval mode)"""
+@check(points=1)
+def check_gradients_match_finite_differences(learner):
+    """gradients with respect to the input and every weight are those of forward's own output (float64, eval
+    mode)"""
     for norm_first in (False, True):
         reference = reference_module(
-            Encoder, 2, 8, 2, 16, norm_first=norm_first, seed=70, dtype=torch.float64
+            Encoder, 2, 8, 2, 16, norm_first=norm_first, dropout=0.0, seed=70, dtype=torch.float64
         )
-        x, grad = randn(71, 2, 4, 8, dtype=torch.float64), randn(72, 2, 4, 8, dtype=torch.float64)
-        calls = [{"args": [x, causal_mask(4)], "grad_wrt": [0], "grad_output": grad}]
-        _, grads, params = expected_outputs(reference, calls, grad_params=True)
-        with case(f"Encoder(2, 8, 2, 16, norm_first={norm_first}) float64, x (2, 4, 8), causal mask"):
-            call = forward(
+        x = randn(71, 2, 4, 8, dtype=torch.float64)
+        with case(
+            f"Encoder(2, 8, 2, 16, dropout=0, norm_first={norm_first}) float64, x (2, 4, 8), causal mask, "
+            "random directions of x and of the weights"
+        ):
+            expect_gradients_of_own_forward(
                 learner,
                 "Encoder",
                 [2, 8, 2, 16],
                 reference,
-                calls,
-                init_kwargs={"norm_first": norm_first},
-                grad_params=True,
+                x,
+                causal_mask(4),
+                where=ENCODER,
+                seed=72,
+                init_kwargs={"norm_first": norm_first, "dropout": 0.0},
             )
-            expect_close(
-                call.grads[0][0],
-                grads[0][0],
-                f"{ENCODER}: gradient of x",
-                tolerance=Tolerance.for_dtype(torch.float64, 100),
-            )
-            for name, want in params.items():
-                got = call.param_grads.get(name)
-                if got is None:
-                    fail(f"{ENCODER}: no gradient reaches {name}")
-                expect_close(
-                    got,
-                    want,
-                    f"{ENCODER}: gradient of {name}",
-                    tolerance=Tolerance.for_dtype(torch.float64, 100),
-                )
 
 
 @check(points=1)
 def check_keeps_dtype_and_input(learner):
-    """a float64 encoder keeps float64, and the input is not modified in place"""
+    """a float64 encoder returns float64, and the input is not modified in place"""
     reference = reference_module(Encoder, 2, 4, 2, 8, seed=80, dtype=torch.float64)
     x = randn(81, 2, 3, 4, dtype=torch.float64)
     with case("Encoder(2, 4, 2, 8) float64, x (2, 3, 4)"):
-        call = forward(learner, "Encoder", [2, 4, 2, 8], reference, [{"args": [x, random_mask(82, 3, 3)]}])
-        expect_close(call.result[0], reference(x, random_mask(82, 3, 3)).detach(), f"{ENCODER}: output")
+        calls = [{"args": [x, random_mask(82, 3, 3)]}]
+        call = forward(learner, "Encoder", [2, 4, 2, 8], reference, calls, values=False)
+        expect_dtype(first_output(call.result[0]), torch.float64, f"{ENCODER}: output")
         expect_close(call.inputs_after[0][0], x, f"{ENCODER}: input x modified in place")
 
 

@@ -23,7 +23,9 @@ from grader.checks.masking_cases import (
     WHERE,
     ZERO_ROWS_HINT,
     attend,
+    causal_hint,
     fully_masked_case,
+    fully_masked_hint,
     mask_hint,
 )
 from solutions.masking import causal_mask as reference_causal
@@ -34,14 +36,11 @@ from solutions.masking import padding_mask as reference_padding
 @check(points=2)
 def check_causal_mask_values(learner):
     """causal_mask(size) is a bool (size, size) tensor, True where key ≤ query"""
-    for size in (1, 2, 5):
+    for size in (3, 1, 5):  # 3 first: at 1 or 2, a wrong triangle and a hidden diagonal look alike
         with case(f"causal_mask({size})"):
             got = learner.call("causal_mask", size).result
             expect_equal(
-                got,
-                reference_causal(size),
-                f"masking.causal_mask({size})",
-                "Which triangle: may query i see key j > i?",
+                got, reference_causal(size), f"masking.causal_mask({size})", partial(causal_hint, size, got)
             )
 
 
@@ -157,23 +156,38 @@ def check_fully_masked_row_gives_zero_weights_and_output(learner):
             + ", mask bool (2, 4, 5) with query 2 of batch 0 and query 0 of batch 1 fully masked"
         ):
             _, output, weights = attend(learner, q, k, v, mask)
-            expected_output, expected_weights = reference(q, k, v, mask)
+            _, expected_weights = reference(q, k, v, mask)
+            # Only the fully masked rows are this check's: the others are judged by the checks of masking.
+            unseen = ~mask.any(-1)
+            expect_shape(weights, expected_weights.shape, f"{WHERE}: weights")
+            expect_shape(output, (*q.shape[:-1], v.shape[-1]), f"{WHERE}: output")
+            rows, out_rows = weights[unseen], output[unseen]
+            hint = partial(fully_masked_hint, rows)
             with picture("query 2 of batch 0 sees no key", weights, expected_weights, mask):
-                expect_finite(weights, f"{WHERE}: fully masked query row: weights", ZERO_ROWS_HINT)
+                expect_finite(rows, f"{WHERE}: weights of the fully masked queries", hint)
                 expect_close(
-                    weights,
-                    expected_weights,
-                    f"{WHERE}: weights",
-                    "Are weights zero (not uniform) for a query that sees no key?",
+                    rows, torch.zeros_like(rows), f"{WHERE}: weights of the fully masked queries", hint
                 )
-            expect_finite(output, f"{WHERE}: fully masked query row: output", ZERO_ROWS_HINT)
-            expect_close(output, expected_output, f"{WHERE}: output")
+            expect_finite(out_rows, f"{WHERE}: output of the fully masked queries", ZERO_ROWS_HINT)
+            expect_close(
+                out_rows,
+                torch.zeros_like(out_rows),
+                f"{WHERE}: output of the fully masked queries",
+                "With all-zero weights, what is the weighted sum of the values?",
+            )
     q, k, v = qkv(151, (), 3, 3, 4, 4)
     mask = torch.zeros(3, 3, dtype=torch.bool)
     with case("every key masked for every query, mask bool (3, 3) all False"):
         _, output, weights = attend(learner, q, k, v, mask)
-        expect_close(weights, torch.zeros(3, 3), f"{WHERE}: all-masked weights", ZERO_ROWS_HINT)
-        expect_close(output, torch.zeros(3, 4), f"{WHERE}: all-masked output", ZERO_ROWS_HINT)
+        expect_close(
+            weights, torch.zeros(3, 3), f"{WHERE}: all-masked weights", partial(fully_masked_hint, weights)
+        )
+        expect_close(
+            output,
+            torch.zeros(3, 4),
+            f"{WHERE}: all-masked output",
+            "With all-zero weights, what is the weighted sum of the values?",
+        )
 
 
 @check(points=2)

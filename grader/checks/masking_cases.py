@@ -8,14 +8,14 @@ import torch
 
 from grader.checks.compare import (
     expect_tuple,
-    is_close,
 )
 from grader.checks.inputs import qkv, random_mask
+
+# The hints for masked weights are chosen where the visible tests choose theirs, by the same signatures.
+from learner.mistakes import ZERO_ROWS_HINT, fully_masked_hint, mask_hint  # noqa: F401 - masking.py's hints
 from solutions.masking import causal_mask as reference_causal
-from solutions.masking import masked_attention as reference
 
 WHERE = "masking.masked_attention"
-ZERO_ROWS_HINT = "What does softmax do with a row that is all -inf? Such a query should get all-zero weights."
 
 
 def attend(learner, q, k, v, mask, **options):
@@ -24,31 +24,28 @@ def attend(learner, q, k, v, mask, **options):
     return call, output, weights
 
 
-def mask_hint(q, k, mask, got_weights) -> str:
-    """A question aimed at the likeliest masking mistake, found by trying the usual wrong variants."""
-    scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
-    try:
-        allowed = torch.broadcast_to(mask != 0, scores.shape)
-    except RuntimeError:
-        return "Masked keys get -inf before the softmax; nonzero mask entries mean 'may attend'."
+def causal_hint(size: int, got) -> str:
+    """Which triangle or diagonal a causal mask got wrong, named only when the mask is exactly that
+    mistake; a mask of another shape or kind gets a question about that instead."""
+    expected = reference_causal(size)
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return f"causal_mask({size}) is one (size, size) grid: where does any other axis or size come from?"
+    allowed = got != 0
     variants = {
-        "Is the mask inverted? True (nonzero) means 'may attend'.": reference(q, k, k, ~allowed)[1],
-        (
-            "Is the mask applied before the softmax? Zeroing weights afterwards leaves rows that do not "
-            "sum to one."
-        ): torch.softmax(scores, -1) * allowed,
-        (
-            "Masked scores filled with 0 still get weight: which value makes exp() give exactly 0?"
-        ): torch.softmax(scores.masked_fill(~allowed, 0.0), -1),
-        (
-            "A fully masked row filled with a large negative number gets uniform weights: should it not "
-            "get zeros?"
-        ): torch.softmax(scores.masked_fill(~allowed, -1e9), -1),
+        "Which triangle: may query i see key j > i?": [
+            ~expected,
+            ~expected | torch.eye(size, dtype=torch.bool),
+        ],
+        "May a query see its own position (the diagonal)?": [expected & ~torch.eye(size, dtype=torch.bool)],
     }
-    for hint, wrong in variants.items():
-        if is_close(got_weights, wrong.to(got_weights.dtype)):
-            return hint
-    return "Masked keys get -inf before the softmax; nonzero mask entries mean 'may attend'."
+    named = [
+        hint
+        for hint, masks in variants.items()
+        if any(torch.equal(allowed, wrong) and not torch.equal(wrong, expected) for wrong in masks)
+    ]
+    if len(named) == 1:
+        return named[0]
+    return "Where does your mask first differ from True where key ≤ query (and False above)?"
 
 
 MASK_FORMS = [  # (description, batch, L_q, L_k, mask builder)

@@ -52,25 +52,71 @@ def large_entry_tolerance(x: np.ndarray) -> Tolerance:
     return Tolerance(max(default.rtol, scale), max(default.atol, scale))
 
 
+GENERIC_HINT = "Where do your values first differ from exp(x) divided by its sum over the axis?"
+# The usual wrong softmaxes, each a signature: what it returns for x. A hint names one of them only when
+# the learner's output is that one's and no other's (see ``hint_for``).
+WRONG_SOFTMAXES = {
+    "max over the whole array": (
+        lambda x, axis: _normalised(np.exp(x - _finite_max(x, None)), axis),
+        "Is the maximum you subtract taken per slice, not over the whole array?",
+    ),
+    "sum over the whole array": (
+        lambda x, axis: _normalised(np.exp(x - _finite_max(x, axis)), None),
+        "Is the sum you divide by taken per slice along the axis, not over the whole array?",
+    ),
+    "no maximum subtracted": (
+        lambda x, axis: _normalised(np.exp(x), axis),
+        "What is exp(1e4) in floating point? Softmax does not change when you subtract the same number "
+        "from a whole slice.",
+    ),
+}
+
+
+def _finite_max(x: np.ndarray, axis) -> np.ndarray:
+    shift = np.max(x, axis=axis, keepdims=axis is not None)
+    return np.where(np.isneginf(shift), 0, shift)
+
+
+def _normalised(exps: np.ndarray, axis) -> np.ndarray:
+    """``exps`` over their sum along ``axis`` (the whole array for ``None``), zero where that sum is."""
+    total = np.broadcast_to(np.sum(exps, axis=axis, keepdims=axis is not None), exps.shape)
+    return np.divide(exps, total, out=np.zeros_like(exps), where=total > 0)
+
+
+def hint_for(got: np.ndarray, x: np.ndarray, axis: int, default: str = GENERIC_HINT) -> str:
+    """The hint of the one usual mistake whose output ``got`` is (the wrong axis, a maximum or sum over the
+    whole array, no maximum subtracted); ``default``, a question that names no mistake, when it is none
+    of them or several at once (a mistake the input cannot tell from another gets no name)."""
+    got_t = torch.from_numpy(np.asarray(got, dtype=x.dtype))
+    named = []
+    for other in range(x.ndim):
+        if other != axis % x.ndim and is_close(got_t, torch.from_numpy(reference(x, axis=other))):
+            named.append(f"Your result sums to one along axis {other}; which axis did the caller ask for?")
+    with np.errstate(all="ignore"):
+        for signature, hint in WRONG_SOFTMAXES.values():
+            wrong = torch.from_numpy(np.asarray(signature(x, axis), dtype=x.dtype))
+            if is_close(got_t, wrong) and not is_close(wrong, torch.from_numpy(reference(x, axis=axis))):
+                named.append(hint)
+    return named[0] if len(named) == 1 else default
+
+
 def compare(
     got: np.ndarray,
     expected: np.ndarray,
     x: np.ndarray,
     axis: int,
-    hint: str,
+    hint: str = GENERIC_HINT,
     tolerance: Tolerance | None = None,
 ) -> None:
-    got_t, expected_t = torch.from_numpy(got), torch.from_numpy(expected)
+    """Values against ``expected`` in the input's dtype: a result in another dtype is judged by its values
+    here (``check_keeps_shape_and_dtype`` alone costs the dtype), so one slip costs one check."""
+    got_t, expected_t = torch.from_numpy(np.asarray(got)), torch.from_numpy(expected)
     expect_shape(got_t, expected_t.shape, WHERE)
-    if got.dtype != expected.dtype:
-        fail(
-            f"{WHERE}: dtype: expected {expected.dtype}, got {got.dtype}",
-            "Does a float32 input stay float32?",
-        )
-    for other in range(x.ndim):
-        if other != axis % x.ndim and is_close(got_t, torch.from_numpy(reference(x, axis=other))):
-            hint = f"Your result sums to one along axis {other}; which axis did the caller ask for?"
-    expect_close(got_t, expected_t, WHERE, hint, tolerance)
+    if got.dtype != expected.dtype and np.issubdtype(got.dtype, np.floating):
+        got_t = got_t.to(expected_t.dtype)
+    if not is_close(got_t, expected_t, tolerance):
+        hint = hint_for(got, x, axis, hint)
+    expect_close(got_t, expected_t, WHERE, hint, tolerance, check_dtype=False)
 
 
 @check(points=1)
@@ -96,13 +142,7 @@ def check_matches_reference_on_random_inputs(learner):
         for dtype in (np.float32, np.float64):
             x = random_input(shape, dtype, 100 + seed)
             with case(f"x {shape} {np.dtype(dtype)}, axis={axis}, seed {100 + seed}"):
-                compare(
-                    run(learner, x, axis),
-                    reference(x, axis=axis),
-                    x,
-                    axis,
-                    "Is exp normalised by the sum over the axis?",
-                )
+                compare(run(learner, x, axis), reference(x, axis=axis), x, axis)
 
 
 @check(points=1)
@@ -117,7 +157,9 @@ def check_slices_sum_to_one(learner):
                 sums,
                 torch.ones_like(sums),
                 f"{WHERE}: sums along axis {axis}",
-                "Do you divide by the sum over the same axis?",
+                lambda got=got, x=x, axis=axis: hint_for(
+                    got, x, axis, "Which sum do you divide each slice by?"
+                ),
             )
 
 
@@ -133,15 +175,8 @@ def check_stable_for_large_entries(learner):
         x = np.array(rows, dtype=dtype)
         with case(f"x = {rows} as {np.dtype(dtype)}, axis=-1"):
             got = run(learner, x, -1)
-            expect_finite(torch.from_numpy(got), WHERE, hint)
-            compare(
-                got,
-                reference(x, axis=-1),
-                x,
-                -1,
-                "Is the maximum you subtract taken per slice, not over the whole array?",
-                large_entry_tolerance(x),
-            )
+            expect_finite(torch.from_numpy(got), WHERE, lambda got=got, x=x: hint_for(got, x, -1, hint))
+            compare(got, reference(x, axis=-1), x, -1, tolerance=large_entry_tolerance(x))
 
 
 @check(points=1)
@@ -149,7 +184,17 @@ def check_minus_inf_entries_get_zero_weight(learner):
     """-inf entries get weight exactly 0"""
     x = np.array([[0.5, -np.inf, 1.5, -np.inf], [-np.inf, 2.0, 2.0, 0.0]])
     with case("x = [[0.5, -inf, 1.5, -inf], [-inf, 2, 2, 0]], axis=-1"):
-        compare(run(learner, x, -1), reference(x, axis=-1), x, -1, "What is exp(-inf)?")
+        got = run(learner, x, -1)
+        expect_shape(torch.from_numpy(got), x.shape, WHERE)
+        # Only the -inf entries are this check's: the other values are judged by the checks above.
+        at_minus_inf = torch.from_numpy(np.asarray(got)[np.isneginf(x)])
+        expect_finite(at_minus_inf, f"{WHERE}: weights of the -inf entries", "What is exp(-inf)?")
+        expect_close(
+            at_minus_inf,
+            torch.zeros_like(at_minus_inf),
+            f"{WHERE}: weights of the -inf entries",
+            "What is exp(-inf)?",
+        )
 
 
 @check(points=2)

@@ -181,7 +181,8 @@ class NotebookSession:
     def __init__(self, namespace: dict):
         self.namespace = namespace
 
-    def call(self, task: str, payload: dict):
+    def call(self, task: str, payload: dict, timeout_s: float | None = None):
+        """``timeout_s`` is there for the signature's sake: nbgrader's cell timeout is the only limit here."""
         from grader.sandbox.harness import tasks, wire
         from grader.sandbox.session import CallResult, ChildError
 
@@ -225,6 +226,10 @@ class NotebookPackage:
                 f"the notebook defines no {name} (its cell has grade_id '{module_name}'; was it run?)"
             )
         return self.namespace[name]
+
+    def put_in_place(self, name: str) -> dict:
+        """The earlier exercises' names are the reference's already (``_put_standins_in_place``)."""
+        return {"whole": False, "why": ""}
 
 
 def _child_error(error: BaseException):

@@ -16,6 +16,7 @@ import torch
 
 from grader.results import ERROR, NOT_IMPLEMENTED, TIMEOUT
 from grader.sandbox.harness.lesson_tasks import LoadFailed, NoSuchSubmodule, NotASubmodule
+from grader.sandbox.harness.recorder import WARNING_ORIGINS
 
 FATAL_KINDS = ("timeout", "memory", "crash", "exit", "protocol")
 UNUSABLE_SUBMODULE = (NoSuchSubmodule.__name__, NotASubmodule.__name__)
@@ -70,7 +71,7 @@ class Learner:
         self._session = None
         self.device: str | None = None
         self.forbidden: set[str] = set()
-        self.warnings: list[str] = []
+        self.warnings: list[tuple[str, str]] = []  # (origin: recorder.WARNING_ORIGINS, "Category: message")
         self.output: list[str] = []
         self.cache: dict = {}  # results several checks share, e.g. one training run
 
@@ -129,7 +130,7 @@ class Learner:
         train: bool = False,
         dtype: torch.dtype | None = None,
         calls: list[dict] | None = None,
-        grad_params: bool = False,
+        grad_params: tuple[str, ...] | list[str] = (),
         seed: int = 0,
         fresh: bool = False,
         stay_on_cpu: tuple[str, ...] = (),
@@ -138,7 +139,8 @@ class Learner:
 
         Each call is ``{"args": [...], "kwargs": {...}, "grad_wrt": [...], "grad_output": tensor}``.
         ``result`` is the list of outputs; ``grads`` the list of input-gradient lists; ``param_grads``
-        maps parameter names to their gradient after the last call (when ``grad_params``).
+        maps each name in ``grad_params`` to that parameter's gradient after the last call, the parameter
+        found by its attribute path (``self_attn.q_proj.weight``), whatever other names it has.
         """
         payload = {
             "module": self.module,
@@ -149,7 +151,7 @@ class Learner:
             "train": train,
             "dtype": None if dtype is None else str(dtype).removeprefix("torch."),
             "calls": calls or [],
-            "grad_params": grad_params,
+            "grad_params": list(grad_params),
             "seed": seed,
         }
         if fresh:
@@ -241,7 +243,7 @@ class Learner:
         if not isinstance(value, dict) or "result" not in value:
             raise LearnerError(ERROR, "the sandbox returned a malformed reply")
         self.forbidden.update(str(name) for name in value.get("forbidden", []))
-        self.warnings.extend(str(warning) for warning in value.get("warnings", []))
+        self.warnings.extend(_warning(warning) for warning in value.get("warnings", []))
         return Call(
             result=value["result"],
             grads=value.get("grads") or [],
@@ -255,6 +257,14 @@ class Learner:
                 if key not in ("result", "grads", "param_grads", "inputs_after")
             },
         )
+
+
+def _warning(reported) -> tuple[str, str]:
+    """``(origin, text)`` of one reported warning; anything else the reply holds is the learner's code's."""
+    if type(reported) in (list, tuple) and len(reported) == 2 and all(type(x) is str for x in reported):
+        origin, text = reported
+        return (origin if origin in WARNING_ORIGINS else "code"), text
+    return "code", str(reported)
 
 
 def _expect_lengths(values, expected: int, what: str) -> None:

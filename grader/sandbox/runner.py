@@ -126,8 +126,10 @@ class Runner:
     ) -> "Session":
         """Fork a confined process for one submission, ready for ``Session.call``.
 
-        standins: ``{module: {"source": str, "names": [str]}}`` in module order; each listed name in
-            the learner's module is replaced by the stand-in's (the whole module if it fails to import).
+        standins: ``{module: {"source": str, "names": [str], "whole": bool}}`` in module order; each
+            listed name in the learner's module is replaced by the stand-in's (the whole module if it
+            fails to import, or with ``"whole": True``). The ``import_earlier`` task puts them in place
+            one by one (``grader.sandbox.earlier_modules``); any other task puts them all first.
         forbidden_paths: more paths the learner's code must not read (say, the class folder); the
             repository's grader/, solutions/ and tests/ and ``submission_dir`` itself never are. The
             sandbox sees none of these paths: it gets the folders it may read, and only those forbidden

@@ -99,8 +99,11 @@ class Session:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def call(self, task: str, payload: dict) -> CallResult:
-        """Run ``task`` on ``payload`` in the sandbox; never raises for anything the learner's code did."""
+    def call(self, task: str, payload: dict, timeout_s: float | None = None) -> CallResult:
+        """Run ``task`` on ``payload`` in the sandbox; never raises for anything the learner's code did.
+
+        ``timeout_s``: this call's wall-clock limit instead of the session's ``call_timeout_s``.
+        """
         # A fresh id per call: a frame the learner's code writes blindly onto the channel is not a reply,
         # and cannot shift the real replies onto later calls.
         call_id = secrets.token_hex(16)
@@ -108,7 +111,7 @@ class Session:
         with self._lock:
             started = time.monotonic()
             if self._failure is None:
-                value, error = self._exchange(request, started, call_id)
+                value, error = self._exchange(request, started, call_id, timeout_s)
             else:
                 value, error = None, self._failure
             output = self._channels.output.take()
@@ -161,10 +164,13 @@ class Session:
             raise SandboxError(f"the sandbox did not start ({ended}); it printed:\n{output}") from None
         self.isolation = report
 
-    def _exchange(self, request: bytes, started: float, call_id: str) -> tuple[object, ChildError | None]:
-        call_deadline = started + self._limits.call_timeout_s
+    def _exchange(
+        self, request: bytes, started: float, call_id: str, timeout_s: float | None
+    ) -> tuple[object, ChildError | None]:
+        call_limit_s = self._limits.call_timeout_s if timeout_s is None else timeout_s
+        call_deadline = started + call_limit_s
         deadline = min(call_deadline, self._deadline)
-        limit_s = self._limits.call_timeout_s if deadline == call_deadline else self._limits.session_timeout_s
+        limit_s = call_limit_s if deadline == call_deadline else self._limits.session_timeout_s
         demote_at = min(started + DEMOTE_AFTER_S, deadline)
         demoted = lent = False
         try:

@@ -125,6 +125,34 @@ class LoadFailed(Exception):
     """The grader's state dict could not be loaded strictly into the learner's module; the text says why."""
 
 
+def load_by_spec_names(model: nn.Module, state: dict) -> tuple[list[str], list[str]]:
+    """Load ``state`` by attribute paths: (names that land nowhere, parameters that no name set).
+
+    An alias never hides a name: ``load_state_dict`` walks every name a submodule is registered under,
+    and a parameter counts as set when any name reaches it (``named_parameters()`` lists a shared one
+    under its first name only). A name PyTorch does not list but ``getattr`` reaches is copied there.
+    """
+    report = model.load_state_dict(state, strict=False)
+    parameters = dict(model.named_parameters(remove_duplicate=False))
+    loaded = {id(parameters[name]) for name in state if name in parameters}
+    unplaced = []
+    for name in report.unexpected_keys:
+        target = _tensor_at(model, name)
+        if target is None:
+            unplaced.append(name)
+            continue
+        if target.shape != state[name].shape:
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(model).__name__}: size mismatch for {name}: "
+                f"copying a param with shape {state[name].shape} from checkpoint, the shape in current "
+                f"model is {target.shape}."
+            )
+        with torch.no_grad():
+            target.copy_(state[name])
+        loaded.add(id(target))
+    return unplaced, [name for name, parameter in parameters.items() if id(parameter) not in loaded]
+
+
 def load_strictly(model: nn.Module, state: dict) -> None:
     """Load ``state`` so that each of its tensors lands in ``model`` and each parameter comes from it.
 
@@ -135,15 +163,12 @@ def load_strictly(model: nn.Module, state: dict) -> None:
     weights did not load rather than that the code crashed.
     """
     try:
-        report = model.load_state_dict(state, strict=False)
+        unplaced, unset = load_by_spec_names(model, state)
     except Exception as error:  # noqa: BLE001 - whatever refuses the weights is the answer
         raise LoadFailed(f"{type(error).__name__}: {error}") from None
-    parameters = dict(model.named_parameters(remove_duplicate=False))
-    loaded = {id(parameters[name]) for name in state if name in parameters}
-    unset = [name for name, parameter in parameters.items() if id(parameter) not in loaded]
     problems = []
-    if report.unexpected_keys:
-        problems.append(f"unexpected key(s) in state_dict: {', '.join(report.unexpected_keys)}")
+    if unplaced:
+        problems.append(f"unexpected key(s) in state_dict: {', '.join(unplaced)}")
     if unset:
         problems.append(f"parameters the state dict does not set: {', '.join(unset)}")
     if problems:
@@ -154,10 +179,9 @@ def forward(package, payload: dict) -> dict:
     """Build the module, load the given weights, then run each call (with gradients where asked)."""
     model = _build(package, payload)
     payload = on_device(payload)
-    missing, unexpected = [], []
+    unexpected, missing = [], []
     if payload.get("state") is not None:
-        report = model.load_state_dict(payload["state"], strict=False)
-        missing, unexpected = list(report.missing_keys), list(report.unexpected_keys)
+        unexpected, missing = load_by_spec_names(model, payload["state"])
     model = _to_payload_device(model, payload)
     model.train(bool(payload.get("train")))
     recorder = Recorder()
@@ -180,13 +204,10 @@ def forward(package, payload: dict) -> dict:
         grads.append([None if args[i].grad is None else args[i].grad.detach() for i in wrt])
         outputs.append(plain(output))
         inputs_after.append(plain(args))
-    param_grads = {}
-    if payload.get("grad_params"):
-        param_grads = {name: p.grad.detach() for name, p in model.named_parameters() if p.grad is not None}
     return {
         "result": outputs,
         "grads": grads,
-        "param_grads": param_grads,
+        "param_grads": _gradients_at(model, payload.get("grad_params")),
         "inputs_after": inputs_after,
         "missing": missing,
         "unexpected": unexpected,
@@ -229,6 +250,15 @@ def submodules(package, payload: dict) -> dict:
 
 def _follow(model: nn.Module, path: str):
     """``model.a.b.c`` for ``"a.b.c"``, or the learner's error that says how far the path got."""
+    found = _walk(model, path)
+    if not callable(found):
+        raise NotASubmodule(f".{path} is a {type(found).__name__}, not a module that can be called")
+    return found
+
+
+def _walk(model: nn.Module, path: str):
+    """What the attribute path leads to, step by step with ``getattr``: never PyTorch's iterators, which
+    list an object reachable under two names (an alias, a container and its attribute) under one only."""
     found, walked = model, ""
     for step in path.split("."):
         walked = f"{walked}.{step}"
@@ -236,9 +266,20 @@ def _follow(model: nn.Module, path: str):
             found = getattr(found, step)
         except AttributeError:
             raise NoSuchSubmodule(f"has no attribute {walked}") from None
-    if not callable(found):
-        raise NotASubmodule(f"{walked} is a {type(found).__name__}, not a module that can be called")
     return found
+
+
+def _tensor_at(model: nn.Module, name: str) -> torch.Tensor | None:
+    try:
+        return found if isinstance(found := _walk(model, name), torch.Tensor) else None
+    except NoSuchSubmodule:
+        return None
+
+
+def _gradients_at(model: nn.Module, names) -> dict:
+    """The gradient of each parameter the grader names, found by its attribute path."""
+    tensors = {name: _tensor_at(model, name) for name in names or []}
+    return {name: t.grad.detach() for name, t in tensors.items() if t is not None and t.grad is not None}
 
 
 def raises(package, payload: dict) -> dict:

@@ -7,9 +7,13 @@ even when called through ``torch.ops``), plus any forbidden ``nn`` module inside
 
 from __future__ import annotations
 
+import os
+import re
+import sys
 import warnings
 from types import BuiltinFunctionType
 
+import numpy
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -18,6 +22,13 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
 MAX_WARNINGS = 5
+WARNING_ORIGINS = ("numpy", "torch", "code")  # "code": the learner's own, or Python's
+_LIBRARY_FOLDERS = {
+    "numpy": os.path.dirname(numpy.__file__) + os.sep,
+    "torch": os.path.dirname(torch.__file__) + os.sep,
+}
+# NumPy's floating-point errors are raised from C, at the caller's line: known by NumPy's wording.
+_NUMPY_FLOATING_POINT = re.compile(r"(overflow|underflow|invalid value|divide by zero) encountered in ")
 FORBIDDEN_FUNCTIONS = {
     F.scaled_dot_product_attention: "torch.nn.functional.scaled_dot_product_attention",
     F.multi_head_attention_forward: "torch.nn.functional.multi_head_attention_forward",
@@ -94,14 +105,16 @@ class Recorder:
 
     def __init__(self, operators: bool = True):
         self.found: set[str] = set()
-        self.warnings: list[str] = []
+        self.warnings: list[list[str]] = []  # [origin, "Category: message"], origin from WARNING_ORIGINS
         self.operators = operators
 
     def __enter__(self):
-        # PyTorch warnings become notes in the feedback, never failures.
-        self._caught = warnings.catch_warnings(record=True)
-        self._seen = self._caught.__enter__()
+        # Warnings become notes in the feedback, never failures; each is kept with where it came from.
+        self._caught = warnings.catch_warnings()
+        self._caught.__enter__()
+        self._seen: list[tuple[object, type, str]] = []
         warnings.simplefilter("always")
+        warnings.showwarning = self._keep
         self._modes = [_FunctionRecorder(self.found)] + [_OperatorRecorder(self.found)] * self.operators
         for mode in self._modes:
             mode.__enter__()
@@ -111,10 +124,21 @@ class Recorder:
         for mode in reversed(self._modes):
             mode.__exit__(*exc_info)
         self._caught.__exit__(*exc_info)
-        for caught in self._seen:
-            text = f"{caught.category.__name__}: {str(caught.message)[:300]}"
-            if text not in self.warnings and len(self.warnings) < MAX_WARNINGS:
-                self.warnings.append(text)
+        for message, category, origin in self._seen:
+            try:
+                said = str(message)[:300]
+            except Exception:
+                said = "(a message that cannot be printed)"
+            warned = [origin, f"{category.__name__}: {said}"]
+            if warned not in self.warnings and len(self.warnings) < MAX_WARNINGS:
+                self.warnings.append(warned)
+
+    def _keep(self, message, category, filename, lineno, file=None, line=None) -> None:
+        """``warnings.showwarning`` while recording: keep the warning and who raised it."""
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_globals.get("__name__") == "warnings":
+            frame = frame.f_back
+        self._seen.append((message, category, _origin(frame, category, message)))
 
     def report(self) -> dict:
         return {"forbidden": sorted(self.found), "warnings": self.warnings}
@@ -123,3 +147,23 @@ class Recorder:
         for name, module in model.named_modules():
             if isinstance(module, FORBIDDEN_MODULES):
                 self.found.add(f"nn.{type(module).__name__} (at .{name or 'self'})")
+
+
+def _origin(frame, category: type, message) -> str:
+    """Who raised a warning: "numpy", "torch" or "code", from the innermost frame outside ``warnings``.
+
+    That frame is the line that warned; for a warning raised in C, the line that called into C. Every
+    PyTorch function the learner's code calls runs inside ``_FunctionRecorder`` (this file), so PyTorch's
+    C++ warnings come from here; NumPy's floating-point errors are known by their wording.
+    """
+    filename = frame.f_code.co_filename if frame is not None else ""
+    for origin, folder in _LIBRARY_FOLDERS.items():
+        if filename.startswith(folder):
+            return origin
+    if filename == __file__:
+        return "torch"
+    try:
+        floating_point = issubclass(category, RuntimeWarning) and _NUMPY_FLOATING_POINT.match(str(message))
+    except Exception:  # a learner's warning whose message cannot be printed
+        floating_point = False
+    return "numpy" if floating_point else "code"

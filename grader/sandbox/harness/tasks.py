@@ -12,7 +12,7 @@ from types import ModuleType
 
 from .lesson_tasks import LESSON_TASKS, warm_up
 
-__all__ = ["TASKS", "MissingPart", "Package", "call_unwatched", "probe_device", "warm_up"]
+__all__ = ["TASKS", "MissingPart", "Package", "call_unwatched", "import_earlier", "probe_device", "warm_up"]
 
 
 class MissingPart(LookupError):
@@ -45,6 +45,10 @@ class Package:
         except AttributeError:
             raise MissingPart(f"{module_name}.py defines no {name}") from None
 
+    def put_in_place(self, name: str) -> dict:
+        """How the earlier module ``name`` was put in place for a later exercise (``submission_package``)."""
+        raise MissingPart(f"{name}.py is no earlier module of this exercise")
+
 
 def call_unwatched(package: Package, payload: dict) -> dict:
     """Call ``module.function(*args, **kwargs)`` and return ``{"result": what it returned}``.
@@ -54,6 +58,17 @@ def call_unwatched(package: Package, payload: dict) -> dict:
     """
     function = package.attribute(payload["module"], payload["function"])
     return {"result": function(*payload.get("args", []), **payload.get("kwargs", {}))}
+
+
+def import_earlier(package: Package, payload: dict) -> dict:
+    """Put the earlier modules in place through ``payload["module"]``, and say how that one was put.
+
+    The grader asks for each earlier module of a later exercise in turn, each under a short limit of
+    its own and before any check's call, so one that hangs or ends the process while importing costs
+    only that limit; the grader then has the reference stand in for it whole in the sessions that
+    follow. ``{"result": {"whole": bool, "why": str}}``.
+    """
+    return {"result": package.put_in_place(payload["module"])}
 
 
 def probe_device(package: Package, payload: dict) -> dict:
@@ -73,6 +88,7 @@ def probe_device(package: Package, payload: dict) -> dict:
 
 TASKS: dict[str, Callable[[Package, dict], object]] = {
     "call_unwatched": call_unwatched,
+    "import_earlier": import_earlier,
     "probe_device": probe_device,
     **LESSON_TASKS,
 }
