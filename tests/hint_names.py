@@ -102,4 +102,4 @@ def named_by(hint: str) -> list[str]:
 
 
 def is_generic(hint: str) -> bool:
-    return any(hint.startswith(question) or question in hint for question in GENERIC)
+    return any(question in hint for question in GENERIC)

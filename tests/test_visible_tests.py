@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.checks import masking_cases
+from grader.checks import masking as masking_checks
 from grader.contract import EXERCISES
 from learner import mistakes, watch
 
@@ -225,8 +225,8 @@ class TestOrderAndShape:
         assert masking[-1] == "test_padding_mask_rejects_max_len_shorter_than_a_length"
 
     def test_the_grader_and_the_visible_tests_choose_masking_hints_with_one_function(self):
-        assert masking_cases.fully_masked_hint is mistakes.fully_masked_hint
-        assert masking_cases.mask_hint is mistakes.mask_hint
+        assert masking_checks.fully_masked_hint is mistakes.fully_masked_hint
+        assert masking_checks.mask_hint is mistakes.mask_hint
         source = (REPO / "exercises" / "test_masking.py").read_text(encoding="utf-8")
         assert "from learner.mistakes import fully_masked_hint, mask_hint" in source
         assert "all -inf" not in source  # no hint written in the test names a mistake the output may not show

@@ -18,16 +18,10 @@ from grader.checks.compare import (
 )
 from grader.checks.devices import MASK_DEVICE_HINT, expect_on_device, location
 from grader.checks.inputs import FLOATS, mask_text, qkv, randn, random_mask, shape_text
-from grader.checks.masking_cases import (
-    MASK_FORMS,
-    WHERE,
-    ZERO_ROWS_HINT,
-    attend,
-    causal_hint,
-    fully_masked_case,
-    fully_masked_hint,
-    mask_hint,
-)
+from grader.checks.masking_cases import MASK_FORMS, WHERE, attend, causal_hint, fully_masked_case
+
+# The hints for masked weights are chosen where the visible tests choose theirs, by the same signatures.
+from learner.mistakes import ZERO_ROWS_HINT, fully_masked_hint, mask_hint
 from solutions.masking import causal_mask as reference_causal
 from solutions.masking import masked_attention as reference
 from solutions.masking import padding_mask as reference_padding

@@ -10,9 +10,6 @@ from grader.checks.compare import (
     expect_tuple,
 )
 from grader.checks.inputs import qkv, random_mask
-
-# The hints for masked weights are chosen where the visible tests choose theirs, by the same signatures.
-from learner.mistakes import ZERO_ROWS_HINT, fully_masked_hint, mask_hint  # noqa: F401 - masking.py's hints
 from solutions.masking import causal_mask as reference_causal
 
 WHERE = "masking.masked_attention"

@@ -20,7 +20,7 @@ from grader.intake import canvas, confined, github_classroom, gradescope, moodle
 from grader.intake.class_zip import holds_one_submission, unpack_class
 from grader.intake.grouping import Grouping, is_litter
 from grader.intake.nbgrader import discover_nbgrader, nbgrader_layout
-from grader.intake.submission import MODULE_FILES, Submission, is_regular, read_entry
+from grader.intake.submission import MODULE_FILES, Submission, is_regular, read_entry, some_of
 from grader.names import entry_name, unique_names
 
 ONE_SUBMISSION, CLASS, NBGRADER = "one submission", "class folder", "nbgrader"
@@ -38,7 +38,6 @@ CHOICES = {  # --layout's names
 }
 LEARNER_WORD = {MOODLE: "participant(s)", CANVAS: "student(s)", GITHUB_CLASSROOM: "repositories"}
 WRAPPERS = 3  # lone folders looked through to find the class (an export unzipped into a folder of its own)
-SHOWN = 5
 
 
 @dataclass(frozen=True)
@@ -262,7 +261,7 @@ def _holds_modules(folder: Path) -> bool:
 
 
 def _lone_folder(folder: Path) -> Path | None:
-    entries = [e for e in folder.iterdir() if not e.name.startswith(".") and not is_litter(e)]
+    entries, _ = _visible(folder)
     only = entries[0] if len(entries) == 1 else None
     return only if only is not None and only.is_dir() and not only.is_symlink() else None
 
@@ -286,8 +285,7 @@ def _is_class(folder: Path) -> bool:
 
 
 def _nothing_found(root: Path, entries: list[Path], expected: str) -> str:
-    names = [e.name + ("/" if e.is_dir() else "") for e in entries[:SHOWN]]
-    found = ", ".join(names) + (f" and {len(entries) - SHOWN} more" if len(entries) > SHOWN else "")
+    found = some_of(e.name + ("/" if e.is_dir() else "") for e in entries)
     return (
         f"PATH {root} holds no submissions as {expected}: it holds {found or 'nothing'}. Expected one "
         f"submission ({', '.join(MODULE_FILES[:2])} ... directly or under exercises/), folders or .zip files "

@@ -19,13 +19,12 @@ from grader.contract import ASSIGNMENT
 from grader.exits import UsageError
 from grader.intake import confined
 from grader.intake.notebook_cells import notebook_to_modules
-from grader.intake.submission import Submission, find_modules
+from grader.intake.submission import Submission, find_modules, some_of
 
 NOTEBOOK_NAME = f"{ASSIGNMENT}.ipynb"
 # What an nbgrader course folder holds besides the learners' work: any other folder or .zip beside
 # submitted/ looks like a learner's entry, and the folder is then graded as a class.
 COURSE_ENTRIES = frozenset({"submitted", "autograded", "feedback", "release", "source", "exchange"})
-SHOWN_ENTRIES = 5  # entries named in a layout message
 
 
 def looks_like_nbgrader(path: Path) -> bool:
@@ -63,7 +62,7 @@ def nbgrader_layout(path: Path) -> tuple[bool, str]:
         if entry.name not in COURSE_ENTRIES and (entry.is_dir() or entry.name.lower().endswith(".zip"))
     )
     if learners:
-        also = f"but also {_some(learners)}, which nbgrader's course folder does not hold"
+        also = f"but also {some_of(learners)}, which nbgrader's course folder does not hold"
         return False, (
             f"PATH holds a submitted/ entry, {also}: submitted/ is one learner's entry "
             "(for nbgrader's collected work, pass the course's submitted/ folder itself)"
@@ -80,10 +79,10 @@ def _follows_submitted_layout(submitted: Path) -> tuple[bool, str]:
     entries = _visible_entries(submitted)
     strays = sorted(entry.name for entry in entries if entry.is_symlink() or not entry.is_dir())
     if strays:
-        return False, f"it holds {_some(strays)}, which are not student folders"
+        return False, f"it holds {some_of(strays)}, which are not student folders"
     with_modules = sorted(entry.name for entry in entries if find_modules(entry) is not None)
     if with_modules:
-        return False, f"{_some(with_modules)} hold the exercise modules rather than <assignment>/*.ipynb"
+        return False, f"{some_of(with_modules)} hold the exercise modules rather than <assignment>/*.ipynb"
     with_notebooks = [entry for entry in entries if _holds_assignment_notebook(entry)]
     if not with_notebooks:
         return False, "no entry holds <assignment>/*.ipynb"
@@ -101,11 +100,6 @@ def _holds_assignment_notebook(student: Path) -> bool:
 
 def _visible_entries(folder: Path) -> list[Path]:
     return sorted(entry for entry in folder.iterdir() if not entry.name.startswith("."))
-
-
-def _some(names: list[str]) -> str:
-    shown = ", ".join(names[:SHOWN_ENTRIES])
-    return shown + (f" and {len(names) - SHOWN_ENTRIES} more" if len(names) > SHOWN_ENTRIES else "")
 
 
 def discover_nbgrader(root: Path, scratch: Path, assignment: str | None = None) -> list[Submission]:

@@ -20,6 +20,7 @@ import itertools
 import stat
 import struct
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -32,6 +33,7 @@ MODULE_FILES = tuple(exercise.filename for exercise in EXERCISES)
 MAX_MEMBERS = 2000  # entries read from one zip
 MAX_PY_BYTES = 1 << 20  # one learner module, uncompressed
 MAX_TOTAL_BYTES = 8 << 20  # all modules of one zip, uncompressed
+SHOWN_NAMES = 5  # names listed in one message
 SHOWN_LISTING = 50  # entries of a folder looked at to say what it holds
 MAX_DEPTH = 4  # folders searched below the submission's root for the modules
 # zipfile parses the whole central directory before anyone can count its entries: 300 000 empty
@@ -91,11 +93,11 @@ def from_folder(folder: Path, name: str | None = None, scratch: Path | None = No
         inner.source = folder
         inner.notes.append(f"graded the modules in your {zips[0].name}")
         return inner
-    held = _some([entry.name for entry in _listing(folder)]) or "nothing"
+    held = some_of([entry.name for entry in _listing(folder)]) or "nothing"
     if len(zips) > 1:
         submission.problems.append(
             f"holds none of {', '.join(MODULE_FILES)} itself, and {len(zips)} zips "
-            f"({_some([z.name for z in zips])}): which one to grade? Hand in one"
+            f"({some_of([z.name for z in zips])}): which one to grade? Hand in one"
         )
     else:
         submission.problems.append(
@@ -130,7 +132,10 @@ def _listing(folder: Path) -> list[Path]:
     return sorted(itertools.islice(visible, SHOWN_LISTING))
 
 
-def _some(names: list[str], shown: int = 5) -> str:
+def some_of(names: Iterable[str], shown: int = SHOWN_NAMES) -> str:
+    """``a, b, c, d, e and 3 more``: the first names of a list, for a message (names are learners' text:
+    every writer makes them safe for its format)."""
+    names = list(names)
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
@@ -157,7 +162,7 @@ def _zip_listing(archive: Path) -> str:
             names = [member.filename for member in itertools.islice(bundle.infolist(), SHOWN_LISTING)]
     except Exception:  # noqa: BLE001 - only to say what it holds; it was read once already
         return "entries that cannot be listed"
-    return _some(names) or "nothing"
+    return some_of(names) or "nothing"
 
 
 def find_modules(folder: Path, depth: int = 0) -> Path | None:

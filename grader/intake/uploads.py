@@ -6,9 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.intake.grouping import Learner, Upload
-from grader.intake.submission import MODULE_FILES, Submission, from_files, from_zip
-
-SHOWN = 5
+from grader.intake.submission import MODULE_FILES, Submission, from_files, from_zip, some_of
 
 
 def read_uploads(learner: Learner, scratch: Path, modules: dict[str, Upload] | None = None) -> Submission:
@@ -21,26 +19,22 @@ def read_uploads(learner: Learner, scratch: Path, modules: dict[str, Upload] | N
     if modules:
         submission = from_files(learner.name, source, {m: u.path for m, u in modules.items()}, scratch)
         if zips:
-            submission.notes.append(f"graded your loose modules; not your {_some(u.filename for u in zips)}")
+            zipped = some_of(u.filename for u in zips)
+            submission.notes.append(f"graded your loose modules; not your {zipped}")
         return submission
     if len(zips) == 1 or (zips and zips[-1].order > zips[-2].order):
         submission = from_zip(zips[-1].path, scratch, learner.name)
         submission.notes.append(f"graded the modules in your {zips[-1].filename}")
         if len(zips) > 1:
             submission.notes.append(
-                f"the latest of your {len(zips)} zips; not graded: {_some(u.filename for u in zips[:-1])}"
+                f"the latest of your {len(zips)} zips; not graded: {some_of(u.filename for u in zips[:-1])}"
             )
         return submission
     if zips:
-        problem = f"handed in {len(zips)} zips ({_some(u.filename for u in zips)}): which one to grade?"
+        problem = f"handed in {len(zips)} zips ({some_of(u.filename for u in zips)}): which one to grade?"
     elif learner.files:
-        handed = _some(u.filename for u in learner.files)
+        handed = some_of(u.filename for u in learner.files)
         problem = f"handed in none of {', '.join(MODULE_FILES)} and no .zip (handed in: {handed})"
     else:
         problem = "handed in no files (only online text or a link): nothing to grade"
     return Submission(learner.name, source, problems=[problem])
-
-
-def _some(names) -> str:
-    names = list(names)
-    return ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
