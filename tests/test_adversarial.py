@@ -276,6 +276,7 @@ class Listeners:
 
     def __init__(self):
         self.sockets: list[socket.socket] = []
+        self.bound_paths: list[str] = []  # only these are ours to remove: another run may hold the rest
         for port in LISTEN_PORTS:
             try:
                 tcp = socket.create_server(("127.0.0.1", port))
@@ -296,6 +297,7 @@ class Listeners:
                 continue
             unix.listen()
             if not address.startswith("\0"):
+                self.bound_paths.append(address)
                 os.chmod(
                     address, 0o777
                 )  # anyone may connect: only the sandbox's own root keeps it out of reach
@@ -321,9 +323,8 @@ class Listeners:
     def close(self) -> None:
         for sock in self.sockets:
             sock.close()
-        for address in UNIX_SOCKETS:
-            if not address.startswith("\0") and os.path.exists(address):
-                os.unlink(address)
+        for path in self.bound_paths:
+            Path(path).unlink(missing_ok=True)
 
 
 def watched_folders() -> dict[str, Path]:

@@ -37,10 +37,14 @@ pytestmark = pytest.mark.skipif(
 ADVERSARIAL = SUBMISSIONS / "adversarial"
 GROUP = 4242  # the instructor's supplementary group, standing for "docker"
 KEYCTL, ADD_KEY = syscall_filter.syscall_number("keyctl"), syscall_filter.syscall_number("add_key")
+# Named for this process: test_adversarial listens on /tmp/adv7f3c9e-canary.sock from another xdist
+# worker, and two owners of one path unlink each other's listener. The attack finds any of these by
+# its glob of /tmp/adv7f3c9e-*.sock.
+_OURS = f"/tmp/adv7f3c9e-unprivileged-{os.getpid()}"
 SOCKETS = {  # path: (owner uid, group, mode)
-    "/tmp/adv7f3c9e-agent.sock": (NOBODY, NOBODY, 0o600),
-    "/tmp/adv7f3c9e-group.sock": (0, GROUP, 0o660),
-    "/tmp/adv7f3c9e-canary.sock": (0, 0, 0o777),
+    f"{_OURS}-agent.sock": (NOBODY, NOBODY, 0o600),
+    f"{_OURS}-group.sock": (0, GROUP, 0o660),
+    f"{_OURS}-anyone.sock": (0, 0, 0o777),
 }
 # As the grader's own key: the copier of shares_answers_through_kernel_keyrings looks for exactly this.
 PLANT_KEY = (
@@ -109,7 +113,7 @@ class Listening:
     def close(self) -> None:
         for path, listener in self.sockets:
             listener.close()
-            os.unlink(path)
+            Path(path).unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
