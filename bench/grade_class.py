@@ -4,10 +4,12 @@ Builds a class of N synthetic submissions (correct, wrong, crashing, hanging) fr
 the test corpus, grades it with `python -m grader grade --jobs J` in a fresh output folder, and
 prints seconds per submission for the whole grade and per exercise, beside `python -c "import torch"`
 measured in the same run (median of 6: three before the grade and three after, as this machine's speed
-drifts), and their ratio.
+drifts), and their ratio. With ``--dask N`` it grades the same class again on a Dask ``LocalCluster`` of N
+workers (``--dask local:N``) and prints that wall time beside the first.
 
     python bench/grade_class.py             # 12 submissions, 2 jobs
     python bench/grade_class.py --n 24 --jobs 2
+    python bench/grade_class.py --n 48 --jobs 2 --dask 2    # and on a 2-worker Dask LocalCluster
 """
 
 from __future__ import annotations
@@ -72,33 +74,38 @@ def import_torch_seconds(times: int = 3) -> list[float]:
     return measured
 
 
+def grade_seconds(klass: Path, out: Path, executor: list[str]) -> tuple[float, list[dict]]:
+    """Wall seconds of one ``python -m grader grade`` of ``klass`` into a fresh ``out``, and its results."""
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), *executor]
+    subprocess.run(command, cwd=REPO, check=True, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - started
+    return wall, json.loads((out / "results.json").read_text())["submissions"]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=12, help="submissions in the class (default: %(default)s)")
     parser.add_argument("--jobs", type=int, default=2, help="grading jobs (default: %(default)s)")
+    parser.add_argument(
+        "--dask",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also grade the class on a Dask LocalCluster of N workers (--dask local:N; needs the cluster "
+        "extra) and compare its wall time with --jobs",
+    )
     args = parser.parse_args()
 
     torch_times = import_torch_seconds()
     with tempfile.TemporaryDirectory(prefix="bench-class-") as scratch:
-        klass, out = Path(scratch) / "class", Path(scratch) / "out"
+        klass = Path(scratch) / "class"
         kinds = build_class(klass, args.n)
-        started = time.perf_counter()
-        command = [
-            sys.executable,
-            "-m",
-            "grader",
-            "grade",
-            str(klass),
-            "--out",
-            str(out),
-            "--jobs",
-            str(args.jobs),
-        ]
-        subprocess.run(command, cwd=REPO, check=True, stderr=subprocess.DEVNULL)
-        wall = time.perf_counter() - started
-        results = json.loads((out / "results.json").read_text())["submissions"]
+        wall, results = grade_seconds(klass, Path(scratch) / "out", ["--jobs", str(args.jobs)])
+        if args.dask:
+            on_cluster, _ = grade_seconds(klass, Path(scratch) / "cluster", ["--dask", f"local:{args.dask}"])
     torch_times += import_torch_seconds()
     torch_s = statistics.median(torch_times)
 
@@ -115,6 +122,10 @@ def main() -> int:
     print(f"grading wall time, whole class:       {wall:6.2f} s (zygote start included)")
     print(f"grading wall time per submission:     {per_submission:6.2f} s")
     print(f"ratio per submission / import torch:  {per_submission / torch_s:6.2f}")
+    if args.dask:
+        print(f"--dask local:{args.dask}, whole class:        {on_cluster:6.2f} s (cluster start included)")
+        print(f"--dask local:{args.dask} per submission:      {on_cluster / args.n:6.2f} s")
+        print(f"ratio --dask local:{args.dask} / --jobs {args.jobs}:     {on_cluster / wall:6.2f}")
     by_kind: dict[str, list[float]] = {}
     for result in results:
         by_kind.setdefault(kinds[result["submission"]], []).append(result["elapsed_s"])

@@ -61,13 +61,15 @@ def grade(
     regrade: tuple[str, ...] = (),
     progress_stream=None,
     layout: str | None = None,
+    cluster=None,
 ) -> RunResults:
     """Grade the submission or class at ``path`` and write the reports under ``out``.
 
     Each result is recorded under ``out`` as soon as its submission finishes; submissions already
     recorded with the same files and the same grader are not graded again (``regrade`` names the
     ones to redo anyway, by name or by LMS id), so a killed run resumes where it stopped. ``layout``
-    forces what PATH is read as (one of ``grader.intake.layout.CHOICES``' values).
+    forces what PATH is read as (one of ``grader.intake.layout.CHOICES``' values). ``cluster`` (a
+    ``grader.cluster.address.ClusterAddress``) grades on a Dask cluster instead of ``jobs`` workers here.
     """
     out = Path(out)
     stream = progress_stream or sys.stderr
@@ -91,7 +93,14 @@ def grade(
         ]
         if todo:
             forbidden = [Path(path).resolve(), out.resolve()]
-            protections = _grade_all(todo, fingerprints, gradebook, out, jobs, settings, forbidden, stream)
+            if cluster is None:
+                protections = _grade_all(
+                    todo, fingerprints, gradebook, out, jobs, settings, forbidden, stream
+                )
+            else:
+                protections = _grade_on_cluster(
+                    todo, fingerprints, gradebook, out, cluster, settings, forbidden, stream
+                )
     results = [_as_found(gradebook.load(s.name) or _unrecorded(s), s) for s in submissions]
     write_reports(results, out, protections=protections, intake=intake)
     return RunResults(results, graded_now=len(todo))
@@ -187,6 +196,46 @@ def _grade_all(
     return protections
 
 
+def _grade_on_cluster(
+    submissions, fingerprints, gradebook, out, cluster, settings, forbidden_paths, progress_stream
+) -> dict:
+    """``_grade_all`` on a Dask cluster: the same records, progress and pictures, as each answer arrives."""
+    from grader.cluster.driver import grade_on_cluster
+
+    threading.Thread(target=preload, name="preload-matplotlib", daemon=True).start()
+
+    def say(line: str) -> None:
+        print(for_terminal(line, USAGE_ERROR_LIMIT), file=progress_stream, flush=True)
+
+    def announce(protections: dict) -> None:
+        for name, status in protections.items():
+            say(f"sandbox: {name}: {status[:PROTECTION_LIMIT]}")
+
+    progress = Progress(len(submissions), progress_stream)
+
+    def record(result: SubmissionResult) -> None:
+        gradebook.save(result, fingerprints[result.submission])
+        progress.done(result)
+        try:
+            draw_pictures(result, out)
+        except Exception:  # noqa: BLE001 - a picture is never worth a grade; the reports try once more at the end
+            pass
+
+    try:
+        return grade_on_cluster(
+            submissions,
+            cluster,
+            settings=settings,
+            grader=gradebook.grader,
+            forbidden_paths=[str(path) for path in forbidden_paths],
+            record=record,
+            announce=announce,
+            say=say,
+        )
+    finally:
+        progress.close()
+
+
 def grade_command(
     *,
     path: Path,
@@ -195,11 +244,22 @@ def grade_command(
     settings: Settings,
     regrade: tuple[str, ...] = (),
     layout: str | None = None,
+    dask: str | None = None,
 ) -> int:
-    """``grader grade``: grade PATH into OUT and say so; grading that ran is a success whatever the scores."""
+    """``grader grade``: grade PATH into OUT and say so; grading that ran is a success whatever the scores.
+
+    ``dask``: the ``--dask`` address (a scheduler, or ``local[:N]``) to grade on instead of this machine.
+    """
     started = time.monotonic()
     try:
-        results = grade(path, out=out, jobs=jobs, settings=settings, regrade=regrade, layout=layout)
+        cluster = None
+        if dask is not None:
+            from grader.cluster.address import parse_address
+
+            cluster = parse_address(dask)
+        results = grade(
+            path, out=out, jobs=jobs, settings=settings, regrade=regrade, layout=layout, cluster=cluster
+        )
     except UsageError as error:
         print(f"grader grade: {for_terminal(error, USAGE_ERROR_LIMIT)}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,6 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
+from grader.cluster.arguments import add_dask_argument
 from grader.exits import (
     EXIT_CODES_HELP,
     EXIT_FAILED_CHECK,
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add_accept_risk(grade_parser)
+    add_dask_argument(grade_parser)
 
     gradescope_parser = verbs.add_parser(
         "gradescope",
@@ -316,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
             settings=settings,
             regrade=tuple(args.regrade),
             layout=LAYOUT_CHOICES.get(args.layout),
+            dask=args.dask,
         )
     if args.verb == "feedback":
         from grader.reports.show import feedback_command

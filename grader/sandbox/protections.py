@@ -58,12 +58,12 @@ class SandboxError(RuntimeError):
 class MissingProtection(SandboxError):
     """The sandbox lacks a protection the instructor has not accepted to go without: grading must stop."""
 
-    def __init__(self, missing: dict[str, str]):
+    def __init__(self, missing: dict[str, str], where: str = "on this machine"):
         self.missing = missing
         lines = "\n".join(f"  {name}: {status}" for name, status in missing.items())
         flags = " ".join(f"--accept-risk {risk_name(name)}" for name in missing)
         super().__init__(
-            "refusing to grade: the sandbox on this machine lacks\n"
+            f"refusing to grade: the sandbox {where} lacks\n"
             f"{lines}\n"
             "Without it, a submission could reach what that protection guards (see the README, Trust).\n"
             f"To grade anyway, name each risk you accept: {flags}"

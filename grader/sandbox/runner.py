@@ -287,7 +287,19 @@ class _Zygote:
 
 def _copy_modules(source: Path, scratch: Path) -> None:
     """Copy the top-level ``*.py`` regular files a learner may submit, never following a link."""
-    total = 0
+    for name, data in read_modules(source).items():
+        (scratch / name).write_bytes(data)
+        (scratch / name).chmod(0o644)  # readable by the sandbox uid whatever the grader's umask
+
+
+def read_modules(source: Path, *, refuse_too_large: bool = True) -> dict[str, bytes]:
+    """The top-level ``*.py`` regular files of ``source`` a sandbox gets, by name, never following a link.
+
+    Past ``MAX_SUBMISSION_BYTES`` in all, having read at most one byte more: raises ``SubmissionError``,
+    or with ``refuse_too_large=False`` returns what was read (a cluster's worker then refuses it, in the
+    same words).
+    """
+    modules, total = {}, 0
     for entry in sorted(os.scandir(source), key=lambda e: e.name):
         name = entry.name
         if (
@@ -304,12 +316,14 @@ def _copy_modules(source: Path, scratch: Path) -> None:
                 continue
             data = file.read(MAX_SUBMISSION_BYTES + 1 - total)
         total += len(data)
+        modules[name] = data
         if total > MAX_SUBMISSION_BYTES:
-            raise SubmissionError(
-                f"{source} holds more than {MAX_SUBMISSION_BYTES // 2**20} MB of Python files"
+            if not refuse_too_large:
+                break
+            raise SubmissionError(  # no path: the learner reads this, and a cluster's copy lives elsewhere
+                f"its Python files hold more than {MAX_SUBMISSION_BYTES // 2**20} MB in all"
             )
-        (scratch / name).write_bytes(data)
-        (scratch / name).chmod(0o644)  # readable by the sandbox uid whatever the grader's umask
+    return modules
 
 
 def _from_environment(variable: str) -> tuple[str, ...]:

@@ -264,9 +264,10 @@ def lend_slot_during_long_calls(lend, take_back) -> None:
     """For this thread's later calls: ``lend()`` when a call is demoted, ``take_back()`` when it ends.
 
     The grading workers pass a semaphore's release and acquire, so a worker waiting out an endless
-    loop lets another worker run meanwhile.
+    loop lets another worker run meanwhile. ``lend=None`` forgets them (a cluster's task thread runs
+    other tasks afterwards).
     """
-    _WORKER.hooks = (lend, take_back)
+    _WORKER.hooks = None if lend is None else (lend, take_back)
 
 
 def _lend_worker_slot() -> bool:

@@ -1,0 +1,157 @@
+"""The driver of a cluster run: one task per submission, each answer checked, recorded as it arrives.
+
+What the driver does is what a single-machine run does around its workers: ``record`` (the gradebook's
+atomic record, the progress bar, the pictures) runs here, for each answer, as it arrives, so a killed
+driver loses nothing recorded and the next run grades only the rest. A worker killed mid-task loses
+nothing either: the scheduler gives its task to another worker, and since an answer depends only on
+the submission's bytes and the grader, grading it twice is harmless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import logging
+import secrets
+from collections.abc import Callable
+
+from grader.cluster.address import ClusterAddress
+from grader.cluster.parcel import pack
+from grader.cluster.verdict import VerdictError, read_verdict
+from grader.cluster.worker import GradingPlugin, grade_task
+from grader.exits import UsageError
+from grader.intake import confined
+from grader.intake.submission import Submission
+from grader.results import SubmissionResult
+from grader.sandbox.protections import MissingProtection, SandboxError
+from grader.settings import Settings
+
+CONNECT_TIMEOUT_S = 30
+WORKERS_TIMEOUT_S = 300  # a batch scheduler may take minutes to start the first worker
+GRADER_FAILURE_RETRIES = 1  # a task whose worker's grader failed (its fork server died) runs once more
+MESSAGE_CHARS = 2000
+
+
+def grade_on_cluster(
+    submissions: list[Submission],
+    address: ClusterAddress,
+    *,
+    settings: Settings,
+    grader: str,
+    forbidden_paths: list[str],
+    record: Callable[[SubmissionResult], None],
+    announce: Callable[[dict[str, str]], None],
+    say: Callable[[str], None],
+) -> dict[str, str]:
+    """Grade ``submissions`` on the cluster at ``address``; ``record(result)`` as each answer arrives.
+
+    Returns the sandbox's protections as the workers reported them (``announce``d with the first
+    answer). Raises ``MissingProtection`` when a worker's node lacks one, ``UsageError`` when the
+    cluster cannot be reached or Dask is not installed.
+    """
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise UsageError(
+            '--dask needs Dask: pip install -e ".[cluster]" (or: pip install distributed)'
+        ) from None
+
+    with contextlib.ExitStack() as stack:
+        if address.local_workers:
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=address.local_workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+            )
+            client = stack.enter_context(Client(cluster))
+        else:
+            try:
+                client = stack.enter_context(Client(address.scheduler, timeout=CONNECT_TIMEOUT_S))
+            except (OSError, TimeoutError) as error:
+                raise UsageError(f"--dask {address}: cannot reach the scheduler ({error})") from None
+            try:
+                client.wait_for_workers(1, timeout=WORKERS_TIMEOUT_S)
+            except TimeoutError:
+                raise UsageError(f"--dask {address}: no worker joined in {WORKERS_TIMEOUT_S} s") from None
+        client.register_plugin(GradingPlugin(settings, grader))
+        workers = len(client.scheduler_info().get("workers", {}))
+        say(f"cluster: {address}: {workers} worker(s) at {client.scheduler.address}")
+
+        run, numbers = secrets.token_hex(4), itertools.count()
+        tries: dict[str, int] = {}
+        pending: dict[str, Submission] = {}
+
+        def submit(submission: Submission):
+            key = f"grade-{run}-{next(numbers)}"
+            tries[submission.name] = tries.get(submission.name, -1) + 1
+            pending[key] = submission
+            return client.submit(grade_task, pack(submission), forbidden_paths, key=key, pure=False)
+
+        futures = as_completed([submit(s) for s in submissions])
+        protections: dict[str, str] | None = None
+        try:
+            for future in futures:
+                submission = pending.pop(future.key)
+                text, failure = _answer(future)
+                if failure is not None:
+                    if failure["kind"] == "refused":
+                        if failure["missing"]:
+                            raise MissingProtection(failure["missing"], where=f"on {failure['why']}")
+                        raise UsageError(f"--dask {address}: {failure['why']}")
+                    if tries[submission.name] < GRADER_FAILURE_RETRIES:
+                        futures.add(submit(submission))
+                        continue
+                    say(_unrecorded(submission, failure["why"]))
+                    continue
+                try:
+                    result, reported = read_verdict(
+                        text, name=submission.name, grader=grader, accepted=settings.accepted_risks
+                    )
+                except VerdictError as error:
+                    say(_unrecorded(submission, str(error)))
+                    continue
+                if protections is None:
+                    protections = reported
+                    announce(protections)
+                record(result)
+        finally:
+            for future in list(futures.futures):
+                future.cancel()
+    return protections or {}
+
+
+def _answer(future) -> tuple[object, dict | None]:
+    """The task's text, or ``(None, {"kind": "failed" | "refused", "why", "missing"})`` when it gave none.
+
+    The failure is read from the task's JSON text, field by field; a Dask failure (a task that killed
+    every worker it ran on) is a failure of kind "failed".
+    """
+    try:
+        text = future.result()
+    except Exception as error:  # noqa: BLE001 - Dask's own failure, or the task's
+        return None, {
+            "kind": "failed",
+            "why": f"{type(error).__name__}: {str(error)[:MESSAGE_CHARS]}",
+            "missing": {},
+        }
+    if type(text) is not str or not text.startswith('{"failure"'):
+        return text, None
+    try:
+        failure = json.loads(text)["failure"]
+        kind, why, missing = failure["kind"], str(failure["why"])[:MESSAGE_CHARS], failure["missing"]
+        if kind not in ("failed", "refused") or type(missing) is not dict:
+            raise TypeError
+        missing = {str(name)[:MESSAGE_CHARS]: str(status)[:MESSAGE_CHARS] for name, status in missing.items()}
+    except (ValueError, KeyError, TypeError):
+        return None, {"kind": "failed", "why": "its failure could not be read", "missing": {}}
+    return None, {"kind": kind, "why": why, "missing": missing}
+
+
+def _unrecorded(submission: Submission, why: str) -> str:
+    shown = confined.describe(SandboxError(why))
+    return f"cluster: {submission.name!r} was not recorded ({shown}); the next run grades it again"

@@ -1,0 +1,113 @@
+"""A Dask worker that grades: one fork server per worker, and no grading unless its node is safe.
+
+``GradingPlugin`` starts the worker's fork server when it is registered (the zygote imports PyTorch
+while the worker waits for work) and, before the first task runs any learner code, opens one probe
+sandbox: if a protection the sandbox needs is missing on this node, and its risk was not accepted,
+every task it is given answers that it refuses, and the driver stops the run, as a
+single-machine run stops. ``grade_task`` is the task: a parcel in, JSON text out.
+
+A task that waits out a long call (an endless loop, most often) secedes from the worker's thread pool
+until the call returns, so the worker starts another submission meanwhile, as a single-machine worker
+lends its slot.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from distributed import WorkerPlugin, get_worker, rejoin, secede
+
+from grader.gradebook import grader_fingerprint
+from grader.settings import Settings
+
+PLUGIN_NAME = "attention-kit-grading"
+
+
+class GradingPlugin(WorkerPlugin):
+    """Holds the worker's ``Runner`` (its fork server) for the worker's life."""
+
+    name = PLUGIN_NAME
+    idempotent = False
+
+    def __init__(self, settings: Settings, grader: str):
+        self.settings = settings
+        self.grader = grader  # the driver's grader fingerprint: a worker with other code refuses
+        self._runner = None
+        self._lock = None  # made on the worker: the plugin travels pickled, a lock cannot
+        self._protections: dict[str, str] | None = None
+        self._missing: dict[str, str] | None = None
+        self.refusal: str | None = None  # why this worker grades nothing, other than a missing protection
+
+    def setup(self, worker) -> None:
+        from grader.sandbox.forkserver import launch_in_new_workdir
+        from grader.sandbox.runner import Runner
+
+        self._lock = threading.Lock()
+        mine = grader_fingerprint()
+        if mine != self.grader:
+            self.refusal = (
+                f"worker {worker.address} runs another version of the grader ({mine}, the driver's is "
+                f"{self.grader}): install the same kit on every node"
+            )
+            return
+        launched = launch_in_new_workdir()
+        try:
+            self._runner = Runner(launched=launched, accepted_risks=self.settings.accepted_risks)
+        except BaseException:
+            launched.discard()
+            raise
+
+    def teardown(self, worker) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+    def ready(self):
+        """``(runner, protections)`` once this node has shown every protection, else ``(None, missing)``."""
+        from grader.sandbox.protections import MissingProtection
+
+        with self._lock:
+            if self._missing is None and self._protections is None:
+                try:
+                    self._protections = self._runner.isolation_report()
+                except MissingProtection as missing:
+                    self._missing = missing.missing
+            if self._missing is not None:
+                return None, self._missing
+            return self._runner, self._protections
+
+
+def grade_task(parcel: dict, forbidden_paths: list[str]) -> str:
+    """Grade one submission on this worker. Always JSON text: ``{"grader", "protections", "result"}``, or
+    ``{"failure": {"kind": "refused" | "failed", "why": str, "missing": {protection: status}}}``."""
+    from grader.cluster.parcel import unpack
+    from grader.grading import grade_submission
+    from grader.sandbox.session import lend_slot_during_long_calls
+
+    worker = get_worker()
+    plugin = worker.plugins[PLUGIN_NAME]
+    if plugin.refusal is not None:
+        return _failure("refused", plugin.refusal)
+    runner, protections = plugin.ready()
+    if runner is None:
+        return _failure("refused", f"worker {worker.address}", missing=protections)
+    lend_slot_during_long_calls(secede, rejoin)
+    folder = Path(tempfile.mkdtemp(prefix="grader-parcel-"))
+    try:
+        submission = unpack(parcel, folder)
+        result = grade_submission(submission, runner, plugin.settings, [*forbidden_paths, str(folder)])
+    except Exception as error:  # noqa: BLE001 - the grader's own failure (its fork server died): told, not raised
+        return _failure("failed", f"worker {worker.address}: {type(error).__name__}: {error}")
+    finally:
+        lend_slot_during_long_calls(None, None)
+        shutil.rmtree(folder, ignore_errors=True)
+    document = {"grader": plugin.grader, "protections": protections, "result": result.to_json()}
+    return json.dumps(document, ensure_ascii=True)
+
+
+def _failure(kind: str, why: str, missing: dict | None = None) -> str:
+    return json.dumps({"failure": {"kind": kind, "why": why, "missing": missing or {}}}, ensure_ascii=True)
