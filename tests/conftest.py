@@ -21,6 +21,7 @@ SUMMARY_WIDTH = 72
 # first, so that with pytest-xdist's two workers no long area starts last and the workers end together.
 LONGEST_FIRST = (  # measured with two workers, longest first: 59 s down to 14 s
     "tests/test_nbgrader_round_trip.py",
+    "tests/test_cluster.py",
     "tests/test_checks_catch_faults.py",
     "tests/test_bulk.py",
     "tests/test_learner_tools.py",

@@ -18,7 +18,7 @@ from grader.checks import checks_for
 from grader.contract import EXERCISES
 from grader.gradebook import MAX_RECORD_BYTES
 from grader.results import ERROR, FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, TIMEOUT, SubmissionResult
-from grader.sandbox.protections import MissingProtection, missing_protections
+from grader.sandbox.protections import REQUIRED_PROTECTIONS, MissingProtection, missing_protections, risk_name
 
 STATUSES = (PASSED, FAILED, NOT_IMPLEMENTED, ERROR, TIMEOUT, SKIPPED)
 
@@ -33,7 +33,7 @@ def read_verdict(
     """The result and the sandbox's protections in ``text``, a worker's answer about submission ``name``.
 
     Raises ``VerdictError`` for anything malformed, and ``MissingProtection`` when the worker's sandbox
-    lacked a protection whose risk is not in ``accepted``.
+    lacked a protection whose risk (``--accept-risk`` name) is not in ``accepted``.
     """
     if type(text) is not str:
         raise VerdictError(f"the answer is a {type(text).__name__}, not JSON text")
@@ -52,7 +52,8 @@ def read_verdict(
         and all(type(key) is str and type(value) is str for key, value in protections.items()),
         "its protections",
     )
-    missing = missing_protections(protections, accepted)
+    accepted_protections = {name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(accepted)}
+    missing = missing_protections(protections, accepted_protections)
     if missing:
         raise MissingProtection(missing)
     result = document["result"]

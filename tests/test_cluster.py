@@ -1,0 +1,320 @@
+"""Does a class graded on a Dask cluster get exactly the grades of this machine, whatever dies mid-run?
+
+A ``LocalCluster`` of 2 workers grades the sample class (one learner hangs, one cheats) plus a hostile
+submission that signals every process it can find (the Dask worker included, were the sandbox to let
+it): results.json must be the single-machine run's, timings aside, with one worker killed while it
+grades. A driver killed mid-run is started again with the same command, and every learner ends up
+graded once. The answers a worker may send are checked before they are believed (``verdict.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from distributed import Client, LocalCluster
+
+from grader.bulk import grade
+from grader.cluster.address import ClusterAddress, parse_address
+from grader.cluster.driver import grade_on_cluster
+from grader.cluster.parcel import pack, unpack
+from grader.cluster.verdict import VerdictError, read_verdict
+from grader.exits import UsageError
+from grader.gradebook import grader_fingerprint
+from grader.intake.submission import from_folder
+from grader.sandbox.protections import MissingProtection
+from grader.sandbox.runner import MAX_SUBMISSION_BYTES, SubmissionError, read_modules
+from grader.settings import Settings
+from tests.grading_helpers import REPO, SUBMISSIONS, namespaces_work, overlay
+
+needs_sandbox = pytest.mark.skipif(not namespaces_work(), reason="needs namespaces for the sandbox")
+# A hanging call costs its call limit, then 1 s twice: 5 s keeps the class quick and every correct call in.
+SETTINGS = Settings(call_timeout_s=5)
+HOSTILE = SUBMISSIONS / "adversarial" / "signals_the_grader"
+PROGRESS_LINE = re.compile(r"^\[(\d+)/(\d+)\] (.*?): ")
+
+
+def without_timings(value):
+    """results.json with every ``elapsed_s`` left out: the only thing two runs may differ in."""
+    if isinstance(value, dict):
+        return {key: without_timings(item) for key, item in value.items() if key != "elapsed_s"}
+    if isinstance(value, list):
+        return [without_timings(item) for item in value]
+    return value
+
+
+def graded_names(progress: str) -> list[str]:
+    """The learners the progress bar says were recorded, once per record."""
+    return [match.group(3) for line in progress.splitlines() if (match := PROGRESS_LINE.match(line))]
+
+
+class Recorder:
+    """A progress stream that keeps what it was told, and calls ``on_first_record`` once."""
+
+    def __init__(self, on_first_record=None):
+        self.text, self._on_first = "", on_first_record
+
+    def write(self, text: str) -> int:
+        self.text += text.replace("\r", "\n")
+        if self._on_first is not None and any(map(PROGRESS_LINE.match, self.text.splitlines())):
+            hook, self._on_first = self._on_first, None
+            hook()
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+@pytest.fixture(scope="module")
+def klass(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cluster") / "class"
+    shutil.copytree(REPO / "examples" / "class", root)
+    overlay(HOSTILE, root / "gina_signals_the_grader")
+    return root
+
+
+@pytest.fixture(scope="module")
+def on_this_machine(klass, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("one-machine")
+    grade(klass, out=out, jobs=2, settings=SETTINGS, progress_stream=Recorder())
+    return json.loads((out / "results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+        ) as local,
+        Client(local) as client,
+    ):
+        yield local, client
+
+
+@needs_sandbox
+def test_a_worker_killed_mid_run_and_the_grades_are_this_machines(klass, on_this_machine, cluster, tmp_path):
+    local, client = cluster
+    killed: list[str] = []
+
+    def kill_a_busy_worker() -> None:  # from the driver's thread, as the first record is written
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            busy = [worker for worker, keys in client.processing().items() if keys]
+            if busy:
+                pid = client.run(os.getpid, workers=busy[:1])[busy[0]]
+                os.kill(pid, signal.SIGKILL)
+                killed.append(busy[0])
+                return
+            time.sleep(0.05)
+
+    progress = Recorder(on_first_record=lambda: threading.Thread(target=kill_a_busy_worker).start())
+    out = tmp_path / "out"
+    results = grade(
+        klass,
+        out=out,
+        settings=SETTINGS,
+        progress_stream=progress,
+        cluster=ClusterAddress(scheduler=local.scheduler_address),
+    )
+    assert killed, "no worker was busy to be killed"
+    assert sorted(graded_names(progress.text)) == sorted(r.submission for r in results), progress.text
+    assert results.graded_now == len(results) == 7
+    on_cluster = json.loads((out / "results.json").read_text())
+    assert without_timings(on_cluster) == without_timings(on_this_machine)
+    assert "cluster: tcp://" in progress.text and "sandbox: syscall filter: active" in progress.text
+
+
+@needs_sandbox
+def test_a_driver_killed_mid_run_resumes_and_grades_each_learner_once(klass, cluster, tmp_path):
+    local, _ = cluster
+    small = tmp_path / "class"
+    small.mkdir()
+    for name in ["alice_correct", "bob_partly_wrong.zip", "carol_not_started", "dave_crashing"]:
+        source = klass / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, small / name)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "grader", "grade", str(small), "--out", str(out)]
+    command += ["--dask", local.scheduler_address, "--call-timeout", "5"]
+    driver = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    first = []
+    try:
+        for line in driver.stderr:
+            if PROGRESS_LINE.match(line):
+                first.append(PROGRESS_LINE.match(line).group(3))
+                driver.send_signal(signal.SIGKILL)
+                break
+    finally:
+        driver.kill()
+        driver.wait(timeout=30)
+        driver.stderr.close()
+    assert first, "the driver recorded nobody before it was killed"
+    kept = len(list((out / "submissions").glob("*.json")))  # whole records only: each written atomically
+    assert 1 <= kept < 4
+    again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    second = graded_names(again.stderr)
+    assert f"graded {4 - kept} submission(s) and kept {kept} already graded" in again.stderr
+    assert len(second) == len(set(second)) == 4 - kept and first[0] not in second
+    rows = json.loads((out / "results.json").read_text())["submissions"]
+    assert sorted(row["submission"] for row in rows) == sorted(
+        ["alice_correct", "bob_partly_wrong", "carol_not_started", "dave_crashing"]
+    )
+
+
+# --- what a worker may answer ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def answer(on_this_machine) -> dict:
+    """A well-formed answer about alice, built from the single-machine run's result."""
+    (result,) = [r for r in on_this_machine["submissions"] if r["submission"] == "alice_correct"]
+    return {"grader": grader_fingerprint(), "protections": on_this_machine["protections"], "result": result}
+
+
+def read(document: dict, accepted=()):
+    return read_verdict(
+        json.dumps(document), name="alice_correct", grader=grader_fingerprint(), accepted=accepted
+    )
+
+
+def test_a_whole_answer_is_read_back_as_the_result(answer):
+    result, protections = read(answer)
+    assert result.total == answer["result"]["total"] == 100
+    assert protections == answer["protections"]
+
+
+@pytest.mark.parametrize(
+    "spoil, why",
+    [
+        (lambda a: a["result"].update(submission="bob_partly_wrong"), "the submission it names"),
+        (lambda a: a.update(grader="0" * 16), "another version of the grader"),
+        (lambda a: a["result"]["exercises"].pop(), "its exercises"),
+        (lambda a: a["result"]["exercises"][0]["checks"].pop(), "its checks"),
+        (lambda a: a["result"]["exercises"][1].update(max_score=99), "its name, number or points"),
+        (lambda a: a["result"]["exercises"][0]["checks"][0].update(status="failed"), "a score its status"),
+        (lambda a: a["result"]["exercises"][0]["checks"][0].update(max_score=50, score=50), "points"),
+        (lambda a: a["result"]["exercises"][0]["checks"][0].update(name="forged"), "its name or title"),
+        (lambda a: a["result"]["exercises"][0]["checks"][0].update(message=["x"]), "message or hint"),
+        (lambda a: a["result"]["exercises"][0]["checks"][0].update(extra=1), "its fields"),
+        (lambda a: a["result"]["exercises"][0].update(elapsed_s=float("nan")), "its notes or time"),
+        (lambda a: a["result"].update(notes="a string"), "its notes"),
+        (lambda a: a.update(more=1), "its keys"),
+    ],
+)
+def test_a_malformed_answer_is_refused_naming_what_is_wrong(answer, spoil, why):
+    spoilt = json.loads(json.dumps(answer))
+    spoil(spoilt)
+    with pytest.raises(VerdictError, match=re.escape(why)):
+        read(spoilt)
+
+
+@pytest.mark.parametrize("text", [b"{}", "not json", "x" * (64 << 20 + 1), None])
+def test_an_answer_that_is_not_json_text_is_refused(text):
+    with pytest.raises(VerdictError):
+        read_verdict(text, name="alice_correct", grader=grader_fingerprint())
+
+
+def test_an_answer_from_a_sandbox_without_a_protection_stops_the_run_unless_its_risk_is_accepted(answer):
+    weaker = json.loads(json.dumps(answer))
+    weaker["protections"]["syscall filter"] = "unavailable: no libseccomp"
+    with pytest.raises(MissingProtection, match="syscall filter"):
+        read(weaker)
+    result, _ = read(weaker, accepted=("syscall-filter",))
+    assert result.total == 100
+
+
+# --- what travels to a worker ---------------------------------------------------------------------
+
+
+def test_a_parcel_carries_the_modules_a_sandbox_would_get_and_nothing_else(tmp_path):
+    source = tmp_path / "learner"
+    overlay(SUBMISSIONS / "adversarial" / "ships_conftest_and_sitecustomize", source)
+    (source / "notes.txt").write_text("not a module")
+    (source / "linked.py").symlink_to(source / "softmax.py")
+    parcel = pack(from_folder(source, name="learner"))
+    assert sorted(parcel["modules"]) == sorted(read_modules(source))
+    assert "conftest.py" not in parcel["modules"] and "linked.py" not in parcel["modules"]
+    json.dumps({**parcel, "modules": sorted(parcel["modules"])})  # plain data, nothing of the driver's
+    (tmp_path / "worker-copy").mkdir()
+    unpacked = unpack(parcel, tmp_path / "worker-copy")
+    assert {p.name: p.read_bytes() for p in unpacked.folder.iterdir()} == parcel["modules"]
+    assert unpacked.name == "learner" and unpacked.problems == []
+
+
+def test_a_parcel_refuses_a_module_name_that_leaves_its_folder(tmp_path):
+    parcel = {"name": "x", "source_name": "x", "problems": [], "modules": {"../escape.py": b""}}
+    with pytest.raises(ValueError, match="not a module file name"):
+        unpack(parcel, tmp_path)
+
+
+def test_an_oversized_submission_travels_cut_one_byte_past_the_limit_and_is_refused_in_the_same_words(
+    tmp_path,
+):
+    (tmp_path / "softmax.py").write_bytes(b"#" * (MAX_SUBMISSION_BYTES + 4096))
+    with pytest.raises(SubmissionError) as here:
+        read_modules(tmp_path)
+    parcel = pack(from_folder(tmp_path, name="big"))
+    assert sum(map(len, parcel["modules"].values())) == MAX_SUBMISSION_BYTES + 1
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    with pytest.raises(SubmissionError) as there:
+        read_modules(unpack(parcel, copy).folder)
+    assert str(here.value) == str(there.value) and str(tmp_path) not in str(here.value)
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("local:3", ClusterAddress(local_workers=3)),
+        ("tcp://10.0.0.5:8786", ClusterAddress(scheduler="tcp://10.0.0.5:8786")),
+        ("scheduler.example:8786", ClusterAddress(scheduler="tcp://scheduler.example:8786")),
+    ],
+)
+def test_dask_addresses_are_read_as_instructors_write_them(text, expected):
+    assert parse_address(text) == expected
+
+
+@pytest.mark.parametrize("text", ["local:0", "local:two", "", "http://x", "; rm -rf /"])
+def test_a_wrong_dask_address_is_a_usage_error(text):
+    with pytest.raises(UsageError, match="--dask"):
+        parse_address(text)
+
+
+def test_without_dask_installed_the_flag_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(UsageError, match=r'pip install -e "\.\[cluster\]"'):
+        grade_on_cluster(
+            [],
+            ClusterAddress(local_workers=1),
+            settings=SETTINGS,
+            grader="",
+            forbidden_paths=[],
+            record=print,
+            announce=print,
+            say=print,
+        )
+
+
+def test_the_single_machine_path_never_imports_dask():
+    probe = (
+        "import sys, grader.cli, grader.bulk, grader.grading, grader.sandbox.runner; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('distributed', 'dask') "
+        "or m.startswith('grader.cluster.') and m != 'grader.cluster.arguments'))"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
