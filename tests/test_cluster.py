@@ -173,6 +173,41 @@ def test_a_driver_killed_mid_run_resumes_and_grades_each_learner_once(klass, clu
     )
 
 
+@needs_sandbox
+def test_a_worker_without_a_protection_refuses_and_the_run_stops_naming_it(cluster, tmp_path):
+    local, client = cluster
+    # Read as each worker starts its runner. A lambda travels by value and finds the worker's os.environ (a
+    # bound method of this process's os.environ would carry a copy of it).
+    client.run(lambda: os.environ.__setitem__("KIT_SANDBOX_WITHOUT", "syscall-filter"))
+    try:
+        with pytest.raises(MissingProtection, match=r"(?s)on worker tcp://.*syscall filter"):
+            grade(
+                REPO / "examples" / "class" / "alice_correct",
+                out=tmp_path / "out",
+                settings=SETTINGS,
+                progress_stream=Recorder(),
+                cluster=ClusterAddress(scheduler=local.scheduler_address),
+            )
+        assert not list((tmp_path / "out" / "submissions").glob("*.json"))
+    finally:
+        client.run(lambda: os.environ.pop("KIT_SANDBOX_WITHOUT", None))
+
+
+def test_a_worker_with_another_grader_refuses_and_the_run_is_a_usage_error(cluster):
+    local, _ = cluster
+    with pytest.raises(UsageError, match="runs another version of the grader"):
+        grade_on_cluster(
+            [from_folder(REPO / "examples" / "class" / "alice_correct", name="alice_correct")],
+            ClusterAddress(scheduler=local.scheduler_address),
+            settings=SETTINGS,
+            grader="0" * 16,
+            forbidden_paths=[],
+            record=pytest.fail,
+            announce=pytest.fail,
+            say=lambda line: None,
+        )
+
+
 # --- what a worker may answer ---------------------------------------------------------------------
 
 

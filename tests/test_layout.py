@@ -41,7 +41,10 @@ LAYERS = [
     ("model", lambda m: m in MODEL or m == "grader"),
     ("parts", lambda m: m.startswith(("grader.intake", "grader.checks", "grader.sandbox", "grader.reports"))),
     ("decisions", lambda m: m in {"grader.grading", "grader.forbidden", "grader.gradebook"}),
-    ("run, kit and export", lambda m: m == "grader.bulk" or m.startswith(("grader.kit", "grader.export"))),
+    (
+        "run, kit, export and cluster",
+        lambda m: m == "grader.bulk" or m.startswith(("grader.kit", "grader.export", "grader.cluster")),
+    ),
     ("command line", lambda m: m in {"grader.cli", "grader.__main__"}),
 ]
 PARTS = ("grader.intake", "grader.checks", "grader.sandbox", "grader.reports")

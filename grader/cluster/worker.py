@@ -1,10 +1,10 @@
 """A Dask worker that grades: one fork server per worker, and no grading unless its node is safe.
 
 ``GradingPlugin`` starts the worker's fork server when it is registered (the zygote imports PyTorch
-while the worker waits for work) and, before the first task runs any learner code, opens one probe
-sandbox: if a protection the sandbox needs is missing on this node, and its risk was not accepted,
-every task it is given answers that it refuses, and the driver stops the run, as a
-single-machine run stops. ``grade_task`` is the task: a parcel in, JSON text out.
+while the worker waits for work; the next run's plugin finds it warm) and, before the first task runs
+any learner code, opens one probe sandbox: if a protection the sandbox needs is missing on this node,
+and its risk was not accepted, every task it is given answers that it refuses, and the driver stops
+the run, as a single-machine run stops. ``grade_task`` is the task: a parcel in, JSON text out.
 
 A task that waits out a long call (an endless loop, most often) secedes from the worker's thread pool
 until the call returns, so the worker starts another submission meanwhile, as a single-machine worker
@@ -13,7 +13,9 @@ lends its slot.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -28,7 +30,7 @@ PLUGIN_NAME = "attention-kit-grading"
 
 
 class GradingPlugin(WorkerPlugin):
-    """Holds the worker's ``Runner`` (its fork server) for the worker's life."""
+    """Holds the worker's ``Runner`` (its fork server), kept by the worker process from run to run."""
 
     name = PLUGIN_NAME
     idempotent = False
@@ -43,9 +45,6 @@ class GradingPlugin(WorkerPlugin):
         self.refusal: str | None = None  # why this worker grades nothing, other than a missing protection
 
     def setup(self, worker) -> None:
-        from grader.sandbox.forkserver import launch_in_new_workdir
-        from grader.sandbox.runner import Runner
-
         self._lock = threading.Lock()
         mine = grader_fingerprint()
         if mine != self.grader:
@@ -54,17 +53,10 @@ class GradingPlugin(WorkerPlugin):
                 f"{self.grader}): install the same kit on every node"
             )
             return
-        launched = launch_in_new_workdir()
-        try:
-            self._runner = Runner(launched=launched, accepted_risks=self.settings.accepted_risks)
-        except BaseException:
-            launched.discard()
-            raise
+        self._runner = _warm_runner(tuple(self.settings.accepted_risks))
 
     def teardown(self, worker) -> None:
-        if self._runner is not None:
-            self._runner.close()
-            self._runner = None
+        """Nothing: the worker process keeps its fork server warm for the next run's plugin."""
 
     def ready(self):
         """``(runner, protections)`` once this node has shown every protection, else ``(None, missing)``."""
@@ -79,6 +71,32 @@ class GradingPlugin(WorkerPlugin):
             if self._missing is not None:
                 return None, self._missing
             return self._runner, self._protections
+
+
+_WARM: list = []  # this worker process's (key, Runner): one fork server, kept from run to run
+
+
+def _warm_runner(accepted_risks: tuple[str, ...]):
+    """The worker process's runner for ``accepted_risks`` (and the protections turned off in its
+    environment): the one a previous run started, or a new one (the old one closed)."""
+    from grader.sandbox.forkserver import launch_in_new_workdir
+    from grader.sandbox.runner import WITHOUT_VARIABLE, Runner
+
+    key = (tuple(sorted(accepted_risks)), os.environ.get(WITHOUT_VARIABLE, ""))
+    if _WARM and _WARM[0][0] == key:
+        return _WARM[0][1]
+    if _WARM:
+        _WARM.pop()[1].close()
+    else:
+        atexit.register(lambda: _WARM and _WARM.pop()[1].close())
+    launched = launch_in_new_workdir()
+    try:
+        runner = Runner(launched=launched, accepted_risks=accepted_risks)
+    except BaseException:
+        launched.discard()
+        raise
+    _WARM.append((key, runner))
+    return runner
 
 
 def grade_task(parcel: dict, forbidden_paths: list[str]) -> str:

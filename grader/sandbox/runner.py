@@ -294,11 +294,8 @@ def _copy_modules(source: Path, scratch: Path) -> None:
 
 def read_modules(source: Path, *, refuse_too_large: bool = True) -> dict[str, bytes]:
     """The top-level ``*.py`` regular files of ``source`` a sandbox gets, by name, never following a link.
-
-    Past ``MAX_SUBMISSION_BYTES`` in all, having read at most one byte more: raises ``SubmissionError``,
-    or with ``refuse_too_large=False`` returns what was read (a cluster's worker then refuses it, in the
-    same words).
-    """
+    Past ``MAX_SUBMISSION_BYTES`` in all (read one byte past it): raises ``SubmissionError``, or with
+    ``refuse_too_large=False`` returns what was read (a cluster's worker refuses it, in the same words)."""
     modules, total = {}, 0
     for entry in sorted(os.scandir(source), key=lambda e: e.name):
         name = entry.name
