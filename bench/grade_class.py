@@ -83,6 +83,31 @@ def grade_seconds(klass: Path, out: Path, executor: list[str]) -> tuple[float, l
     return wall, json.loads((out / "results.json").read_text())["submissions"]
 
 
+def driver_seconds_per_answer(graded: Path, replay: Path) -> float:
+    """What a cluster run's driver does for each answer, timed on the answers of ``graded``: the JSON text
+    read and checked against the lesson, the atomic record, the feedback pictures."""
+    sys.path.insert(0, str(REPO))
+    from grader.cluster.verdict import read_verdict
+    from grader.gradebook import Gradebook
+    from grader.reports.page import draw_pictures
+
+    document = json.loads((graded / "results.json").read_text())
+    gradebook = Gradebook(replay)
+    answers = [
+        (
+            row["submission"],
+            json.dumps({"grader": gradebook.grader, "protections": document["protections"], "result": row}),
+        )
+        for row in document["submissions"]
+    ]
+    started = time.perf_counter()
+    for name, text in answers:
+        result, _ = read_verdict(text, name=name, grader=gradebook.grader)
+        gradebook.save(result, "replayed")
+        draw_pictures(result, replay)
+    return (time.perf_counter() - started) / len(answers)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -106,6 +131,7 @@ def main() -> int:
         wall, results = grade_seconds(klass, Path(scratch) / "out", ["--jobs", str(args.jobs)])
         if args.dask:
             on_cluster, _ = grade_seconds(klass, Path(scratch) / "cluster", ["--dask", f"local:{args.dask}"])
+            driver_s = driver_seconds_per_answer(Path(scratch) / "cluster", Path(scratch) / "replay")
     torch_times += import_torch_seconds()
     torch_s = statistics.median(torch_times)
 
@@ -126,6 +152,7 @@ def main() -> int:
         print(f"--dask local:{args.dask}, whole class:        {on_cluster:6.2f} s (cluster start included)")
         print(f"--dask local:{args.dask} per submission:      {on_cluster / args.n:6.2f} s")
         print(f"ratio --dask local:{args.dask} / --jobs {args.jobs}:     {on_cluster / wall:6.2f}")
+        print(f"driver's work per answer (one core):  {driver_s:6.3f} s (read, checked, recorded, drawn)")
     by_kind: dict[str, list[float]] = {}
     for result in results:
         by_kind.setdefault(kinds[result["submission"]], []).append(result["elapsed_s"])

@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n  python -m grader grade solutions --out /tmp/ref        # 100/100\n"
         "  python -m grader grade exercises --out /tmp/stubs      # 0/100\n"
         "  python -m grader grade submissions/ --out grades --jobs 2\n"
-        "  python -m grader grade submissions/ --out grades --regrade alice   # redo one learner\n\n"
+        "  python -m grader grade submissions/ --out grades --regrade alice   # redo one learner\n"
+        "  python -m grader grade submissions/ --out grades --dask tcp://10.0.0.5:8786  # a Dask cluster\n\n"
         "A rerun with the same --out grades only what is new or changed: results are kept per submission\n"
         "under DIR/submissions/ as each one finishes, so an interrupted run resumes where it stopped.\n\n"
         + exit_codes_help(EXIT_OK, EXIT_USAGE, EXIT_UNSAFE),

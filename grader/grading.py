@@ -62,7 +62,7 @@ def grade_submission(
     submission: Submission, runner: Runner, settings: Settings = Settings(), forbidden_paths=()
 ) -> SubmissionResult:
     exercises = [grade_exercise_confined(submission, e, runner, settings, forbidden_paths) for e in EXERCISES]
-    return _submission_result(submission, exercises)
+    return submission_result(submission, exercises)
 
 
 def grade_submissions(
@@ -98,7 +98,7 @@ def grade_submissions(
             complete = all(result is not None for result in graded[index])
             exercises = graded.pop(index) if complete else None
         if exercises is not None:
-            on_done(_submission_result(submission, exercises))
+            on_done(submission_result(submission, exercises))
 
     block = SUBMISSIONS_PER_WORKER * max(1, jobs)
     queue = deque(
@@ -146,7 +146,7 @@ def grade_submissions(
         raise errors[0]
 
 
-def _submission_result(submission: Submission, exercises: list[ExerciseResult]) -> SubmissionResult:
+def submission_result(submission: Submission, exercises: list[ExerciseResult]) -> SubmissionResult:
     notes = [
         confined.note(f"{submission.source.name} {problem.removeprefix(confined.MARK)}")
         if confined.is_note(problem)

@@ -174,6 +174,36 @@ def test_a_driver_killed_mid_run_resumes_and_grades_each_learner_once(klass, clu
 
 
 @needs_sandbox
+def test_a_submission_whose_files_cannot_be_read_gets_its_row_and_the_others_are_graded(
+    cluster, tmp_path, monkeypatch
+):
+    local, _ = cluster
+    klass = tmp_path / "class"
+    for name in ["alice_correct", "carol_not_started"]:
+        shutil.copytree(REPO / "examples" / "class" / name, klass / name)
+    real_pack = pack
+
+    def pack_or_fail(submission):
+        if submission.name == "carol_not_started":
+            raise PermissionError(13, "Permission denied", str(submission.folder / "softmax.py"))
+        return real_pack(submission)
+
+    monkeypatch.setattr("grader.cluster.driver.pack", pack_or_fail)
+    results = grade(
+        klass,
+        out=tmp_path / "out",
+        settings=SETTINGS,
+        progress_stream=Recorder(),
+        cluster=ClusterAddress(scheduler=local.scheduler_address),
+    )
+    by_name = {result.submission: result for result in results}
+    assert by_name["alice_correct"].total == 100
+    carol = by_name["carol_not_started"]
+    assert carol.total == 0 and all(check.status == "error" for e in carol.exercises for check in e.checks)
+    assert "PermissionError" in carol.exercises[0].checks[0].message
+
+
+@needs_sandbox
 def test_a_worker_without_a_protection_refuses_and_the_run_stops_naming_it(cluster, tmp_path):
     local, client = cluster
     # Read as each worker starts its runner. A lambda travels by value and finds the worker's os.environ (a

@@ -20,6 +20,7 @@ from grader.cluster.address import ClusterAddress
 from grader.cluster.parcel import pack
 from grader.cluster.verdict import VerdictError, read_verdict
 from grader.cluster.worker import GradingPlugin, grade_task
+from grader.contract import EXERCISES
 from grader.exits import UsageError
 from grader.intake import confined
 from grader.intake.submission import Submission
@@ -31,6 +32,10 @@ CONNECT_TIMEOUT_S = 30
 WORKERS_TIMEOUT_S = 300  # a batch scheduler may take minutes to start the first worker
 GRADER_FAILURE_RETRIES = 1  # a task whose worker's grader failed (its fork server died) runs once more
 MESSAGE_CHARS = 2000
+# Submissions handed to the scheduler at once: enough to keep every worker busy, few enough that a class
+# of 10 000 is not held in the scheduler's memory (a parcel can be 5 MB).
+IN_FLIGHT_PER_THREAD = 4
+MIN_IN_FLIGHT = 8
 
 
 def grade_on_cluster(
@@ -82,20 +87,34 @@ def grade_on_cluster(
         workers = len(client.scheduler_info().get("workers", {}))
         say(f"cluster: {address}: {workers} worker(s) at {client.scheduler.address}")
 
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values())
+        in_flight = max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)  # the rest wait here, unread
         run, numbers = secrets.token_hex(4), itertools.count()
         tries: dict[str, int] = {}
         pending: dict[str, Submission] = {}
+        waiting = iter(submissions)
+        futures = as_completed()
 
-        def submit(submission: Submission):
+        def submit(submission: Submission) -> None:
+            try:
+                parcel = pack(submission)
+            except OSError as error:  # its files could not be read here: its row says so, as on one machine
+                record(_unreadable(submission, error))
+                return
             key = f"grade-{run}-{next(numbers)}"
             tries[submission.name] = tries.get(submission.name, -1) + 1
             pending[key] = submission
-            return client.submit(grade_task, pack(submission), forbidden_paths, key=key, pure=False)
+            futures.add(client.submit(grade_task, parcel, forbidden_paths, key=key, pure=False))
 
-        futures = as_completed([submit(s) for s in submissions])
+        def top_up() -> None:
+            while futures.count() < in_flight and (submission := next(waiting, None)) is not None:
+                submit(submission)
+
+        top_up()
         protections: dict[str, str] | None = None
         try:
             for future in futures:
+                top_up()
                 submission = pending.pop(future.key)
                 text, failure = _answer(future)
                 if failure is not None:
@@ -104,7 +123,7 @@ def grade_on_cluster(
                             raise MissingProtection(failure["missing"], where=f"on {failure['why']}")
                         raise UsageError(f"--dask {address}: {failure['why']}")
                     if tries[submission.name] < GRADER_FAILURE_RETRIES:
-                        futures.add(submit(submission))
+                        submit(submission)
                         continue
                     say(_unrecorded(submission, failure["why"]))
                     continue
@@ -150,6 +169,14 @@ def _answer(future) -> tuple[object, dict | None]:
     except (ValueError, KeyError, TypeError):
         return None, {"kind": "failed", "why": "its failure could not be read", "missing": {}}
     return None, {"kind": kind, "why": why, "missing": missing}
+
+
+def _unreadable(submission: Submission, error: OSError) -> SubmissionResult:
+    """No points for any exercise, and why: what a single-machine run gives when it cannot copy the files."""
+    from grader.grading import submission_result, ungradable_exercise
+
+    reason = f"the grader could not grade this exercise: {confined.describe(error)}"
+    return submission_result(submission, [ungradable_exercise(e, reason) for e in EXERCISES])
 
 
 def _unrecorded(submission: Submission, why: str) -> str:
