@@ -226,6 +226,39 @@ def test_a_worker_without_a_protection_refuses_and_the_run_stops_naming_it(clust
         client.run(lambda: os.environ.pop("KIT_SANDBOX_WITHOUT", None))
 
 
+@needs_sandbox
+def test_a_sandbox_that_lacks_a_protection_mid_run_stops_the_run(cluster, tmp_path):
+    local, client = cluster
+
+    def lose_landlock() -> None:  # on each worker: every later sandbox refuses, as open_session would
+        import grader.grading
+        from grader.sandbox.protections import MissingProtection
+
+        def refuses(*args, **kwargs):
+            raise MissingProtection({"landlock": "unavailable: the kernel lost it"})
+
+        grader.grading.real_grade_submission = grader.grading.grade_submission
+        grader.grading.grade_submission = refuses
+
+    def mend() -> None:
+        import grader.grading
+
+        grader.grading.grade_submission = grader.grading.real_grade_submission
+
+    client.run(lose_landlock)
+    try:
+        with pytest.raises(MissingProtection, match=r"(?s)on worker tcp://.*landlock: unavailable"):
+            grade(
+                REPO / "examples" / "class" / "alice_correct",
+                out=tmp_path / "out",
+                settings=SETTINGS,
+                progress_stream=Recorder(),
+                cluster=ClusterAddress(scheduler=local.scheduler_address),
+            )
+    finally:
+        client.run(mend)
+
+
 def test_a_worker_with_another_grader_refuses_and_the_run_is_a_usage_error(cluster):
     local, _ = cluster
     with pytest.raises(UsageError, match="runs another version of the grader"):

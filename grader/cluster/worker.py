@@ -104,6 +104,7 @@ def grade_task(parcel: dict, forbidden_paths: list[str]) -> str:
     ``{"failure": {"kind": "refused" | "failed", "why": str, "missing": {protection: status}}}``."""
     from grader.cluster.parcel import unpack
     from grader.grading import grade_submission
+    from grader.sandbox.protections import MissingProtection
     from grader.sandbox.session import lend_slot_during_long_calls
 
     worker = get_worker()
@@ -118,6 +119,8 @@ def grade_task(parcel: dict, forbidden_paths: list[str]) -> str:
     try:
         submission = unpack(parcel, folder)
         result = grade_submission(submission, runner, plugin.settings, [*forbidden_paths, str(folder)])
+    except MissingProtection as missing:  # a later sandbox lacked one (it ran no learner code): stop the run
+        return _failure("refused", f"worker {worker.address}", missing=missing.missing)
     except Exception as error:  # noqa: BLE001 - the grader's own failure (its fork server died): told, not raised
         return _failure("failed", f"worker {worker.address}: {type(error).__name__}: {error}")
     finally:
