@@ -375,6 +375,26 @@ def test_an_oversized_submission_travels_cut_one_byte_past_the_limit_and_is_refu
     assert str(here.value) == str(there.value) and str(tmp_path) not in str(here.value)
 
 
+def test_the_scheduler_holds_a_few_submissions_per_worker_thread_counted_again_as_workers_join(monkeypatch):
+    from grader.cluster import driver
+
+    class Scheduler:
+        workers = {"tcp://a:1": 1}
+
+        def nthreads(self):
+            return dict(self.workers)
+
+    now = [100.0]
+    monkeypatch.setattr(driver.time, "monotonic", lambda: now[0])
+    scheduler = Scheduler()
+    window = driver._Window(scheduler)
+    assert window.size() == driver.MIN_IN_FLIGHT  # one thread: the floor
+    scheduler.workers = {f"tcp://w:{n}": 1 for n in range(16)}  # a batch job's workers join
+    assert window.size() == driver.MIN_IN_FLIGHT, "counted again only after RECOUNT_S"
+    now[0] += driver.RECOUNT_S
+    assert window.size() == 16 * driver.IN_FLIGHT_PER_THREAD
+
+
 # --- the command line -----------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ import itertools
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 
 from grader.cluster.address import ClusterAddress
@@ -36,6 +37,7 @@ MESSAGE_CHARS = 2000
 # of 10 000 is not held in the scheduler's memory (a parcel can be 5 MB).
 IN_FLIGHT_PER_THREAD = 4
 MIN_IN_FLIGHT = 8
+RECOUNT_S = 5.0
 
 
 def grade_on_cluster(
@@ -87,8 +89,7 @@ def grade_on_cluster(
         workers = len(client.scheduler_info().get("workers", {}))
         say(f"cluster: {address}: {workers} worker(s) at {client.scheduler.address}")
 
-        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info().get("workers", {}).values())
-        in_flight = max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads)  # the rest wait here, unread
+        window = _Window(client)  # how many submissions the scheduler holds; the rest wait here, unread
         run, numbers = secrets.token_hex(4), itertools.count()
         tries: dict[str, int] = {}
         pending: dict[str, Submission] = {}
@@ -107,7 +108,7 @@ def grade_on_cluster(
             futures.add(client.submit(grade_task, parcel, forbidden_paths, key=key, pure=False))
 
         def top_up() -> None:
-            while futures.count() < in_flight and (submission := next(waiting, None)) is not None:
+            while futures.count() < window.size() and (submission := next(waiting, None)) is not None:
                 submit(submission)
 
         top_up()
@@ -142,6 +143,23 @@ def grade_on_cluster(
             for future in list(futures.futures):
                 future.cancel()
     return protections or {}
+
+
+class _Window:
+    """``IN_FLIGHT_PER_THREAD`` submissions per worker thread, counted again every ``RECOUNT_S``: a batch
+    cluster's workers join while the class is graded."""
+
+    def __init__(self, client):
+        self._client, self._counted_at, self._size = client, -RECOUNT_S, MIN_IN_FLIGHT
+
+    def size(self) -> int:
+        if time.monotonic() - self._counted_at >= RECOUNT_S:
+            threads = sum(self._client.nthreads().values())
+            self._size, self._counted_at = (
+                max(MIN_IN_FLIGHT, IN_FLIGHT_PER_THREAD * threads),
+                time.monotonic(),
+            )
+        return self._size
 
 
 def _answer(future) -> tuple[object, dict | None]:
