@@ -161,12 +161,7 @@ def _grade_all(
         from grader.sandbox.runner import Runner
 
         def announce(protections: dict) -> None:  # once, before the first learner code runs
-            for name, status in protections.items():
-                print(
-                    f"sandbox: {name}: {for_terminal(status, PROTECTION_LIMIT)}",
-                    file=progress_stream,
-                    flush=True,
-                )
+            _announce_protections(protections, progress_stream)
 
         runner = Runner(launched=launched, accepted_risks=settings.accepted_risks, announce=announce)
     except BaseException:
@@ -177,15 +172,7 @@ def _grade_all(
         # The reports draw with matplotlib: import it while the fork server is still importing PyTorch.
         threading.Thread(target=preload, name="preload-matplotlib", daemon=True).start()
         progress = Progress(len(submissions), progress_stream)
-
-        def record(result: SubmissionResult) -> None:
-            gradebook.save(result, fingerprints[result.submission])
-            progress.done(result)
-            try:
-                draw_pictures(result, out)  # while other workers grade, not all at the end
-            except Exception:  # noqa: BLE001 - a picture is never worth a grade; the reports try once more at the end
-                pass
-
+        record = _recorder(gradebook, fingerprints, out, progress)
         # A session that lacks a protection raises MissingProtection before its learner code runs, and stops
         # the run.
         grade_submissions(
@@ -207,20 +194,7 @@ def _grade_on_cluster(
     def say(line: str) -> None:
         print(for_terminal(line, USAGE_ERROR_LIMIT), file=progress_stream, flush=True)
 
-    def announce(protections: dict) -> None:
-        for name, status in protections.items():
-            say(f"sandbox: {name}: {status[:PROTECTION_LIMIT]}")
-
     progress = Progress(len(submissions), progress_stream)
-
-    def record(result: SubmissionResult) -> None:
-        gradebook.save(result, fingerprints[result.submission])
-        progress.done(result)
-        try:
-            draw_pictures(result, out)
-        except Exception:  # noqa: BLE001 - a picture is never worth a grade; the reports try once more at the end
-            pass
-
     try:
         return grade_on_cluster(
             submissions,
@@ -228,12 +202,33 @@ def _grade_on_cluster(
             settings=settings,
             grader=gradebook.grader,
             forbidden_paths=[str(path) for path in forbidden_paths],
-            record=record,
-            announce=announce,
+            record=_recorder(gradebook, fingerprints, out, progress),
+            announce=lambda protections: _announce_protections(protections, progress_stream),
             say=say,
         )
     finally:
         progress.close()
+
+
+def _announce_protections(protections: dict, stream) -> None:
+    """One line per protection and its status (a cluster's come from its workers: bounded, made safe)."""
+    for name, status in protections.items():
+        shown = f"{for_terminal(name, PROTECTION_LIMIT)}: {for_terminal(status, PROTECTION_LIMIT)}"
+        print(f"sandbox: {shown}", file=stream, flush=True)
+
+
+def _recorder(gradebook, fingerprints, out, progress):
+    """What happens as each submission's result arrives: its record, its progress line, its pictures."""
+
+    def record(result: SubmissionResult) -> None:
+        gradebook.save(result, fingerprints[result.submission])
+        progress.done(result)
+        try:
+            draw_pictures(result, out)  # while other submissions are graded, not all at the end
+        except Exception:  # noqa: BLE001 - a picture is never worth a grade; the reports try once more at the end
+            pass
+
+    return record
 
 
 def grade_command(

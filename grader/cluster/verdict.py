@@ -18,7 +18,7 @@ from grader.checks import checks_for
 from grader.contract import EXERCISES
 from grader.gradebook import MAX_RECORD_BYTES
 from grader.results import ERROR, FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, TIMEOUT, SubmissionResult
-from grader.sandbox.protections import REQUIRED_PROTECTIONS, MissingProtection, missing_protections, risk_name
+from grader.sandbox.protections import MissingProtection, missing_protections, protections_named
 
 STATUSES = (PASSED, FAILED, NOT_IMPLEMENTED, ERROR, TIMEOUT, SKIPPED)
 
@@ -52,8 +52,7 @@ def read_verdict(
         and all(type(key) is str and type(value) is str for key, value in protections.items()),
         "its protections",
     )
-    accepted_protections = {name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(accepted)}
-    missing = missing_protections(protections, accepted_protections)
+    missing = missing_protections(protections, protections_named(accepted))
     if missing:
         raise MissingProtection(missing)
     result = document["result"]

@@ -32,6 +32,11 @@ def risk_name(protection: str) -> str:
 RISKS = tuple(risk_name(protection) for protection in REQUIRED_PROTECTIONS)
 
 
+def protections_named(risks) -> list[str]:
+    """The protections that the command line's risk names (``--accept-risk syscall-filter``) stand for."""
+    return [name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(risks)]
+
+
 def is_active(status: str) -> bool:
     return status.startswith("active")
 

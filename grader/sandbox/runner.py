@@ -26,13 +26,12 @@ from grader.sandbox.forkserver import HARNESS_DIR, Launched, launch, make_workdi
 from grader.sandbox.harness import wire
 from grader.sandbox.harness.confine import library_folders
 from grader.sandbox.protections import (
-    REQUIRED_PROTECTIONS,
     RISKS,
     MissingProtection,
     SandboxError,
     is_active,
     missing_protections,
-    risk_name,
+    protections_named,
 )
 from grader.sandbox.session import Session
 from grader.settings import Limits
@@ -95,8 +94,7 @@ class Runner:
         if set(without) - set(CAN_BE_TURNED_OFF):
             kept = ", ".join(sorted(set(without) - set(CAN_BE_TURNED_OFF)))
             raise ValueError(f"{kept} cannot be turned off; these can: {', '.join(CAN_BE_TURNED_OFF)}")
-        self._accepted = {name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(accepted_risks)}
-        self._without = [name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(without)]
+        self._accepted, self._without = set(protections_named(accepted_risks)), protections_named(without)
         self._uids = uid_blocks.claim()  # one unused uid per live session, so RLIMIT_NPROC counts its own
         self._folder = launched.folder if launched is not None else make_workdir(workdir)
         self._workdir = self._folder.path
