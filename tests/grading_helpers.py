@@ -37,6 +37,15 @@ def overlay(fixture: Path, target: Path) -> Path:
     return target
 
 
+def without_timings(value):
+    """A results.json (or part of one) with every ``elapsed_s`` left out: what two runs may differ in."""
+    if isinstance(value, dict):
+        return {key: without_timings(item) for key, item in value.items() if key != "elapsed_s"}
+    if isinstance(value, list):
+        return [without_timings(item) for item in value]
+    return value
+
+
 def changed_modules(fixture: Path) -> list[str]:
     """The exercise modules the fixture replaces, in lesson order."""
     names = {path.name for path in fixture.glob("*.py")}

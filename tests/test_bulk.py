@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.grading_helpers import without_timings
+
 REPO = Path(__file__).resolve().parent.parent
 STUB_FILES = [
     p for p in (REPO / "exercises").glob("*.py") if not p.name.startswith(("test_", "conftest", "__init__"))
@@ -43,14 +45,6 @@ def graded_lines(completed: subprocess.CompletedProcess) -> list[str]:
 def rows(out: Path) -> list[dict]:
     with (out / "grades.csv").open() as handle:
         return list(csv.DictReader(handle))
-
-
-def without_timings(value):
-    if isinstance(value, dict):
-        return {k: without_timings(v) for k, v in value.items() if k != "elapsed_s"}
-    if isinstance(value, list):
-        return [without_timings(v) for v in value]
-    return value
 
 
 class TestResume:

@@ -34,22 +34,13 @@ from grader.intake.submission import from_folder
 from grader.sandbox.protections import MissingProtection
 from grader.sandbox.runner import MAX_SUBMISSION_BYTES, SubmissionError, read_modules
 from grader.settings import Settings
-from tests.grading_helpers import REPO, SUBMISSIONS, namespaces_work, overlay
+from tests.grading_helpers import REPO, SUBMISSIONS, namespaces_work, overlay, without_timings
 
 needs_sandbox = pytest.mark.skipif(not namespaces_work(), reason="needs namespaces for the sandbox")
 # A hanging call costs its call limit, then 1 s twice: 5 s keeps the class quick and every correct call in.
 SETTINGS = Settings(call_timeout_s=5)
 HOSTILE = SUBMISSIONS / "adversarial" / "signals_the_grader"
 PROGRESS_LINE = re.compile(r"^\[(\d+)/(\d+)\] (.*?): ")
-
-
-def without_timings(value):
-    """results.json with every ``elapsed_s`` left out: the only thing two runs may differ in."""
-    if isinstance(value, dict):
-        return {key: without_timings(item) for key, item in value.items() if key != "elapsed_s"}
-    if isinstance(value, list):
-        return [without_timings(item) for item in value]
-    return value
 
 
 def graded_names(progress: str) -> list[str]:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.grading_helpers import without_timings
+
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS, MUTANTS = REPO / "solutions", REPO / "tests" / "submissions" / "mutants"
 CRASHING = REPO / "examples" / "class" / "dave_crashing"
@@ -53,14 +55,6 @@ def grade(klass: Path, out: Path, jobs: int) -> dict:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads((out / "results.json").read_text(encoding="utf-8"))
-
-
-def without_timings(value):
-    if isinstance(value, dict):
-        return {key: without_timings(item) for key, item in value.items() if key != "elapsed_s"}
-    if isinstance(value, list):
-        return [without_timings(item) for item in value]
-    return value
 
 
 @pytest.fixture(scope="module")
