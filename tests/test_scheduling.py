@@ -119,3 +119,22 @@ def test_a_worker_waiting_out_a_long_call_lends_its_slot(fake_exercises):
         [submission("stuck"), submission("a"), submission("b")], runner=None, on_done=on_done, jobs=1
     )
     assert finished[-1] == "stuck"
+
+
+@pytest.mark.parametrize("how", ["a class", "one submission"])
+def test_the_graders_own_pytorch_work_runs_on_one_thread(fake_exercises, how):
+    # A second intra-op thread spins after each parallel operation, on a core a sandbox is grading on.
+    import torch
+
+    threads_seen = []
+    fake_exercises(lambda submission, exercise: threads_seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        if how == "a class":
+            grading.grade_submissions([submission("s")], runner=None, on_done=lambda result: None, jobs=2)
+        else:
+            grading.grade_submission(submission("s"), runner=None)
+    finally:
+        torch.set_num_threads(before)
+    assert threads_seen == [1] * len(EXERCISES)
