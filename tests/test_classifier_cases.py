@@ -5,6 +5,8 @@ The checks build the learner's model from a fixed seed, but a learner's construc
 in another order: the margins must not depend on the draw. Each case below is the check's own input.
 """
 
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -111,3 +113,72 @@ def test_the_specs_classifier_keeps_each_property_well_inside_the_tolerance(prop
 def test_another_pooling_breaks_its_property_far_outside_the_tolerance(pool, prop):
     least = min(PROPERTIES[prop](pool, seed) for seed in SEEDS)
     assert least > 10, f"{pool} pooling: {prop} is off by only {least:.1f} × the tolerance"
+
+
+class RecordingRunner:
+    """The notebook's in-process runner (the reference's names), recording each session's forward inputs."""
+
+    def __init__(self):
+        from grader.kit.notebook_runtime import NotebookRunner
+
+        namespace = {}
+        for module in (
+            "softmax",
+            "attention",
+            "masking",
+            "self_attention",
+            "multi_head",
+            "encoder",
+            "classifier",
+        ):
+            reference = __import__(f"solutions.{module}", fromlist=["*"])
+            namespace.update(
+                {name: getattr(reference, name) for name in dir(reference) if not name.startswith("_")}
+            )
+        self.inner = NotebookRunner(namespace)
+        self.sessions: list[list[set]] = []  # per session: per call, the token vectors it was given
+
+    def open_session(self, folder, **options):
+        session, calls = self.inner.open_session(folder, **options), []
+        self.sessions.append(calls)
+        call = session.call
+
+        def recording_call(task, payload, timeout_s=None):
+            tensors = [payload.get("X")] + [
+                arg for spec in payload.get("calls") or [] for arg in spec["args"]
+            ]
+            calls.append(
+                {
+                    tuple(row.tolist())
+                    for x in tensors
+                    if isinstance(x, torch.Tensor) and x.dim() == 3
+                    for row in x.reshape(-1, x.shape[-1])
+                }
+            )
+            return call(task, payload, timeout_s)
+
+        session.call = recording_call
+        return session
+
+
+def test_each_comparison_is_split_across_two_sandboxes_that_share_no_sequence(tmp_path):
+    # In one process, code could remember a sequence's first answer and give it again (the memoizing
+    # submission in tests/submissions/adversarial does). The second calls share one sandbox rather than
+    # one each: only as long as no two calls in a sandbox are given the same token.
+    from grader.contract import exercise
+    from grader.grading import grade_exercise
+    from grader.intake.submission import Submission
+    from grader.settings import Settings
+
+    (tmp_path / "classifier.py").write_text(
+        (Path(__file__).parent.parent / "solutions" / "classifier.py").read_text()
+    )
+    runner = RecordingRunner()
+    submission = Submission(name="reference", source=tmp_path, folder=tmp_path)
+    result = grade_exercise(submission, exercise("classifier"), runner, Settings(cuda="off"))
+    assert result.score == result.max_score, [c.message for c in result.checks if c.message]
+    assert len(runner.sessions) == 2, "the first calls share one sandbox, the second calls another"
+    for calls in runner.sessions:
+        for index, tokens in enumerate(calls):
+            for other in calls[index + 1 :]:
+                assert not tokens & other, "two calls in one sandbox were given the same token"

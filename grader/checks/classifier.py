@@ -58,13 +58,14 @@ def synthetic_task(seed: int, size: int) -> tuple[torch.Tensor, torch.Tensor, to
 
 
 def logits(learner, calls: list[dict], seed: int = 0, init: list = MODEL) -> list:
-    """One model (the same seed, so the same initial weights) per call, each in its own sandbox.
+    """One model (the same seed, so the same initial weights) per call, each in a sandbox of its own.
 
     Comparisons here are between two calls of the learner's own model; in one process, code could
-    remember its first answer and give it again.
+    remember its first answer and give it again. The n-th call of every check runs on side n: each
+    check's inputs are its own random draws, so nothing one side has seen helps it on another check.
     """
     return [
-        learner.forward("AttentionClassifier", init, calls=[spec], seed=seed, fresh=index > 0).result[0]
+        learner.forward("AttentionClassifier", init, calls=[spec], seed=seed, side=index).result[0]
         for index, spec in enumerate(calls)
     ]
 

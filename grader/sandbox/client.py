@@ -68,7 +68,7 @@ class Learner:
     def __init__(self, module: str, open_session: Callable[[], object]):
         self.module = module
         self._open_session = open_session
-        self._session = None
+        self._sessions: dict[int, object] = {}  # side -> its open session (``forward(side=...)``)
         self.device: str | None = None
         self.forbidden: set[str] = set()
         self.warnings: list[tuple[str, str]] = []  # (origin: recorder.WARNING_ORIGINS, "Category: message")
@@ -105,7 +105,7 @@ class Learner:
         or code could remember its first answer and give it again.
         """
         if fresh:
-            self.close()
+            self._close_side(0)
         payload = {
             "module": self.module,
             "function": function,
@@ -133,6 +133,7 @@ class Learner:
         grad_params: tuple[str, ...] | list[str] = (),
         seed: int = 0,
         fresh: bool = False,
+        side: int = 0,
         stay_on_cpu: tuple[str, ...] = (),
     ) -> Call:
         """Build ``module.cls(*init, **init_kwargs)``, load ``state``, then run each of ``calls``.
@@ -141,6 +142,12 @@ class Learner:
         ``result`` is the list of outputs; ``grads`` the list of input-gradient lists; ``param_grads``
         maps each name in ``grad_params`` to that parameter's gradient after the last call, the parameter
         found by its attribute path (``self_attn.q_proj.weight``), whatever other names it has.
+
+        ``side``: the sandbox it runs in, when the sides of a comparison must not share a process (or
+        code could remember its first answer and give it again). Side 0 is every other call's; each
+        other side has a sandbox of its own, kept open for the next call on that side. So the
+        classifier's seven comparisons of two calls take two sandboxes, not eight: each comparison is
+        split across them, and no two calls in one of them are about the same sequences.
         """
         payload = {
             "module": self.module,
@@ -155,8 +162,8 @@ class Learner:
             "seed": seed,
         }
         if fresh:
-            self.close()
-        call = self._call("forward", self._placed(payload, stay_on_cpu))
+            self._close_side(side)
+        call = self._call("forward", self._placed(payload, stay_on_cpu), side)
         calls = calls or []
         _expect_lengths(call.result, len(calls), "outputs")
         _expect_lengths(call.grads, len(calls), "gradient lists")
@@ -211,20 +218,24 @@ class Learner:
         return {**payload, "device": self.device, "stay_on_cpu": list(stay_on_cpu)}
 
     def close(self) -> None:
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        for side in list(self._sessions):
+            self._close_side(side)
 
-    def _call(self, task: str, payload: dict) -> Call:
-        if self._session is None:
-            self._session = self._open_session()
-        outcome = self._session.call(task, payload)
+    def _close_side(self, side: int) -> None:
+        session = self._sessions.pop(side, None)
+        if session is not None:
+            session.close()
+
+    def _call(self, task: str, payload: dict, side: int = 0) -> Call:
+        if side not in self._sessions:
+            self._sessions[side] = self._open_session()
+        outcome = self._sessions[side].call(task, payload)
         if outcome.output:
             self.output.append(outcome.output)
         if not outcome.ok:
             error = outcome.error
             if error.kind in FATAL_KINDS:
-                self.close()
+                self._close_side(side)
             status = {"not_implemented": NOT_IMPLEMENTED, "missing": NOT_IMPLEMENTED, "timeout": TIMEOUT}.get(
                 error.kind, ERROR
             )
