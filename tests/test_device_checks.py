@@ -32,7 +32,7 @@ from grader.results import FAILED, NOT_IMPLEMENTED, PASSED, SKIPPED, CheckResult
 from grader.sandbox import accelerator
 from grader.sandbox.accelerator import Accelerator, accelerator_for, probe
 from grader.sandbox.client import Call
-from grader.sandbox.harness import confine, gpu, landlock, lesson_tasks
+from grader.sandbox.harness import confine, gpu, landlock, lesson_tasks, placement
 from grader.sandbox.runner import Runner
 from grader.settings import GPU_CALL_TIMEOUT_S, GPU_RUNTIME_MEMORY_MB, Limits, Settings
 from tests.grading_helpers import (
@@ -367,3 +367,24 @@ class TestOnAGpu:
             failed = [c for c in result.checks if c.status != PASSED]
             assert [c.name for c in failed] == ["runs_on_cuda"], [(c.name, c.message) for c in failed]
             assert "device" in failed[0].message.lower(), failed[0].message
+
+
+class OnePackage:
+    """``tasks.Package``'s one method ``_build`` uses: every name is ``nn.Linear``."""
+
+    def attribute(self, module: str, name: str):
+        return torch.nn.Linear
+
+
+def test_a_cpu_model_is_seeded_on_the_cpu_generator_alone_and_a_device_models_everywhere(monkeypatch):
+    # torch.manual_seed also queues a seed for CUDA, XPU and MTIA, formatting the stack for each: a CPU
+    # session cannot start a device, so it pays for nothing; a device session seeds its dropout too.
+    payload = {"module": "m", "cls": "Linear", "init": [3, 2], "seed": 5}
+    expected = lesson_tasks._build(OnePackage(), payload).weight.detach().clone()
+    seeded = []
+    monkeypatch.setattr(torch, "manual_seed", seeded.append)
+    torch.randn(7)  # the generator moves on; the seed puts it back
+    assert torch.equal(lesson_tasks._build(OnePackage(), payload).weight, expected)
+    assert seeded == []
+    placement.seed_for({**payload, "device": "cuda:0"})
+    assert seeded == [5]

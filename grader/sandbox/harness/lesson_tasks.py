@@ -14,6 +14,7 @@ import builtins
 import torch
 from torch import nn
 
+from .placement import devices_of, model_on_device, on_device, seed_for, tensors_of
 from .recorder import NO_ATTENTION_FUNCTIONS, Recorder
 
 
@@ -29,47 +30,6 @@ def plain(value):
     return value
 
 
-def on_device(payload: dict) -> dict:
-    """The payload with every tensor on ``payload["device"]``, except those at ``payload["stay_on_cpu"]``.
-
-    A path names one place in the payload, dot-separated: ``"kwargs.mask"`` or ``"calls.0.args.1"``
-    (SPEC: a mask may live on another device than the tensors, so the checks leave some masks behind).
-    Without a device the payload is unchanged: the CPU checks never pay for this.
-    """
-    device = payload.get("device")
-    if device is None:
-        return payload
-    stay = set(payload.get("stay_on_cpu") or [])
-
-    def place(value, path: str):
-        if path in stay:
-            return value
-        if isinstance(value, torch.Tensor):
-            return value.to(device)
-        if isinstance(value, (list, tuple)):
-            placed = [place(item, f"{path}.{index}") for index, item in enumerate(value)]
-            return tuple(placed) if isinstance(value, tuple) else placed
-        if isinstance(value, dict):
-            return {key: place(item, f"{path}.{key}") for key, item in value.items()}
-        return value
-
-    return {key: value if key == "state" else place(value, key) for key, value in payload.items()}
-
-
-def devices_of(value) -> list[str]:
-    """The device of every tensor in ``value``, in ``_tensors`` order (the wire brings them all back on the
-    CPU)."""
-    return [str(tensor.device) for tensor in _tensors(value)]
-
-
-def _tensors(value) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [tensor for item in value for tensor in _tensors(item)]
-    return []
-
-
 def call(package, payload: dict) -> dict:
     """``module.function(*args, **kwargs)``; with ``grad_wrt``, gradients of Σ outputs·grad_outputs."""
     function = package.attribute(payload["module"], payload["function"])
@@ -83,7 +43,7 @@ def call(package, payload: dict) -> dict:
         result = function(*args, **payload.get("kwargs", {}))
     grads: list = []
     if wrt:
-        outputs = _tensors(result)
+        outputs = tensors_of(result)
         grad_outputs = payload.get("grad_outputs") or [torch.ones_like(t) for t in outputs]
         pairs = [
             (o, g) for o, g in zip(outputs, grad_outputs) if isinstance(o, torch.Tensor) and o.requires_grad
@@ -108,17 +68,13 @@ def call(package, payload: dict) -> dict:
 
 def _build(package, payload: dict) -> nn.Module:
     cls = package.attribute(payload["module"], payload["cls"])
-    torch.manual_seed(int(payload.get("seed", 0)))
+    seed_for(payload)
     model = cls(*payload.get("init", []), **payload.get("init_kwargs", {}))
     if not isinstance(model, nn.Module):
         raise TypeError(f"{payload['cls']}(...) gave a {type(model).__name__}, not an nn.Module")
     if payload.get("dtype"):
         model = model.to(getattr(torch, payload["dtype"]))
     return model
-
-
-def _to_payload_device(model: nn.Module, payload: dict) -> nn.Module:
-    return model if payload.get("device") is None else model.to(payload["device"])
 
 
 class LoadFailed(Exception):
@@ -182,7 +138,7 @@ def forward(package, payload: dict) -> dict:
     unexpected, missing = [], []
     if payload.get("state") is not None:
         unexpected, missing = load_by_spec_names(model, payload["state"])
-    model = _to_payload_device(model, payload)
+    model = model_on_device(model, payload)
     model.train(bool(payload.get("train")))
     recorder = Recorder()
     recorder.inspect(model)
@@ -236,7 +192,7 @@ def submodules(package, payload: dict) -> dict:
     model = _build(package, payload)
     payload = on_device(payload)
     load_strictly(model, payload["state"])
-    model = _to_payload_device(model, payload)
+    model = model_on_device(model, payload)
     model.eval()
     recorder = Recorder()
     recorder.inspect(model)
@@ -299,10 +255,10 @@ def train(package, payload: dict) -> dict:
     """Build the classifier, train it with the learner's ``train_classifier``, then predict held-out data."""
     cls = package.attribute(payload["module"], "AttentionClassifier")
     train_classifier = package.attribute(payload["module"], "train_classifier")
-    torch.manual_seed(int(payload.get("seed", 0)))
+    seed_for(payload)
     model = cls(*payload["init"])
     payload = on_device(payload)
-    model = _to_payload_device(model, payload)
+    model = model_on_device(model, payload)
     recorder = Recorder(
         operators=False
     )  # the forward checks already watch this model's operators; training is the hot path
