@@ -60,7 +60,7 @@ def seed_for(payload: dict) -> None:
     """Seed what a model's weights are drawn from (and, in a device session, its dropout's masks).
 
     On the CPU, the CPU generator alone: ``torch.manual_seed`` also queues a seed for CUDA, XPU and MTIA
-    (in case they start later), each formatting the caller's stack: about 1.3 ms a model, some 90 models
+    (in case they start later), each formatting the caller's stack: about 1.3 ms a model, some 80 models
     a submission. A CPU session cannot start a device, so nothing would ever read those seeds.
     """
     seed = int(payload.get("seed", 0))
