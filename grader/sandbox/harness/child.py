@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy  # noqa: F401 - imported once in the zygote, not by every softmax session
 import torch
 
-from . import confine, private_root, syscall_filter, tasks, wire
+from . import confine, huge_pages, private_root, syscall_filter, tasks, wire
 from . import gpu as gpu_access
 from . import landlock as filesystem_rules
 from .serving import receive, serve
@@ -42,6 +42,7 @@ def serve_zygote(control_fd: int) -> None:
     tasks.warm_up()
     syscall_filter.preload()  # its library file is outside every session's root
     _forget_harness_location()
+    huge_pages.collapse()
     control = socket.socket(fileno=control_fd)
     control.settimeout(1.0)  # wake up now and then to reap finished sessions
     threads = len(os.listdir("/proc/self/task")) if os.path.isdir("/proc/self/task") else 1
