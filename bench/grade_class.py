@@ -10,6 +10,7 @@ workers (``--dask local:N``) and prints that wall time beside the first.
     python bench/grade_class.py             # 12 submissions, 2 jobs
     python bench/grade_class.py --n 24 --jobs 2
     python bench/grade_class.py --n 48 --jobs 2 --dask 2    # and on a 2-worker Dask LocalCluster
+    python bench/grade_class.py --n 48 --call-timeout 3     # what the endless loops' 10 s costs
 """
 
 from __future__ import annotations
@@ -122,15 +123,24 @@ def main() -> int:
         help="also grade the class on a Dask LocalCluster of N workers (--dask local:N; needs the cluster "
         "extra) and compare its wall time with --jobs",
     )
+    parser.add_argument(
+        "--call-timeout",
+        type=float,
+        metavar="S",
+        help="passed on to the grader (default: the grader's, 10 s): what the endless loops' timeouts cost",
+    )
     args = parser.parse_args()
+    limits = [] if args.call_timeout is None else ["--call-timeout", str(args.call_timeout)]
 
     torch_times = import_torch_seconds()
     with tempfile.TemporaryDirectory(prefix="bench-class-") as scratch:
         klass = Path(scratch) / "class"
         kinds = build_class(klass, args.n)
-        wall, results = grade_seconds(klass, Path(scratch) / "out", ["--jobs", str(args.jobs)])
+        wall, results = grade_seconds(klass, Path(scratch) / "out", ["--jobs", str(args.jobs), *limits])
         if args.dask:
-            on_cluster, _ = grade_seconds(klass, Path(scratch) / "cluster", ["--dask", f"local:{args.dask}"])
+            on_cluster, _ = grade_seconds(
+                klass, Path(scratch) / "cluster", ["--dask", f"local:{args.dask}", *limits]
+            )
             driver_s = driver_seconds_per_answer(Path(scratch) / "cluster", Path(scratch) / "replay")
     torch_times += import_torch_seconds()
     torch_s = statistics.median(torch_times)
@@ -139,7 +149,7 @@ def main() -> int:
     print(
         f"class of {args.n} "
         f"({', '.join(f'{kinds_count} {kind}' for kind, kinds_count in _count(kinds).items())}), "
-        f"--jobs {args.jobs}"
+        f"--jobs {args.jobs}" + (f", --call-timeout {args.call_timeout:g}" if limits else "")
     )
     print(
         f"import torch (median of 6):           {torch_s:6.2f} s "
