@@ -336,7 +336,7 @@ class TestWatchMode:
     def test_the_command_watches_a_real_kit_and_stops_on_ctrl_c(self, tmp_path):
         exercises = make_kit(tmp_path)
         process = subprocess.Popen(
-            [sys.executable, "-m", "learner", "watch"],
+            [sys.executable, "-X", "faulthandler", "-m", "learner", "watch"],
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -352,7 +352,15 @@ class TestWatchMode:
             wait_for(seen, "1 of 7 exercises pass their visible checks: softmax")
         finally:
             process.send_signal(signal.SIGINT)
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # say where it was stuck: faulthandler prints every thread
+                process.send_signal(signal.SIGABRT)
+                process.wait(timeout=10)
+                reader.join(timeout=5)
+                raise AssertionError(
+                    "watch did not stop on Ctrl-C; it printed:\n" + "".join(seen)[-6000:]
+                ) from None
             reader.join(timeout=5)
         text = "".join(seen)
         assert re.search(r"softmax: \d+ passed in", text)
