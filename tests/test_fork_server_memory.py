@@ -48,7 +48,7 @@ REGION = """
 import mmap, sys, tempfile
 from grader.sandbox.harness import huge_pages
 
-HUGE, share = huge_pages.HUGE_PAGE, float(sys.argv[1])
+HUGE, share, budget_s = huge_pages.HUGE_PAGE, float(sys.argv[1]), float(sys.argv[2])
 # Private (by default mmap shares its memory), with two whole aligned huge pages in it at least.
 region = mmap.mmap(-1, 5 * HUGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
 view = memoryview(region)
@@ -60,7 +60,7 @@ start = ctypes.addressof(ctypes.c_char.from_buffer(region))
 with tempfile.NamedTemporaryFile("w", suffix=".maps") as maps:
     maps.write(f"{start:x}-{start + len(region):x} rw-p 00000000 00:00 0\\n")
     maps.flush()
-    collapsed = huge_pages.collapse(maps.name)
+    collapsed = huge_pages.collapse(maps.name, budget_s)
 fields, inside = {}, False
 for line in open("/proc/self/smaps"):
     first = line.split()[0]
@@ -73,8 +73,8 @@ print(collapsed, fields.get("Rss:", 0), fields.get("AnonHugePages:", 0))
 """
 
 
-def region_after_collapse(share: float, run=None) -> tuple[int, int, int]:
-    command = [sys.executable, "-c", REGION, str(share)]
+def region_after_collapse(share: float, run=None, budget_s: float = 10.0) -> tuple[int, int, int]:
+    command = [sys.executable, "-c", REGION, str(share), str(budget_s)]
     if run is None:
         completed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
     else:
@@ -115,6 +115,12 @@ def test_memory_mostly_unused_is_left_alone_and_does_not_grow():
     collapsed, resident, huge = region_after_collapse(0.3)
     assert (collapsed, huge) == (0, 0)
     assert resident <= 0.35 * 5 * HUGE + mmap.PAGESIZE, resident
+
+
+@needs_huge_pages
+def test_asking_stops_once_its_time_is_up():
+    # Memory so fragmented that each huge page needs compacting must not hold up the fork server's start.
+    assert region_after_collapse(1.0, budget_s=0.0) == (0, 5 * HUGE, 0)
 
 
 @needs_huge_pages
