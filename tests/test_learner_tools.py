@@ -336,7 +336,7 @@ class TestWatchMode:
     def test_the_command_watches_a_real_kit_and_stops_on_ctrl_c(self, tmp_path):
         exercises = make_kit(tmp_path)
         process = subprocess.Popen(
-            [sys.executable, "-X", "faulthandler", "-m", "learner", "watch"],
+            [sys.executable, "-X", "faulthandler", "-c", AS_IN_A_TERMINAL, "watch"],
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -366,6 +366,14 @@ class TestWatchMode:
         assert re.search(r"softmax: \d+ passed in", text)
         assert "Next: exercise 2 — attention.py" in text and "Traceback" not in text
         assert process.returncode == 0 and "Stopped." in text
+
+
+# ``python -m learner`` with Ctrl-C as in a terminal. A process that a non-interactive shell starts in the
+# background (a CI script's ``cmd &``) ignores SIGINT, and so would every process it starts, this one too.
+AS_IN_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('learner', run_name='__main__', alter_sys=True)"
+)
 
 
 def wait_for(seen: list[str], text: str, timeout: float = 120) -> None:
