@@ -66,7 +66,7 @@ def grade_on_one_thread() -> None:
     What the grader computes itself (inputs, references, oracles, comparisons) is small tensors: a second
     intra-op thread never shortens it. But after each parallel operation OpenMP's idle threads spin for a
     while, on the cores the sandboxes are grading on (measured: one such thread used 0.37 core-seconds
-    per correct submission, a sixth of its whole cost). The sandboxes run on one thread each already.
+    per correct submission, some 15 % of its whole cost). The sandboxes run on one thread each already.
     """
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
