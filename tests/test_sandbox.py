@@ -4,6 +4,7 @@ Each fixture submission is a few lines written into tmp_path; each test asks one
 what a learner's code can and cannot do, and what the grader then reports.
 """
 
+import errno
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 
 from grader.sandbox import runner, uid_blocks
 from grader.sandbox import session as sandbox_session
-from grader.sandbox.channels import ChannelClosed, Channels, ChannelTimeout
+from grader.sandbox.channels import ChannelClosed, Channels, ChannelTimeout, FrameSocket
 from grader.sandbox.harness import confine, landlock, wire
 from grader.sandbox.protections import SandboxError
 from grader.sandbox.runner import Runner
@@ -676,6 +677,32 @@ class TestConcurrency:
         channels.close()
         waiting.join(5)
         assert outcome == ["ChannelClosed"] and time.monotonic() - started < 2
+
+    @pytest.mark.parametrize("waiting_to", ["receive", "send"])
+    def test_a_socket_closed_by_another_thread_after_the_poll_reads_as_closed(self, waiting_to):
+        # The race behind the test above: the poll wakes on shutdown, and the closing thread closes the
+        # socket before the woken one sets its timeout, which then raised OSError (EBADF), not ChannelClosed.
+        ours, theirs = socket.socketpair()
+        theirs.sendall(b"x")  # something to read, so the poll reports the socket ready
+
+        class ClosedAfterThePoll:
+            def fileno(self):
+                return ours.fileno()
+
+            def settimeout(self, seconds):
+                raise OSError(errno.EBADF, "Bad file descriptor")
+
+        channel = FrameSocket(ours)
+        channel.sock = ClosedAfterThePoll()
+        try:
+            with pytest.raises(ChannelClosed):
+                if waiting_to == "receive":
+                    channel.receive({wire.TAG_INIT}, time.monotonic() + 5)
+                else:
+                    channel.send(b"frame", time.monotonic() + 5)
+        finally:
+            ours.close()
+            theirs.close()
 
     @needs_root
     def test_two_runs_at_once_never_give_a_session_the_same_uid(self, sandbox_runner, tmp_path):

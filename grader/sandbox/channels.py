@@ -32,8 +32,8 @@ class FrameSocket:
         self.limit = wire.MAX_MESSAGE_BYTES
 
     def send(self, data: bytes, deadline: float) -> None:
-        self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
         try:
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))  # raises too once closed
             self.sock.sendall(data)
         except TimeoutError:
             raise ChannelTimeout from None
@@ -88,8 +88,8 @@ class FrameSocket:
                 raise ChannelClosed
             if fd in ready:
                 break
-        self.sock.settimeout(0)
         try:
+            self.sock.settimeout(0)  # raises too if another thread has closed the socket since the poll
             chunk = self.sock.recv(1 << 20)
         except BlockingIOError:
             return
