@@ -197,6 +197,17 @@ def test_a_submission_whose_files_cannot_be_read_gets_its_row_and_the_others_are
     assert "PermissionError" in carol.exercises[0].checks[0].message
 
 
+def grade_alice_on(local, out: Path):
+    """Grade the sample class's alice_correct on the cluster ``local`` into ``out``."""
+    return grade(
+        REPO / "examples" / "class" / "alice_correct",
+        out=out,
+        settings=SETTINGS,
+        progress_stream=Recorder(),
+        cluster=ClusterAddress(scheduler=local.scheduler_address),
+    )
+
+
 @needs_sandbox
 def test_a_worker_without_a_protection_refuses_and_the_run_stops_naming_it(cluster, tmp_path):
     local, client = cluster
@@ -205,13 +216,7 @@ def test_a_worker_without_a_protection_refuses_and_the_run_stops_naming_it(clust
     client.run(lambda: os.environ.__setitem__("KIT_SANDBOX_WITHOUT", "syscall-filter"))
     try:
         with pytest.raises(MissingProtection, match=r"(?s)on worker tcp://.*syscall filter"):
-            grade(
-                REPO / "examples" / "class" / "alice_correct",
-                out=tmp_path / "out",
-                settings=SETTINGS,
-                progress_stream=Recorder(),
-                cluster=ClusterAddress(scheduler=local.scheduler_address),
-            )
+            grade_alice_on(local, tmp_path / "out")
         assert not list((tmp_path / "out" / "submissions").glob("*.json"))
     finally:
         client.run(lambda: os.environ.pop("KIT_SANDBOX_WITHOUT", None))
@@ -239,13 +244,7 @@ def test_a_sandbox_that_lacks_a_protection_mid_run_stops_the_run(cluster, tmp_pa
     client.run(lose_landlock)
     try:
         with pytest.raises(MissingProtection, match=r"(?s)on worker tcp://.*landlock: unavailable"):
-            grade(
-                REPO / "examples" / "class" / "alice_correct",
-                out=tmp_path / "out",
-                settings=SETTINGS,
-                progress_stream=Recorder(),
-                cluster=ClusterAddress(scheduler=local.scheduler_address),
-            )
+            grade_alice_on(local, tmp_path / "out")
     finally:
         client.run(mend)
 
