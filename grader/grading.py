@@ -61,12 +61,10 @@ WARNED = {"numpy": "NumPy warned", "torch": "PyTorch warned", "code": "Your code
 
 
 def grade_on_one_thread() -> None:
-    """Run this process's own PyTorch work on one thread.
+    """Run this process's own PyTorch work (small tensors: inputs, references, comparisons) on one thread.
 
-    What the grader computes itself (inputs, references, oracles, comparisons) is small tensors: a second
-    intra-op thread never shortens it. But after each parallel operation OpenMP's idle threads spin for a
-    while, on the cores the sandboxes are grading on (measured: one such thread used 0.37 core-seconds
-    per correct submission, some 15 % of its whole cost). The sandboxes run on one thread each already.
+    A second intra-op thread never shortens it, and after each parallel operation OpenMP's idle thread
+    spins on a core a sandbox is grading on: 0.37 core-seconds per correct submission, some 15 % of it.
     """
     if torch.get_num_threads() != 1:
         torch.set_num_threads(1)
@@ -186,8 +184,13 @@ def grade_exercise_confined(
     except SandboxError:
         raise
     except Exception as error:  # noqa: BLE001 - one submission never stops the class
-        reason = f"the grader could not grade this exercise: {confined.describe(error)}"
-        return ungradable_exercise(exercise, reason)
+        return grader_failed(exercise, error)
+
+
+def grader_failed(exercise: Exercise, error: Exception) -> ExerciseResult:
+    """``exercise`` ungradable because the grader's own work raised ``error`` (not the learner's code)."""
+    reason = f"the grader could not grade this exercise: {confined.describe(error)}"
+    return ungradable_exercise(exercise, reason)
 
 
 def ungradable_exercise(exercise: Exercise, reason: str) -> ExerciseResult:

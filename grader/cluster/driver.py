@@ -191,10 +191,9 @@ def _answer(future) -> tuple[object, dict | None]:
 
 def _unreadable(submission: Submission, error: OSError) -> SubmissionResult:
     """No points for any exercise, and why: what a single-machine run gives when it cannot copy the files."""
-    from grader.grading import submission_result, ungradable_exercise
+    from grader.grading import grader_failed, submission_result
 
-    reason = f"the grader could not grade this exercise: {confined.describe(error)}"
-    return submission_result(submission, [ungradable_exercise(e, reason) for e in EXERCISES])
+    return submission_result(submission, [grader_failed(e, error) for e in EXERCISES])
 
 
 def _unrecorded(submission: Submission, why: str) -> str:

@@ -34,7 +34,8 @@ RISKS = tuple(risk_name(protection) for protection in REQUIRED_PROTECTIONS)
 
 def protections_named(risks) -> list[str]:
     """The protections that the command line's risk names (``--accept-risk syscall-filter``) stand for."""
-    return [name for name in REQUIRED_PROTECTIONS if risk_name(name) in set(risks)]
+    wanted = set(risks)
+    return [name for name in REQUIRED_PROTECTIONS if risk_name(name) in wanted]
 
 
 def is_active(status: str) -> bool:
