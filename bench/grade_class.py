@@ -5,7 +5,9 @@ the test corpus, grades it with `python -m grader grade --jobs J` in a fresh out
 prints seconds per submission for the whole grade and per exercise, beside `python -c "import torch"`
 measured in the same run (median of 6: three before the grade and three after, as this machine's speed
 drifts), and their ratio. With ``--dask N`` it grades the same class again on a Dask ``LocalCluster`` of N
-workers (``--dask local:N``) and prints that wall time beside the first.
+workers (``--dask local:N``) and prints that wall time beside the first. Beside each figure: the share of
+the CPU the hypervisor gave to other guests meanwhile (``cpu_steal.py``); figures measured with more than
+5 % stolen are not comparable with quiet ones.
 
     python bench/grade_class.py             # 12 submissions, 2 jobs
     python bench/grade_class.py --n 24 --jobs 2
@@ -26,6 +28,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.cpu_steal import StealMeter  # noqa: E402 - the repo is not installed here necessarily
+
 MUTANTS = REPO / "tests" / "submissions" / "mutants"
 KINDS = (
     "correct",
@@ -75,19 +81,20 @@ def import_torch_seconds(times: int = 3) -> list[float]:
     return measured
 
 
-def grade_seconds(klass: Path, out: Path, executor: list[str]) -> tuple[float, list[dict]]:
-    """Wall seconds of one ``python -m grader grade`` of ``klass`` into a fresh ``out``, and its results."""
+def grade_seconds(klass: Path, out: Path, executor: list[str]) -> tuple[float, list[dict], StealMeter]:
+    """Wall seconds of one ``python -m grader grade`` of ``klass`` into a fresh ``out``, its results, and
+    the CPU stolen meanwhile."""
     started = time.perf_counter()
     command = [sys.executable, "-m", "grader", "grade", str(klass), "--out", str(out), *executor]
-    subprocess.run(command, cwd=REPO, check=True, stderr=subprocess.DEVNULL)
+    with StealMeter() as steal:
+        subprocess.run(command, cwd=REPO, check=True, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - started
-    return wall, json.loads((out / "results.json").read_text())["submissions"]
+    return wall, json.loads((out / "results.json").read_text())["submissions"], steal
 
 
 def driver_seconds_per_answer(graded: Path, replay: Path) -> float:
     """What a cluster run's driver does for each answer, timed on the answers of ``graded``: the JSON text
     read and checked against the lesson, the atomic record, the feedback pictures."""
-    sys.path.insert(0, str(REPO))
     from grader.cluster.verdict import read_verdict
     from grader.gradebook import Gradebook
     from grader.reports.page import draw_pictures
@@ -132,17 +139,20 @@ def main() -> int:
     args = parser.parse_args()
     limits = [] if args.call_timeout is None else ["--call-timeout", str(args.call_timeout)]
 
-    torch_times = import_torch_seconds()
+    with StealMeter() as torch_steal:
+        torch_times = import_torch_seconds()
     with tempfile.TemporaryDirectory(prefix="bench-class-") as scratch:
         klass = Path(scratch) / "class"
         kinds = build_class(klass, args.n)
-        wall, results = grade_seconds(klass, Path(scratch) / "out", ["--jobs", str(args.jobs), *limits])
+        jobs = ["--jobs", str(args.jobs), *limits]
+        wall, results, steal = grade_seconds(klass, Path(scratch) / "out", jobs)
         if args.dask:
-            on_cluster, _ = grade_seconds(
+            on_cluster, _, cluster_steal = grade_seconds(
                 klass, Path(scratch) / "cluster", ["--dask", f"local:{args.dask}", *limits]
             )
             driver_s = driver_seconds_per_answer(Path(scratch) / "cluster", Path(scratch) / "replay")
-    torch_times += import_torch_seconds()
+    with StealMeter() as torch_steal_after:
+        torch_times += import_torch_seconds()
     torch_s = statistics.median(torch_times)
 
     per_submission = wall / args.n
@@ -153,13 +163,17 @@ def main() -> int:
     )
     print(
         f"import torch (median of 6):           {torch_s:6.2f} s "
-        f"(from {min(torch_times):.2f} to {max(torch_times):.2f})"
+        f"(from {min(torch_times):.2f} to {max(torch_times):.2f}; before the grade {torch_steal.describe()}, "
+        f"after it {torch_steal_after.describe()})"
     )
-    print(f"grading wall time, whole class:       {wall:6.2f} s (zygote start included)")
+    print(f"grading wall time, whole class:       {wall:6.2f} s (zygote start included; {steal.describe()})")
     print(f"grading wall time per submission:     {per_submission:6.2f} s")
     print(f"ratio per submission / import torch:  {per_submission / torch_s:6.2f}")
     if args.dask:
-        print(f"--dask local:{args.dask}, whole class:        {on_cluster:6.2f} s (cluster start included)")
+        print(
+            f"--dask local:{args.dask}, whole class:        {on_cluster:6.2f} s (cluster start included; "
+            f"{cluster_steal.describe()})"
+        )
         print(f"--dask local:{args.dask} per submission:      {on_cluster / args.n:6.2f} s")
         print(f"ratio --dask local:{args.dask} / --jobs {args.jobs}:     {on_cluster / wall:6.2f}")
         print(f"driver's work per answer (one core):  {driver_s:6.3f} s (read, checked, recorded, drawn)")

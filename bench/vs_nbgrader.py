@@ -29,6 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.cpu_steal import StealMeter  # noqa: E402
 from grader.contract import ASSIGNMENT  # noqa: E402 - the repo is not installed here necessarily
 from grader.kit.nbgrader_course import isolated_jupyter, modules_to_notebook  # noqa: E402
 from grader.kit.notebook import NOTEBOOK  # noqa: E402
@@ -99,14 +100,16 @@ def main() -> int:
     )
 
     started = time.monotonic()
-    run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"], course, env)
+    with StealMeter() as nbgrader_steal:
+        run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"], course, env)
     nbgrader_s = time.monotonic() - started
     nbgrader_totals = json.loads(run([sys.executable, "-c", READ_TOTALS, ASSIGNMENT], course, env).stdout)
 
     out = root / "grades"
     shutil.rmtree(out, ignore_errors=True)
     started = time.monotonic()
-    run(grader_command(course / "submitted", out, args.jobs), REPO, env)
+    with StealMeter() as grader_steal:
+        run(grader_command(course / "submitted", out, args.jobs), REPO, env)
     grader_s = time.monotonic() - started
     grader_totals = {
         s["submission"]: s["total"] for s in json.loads((out / "results.json").read_text())["submissions"]
@@ -115,11 +118,11 @@ def main() -> int:
     n = len(students)
     print(
         f"\nnbgrader autograde:  {nbgrader_s:7.1f} s  = {nbgrader_s / n:5.1f} s per submission "
-        "(one kernel per notebook)"
+        f"(one kernel per notebook; {nbgrader_steal.describe()})"
     )
     print(
         f"python -m grader grade --jobs {args.jobs}: "
-        f"{grader_s:7.1f} s  = {grader_s / n:5.1f} s per submission (sandboxed)"
+        f"{grader_s:7.1f} s  = {grader_s / n:5.1f} s per submission (sandboxed; {grader_steal.describe()})"
     )
     print(f"ratio (grader / nbgrader): {grader_s / nbgrader_s:.2f}")
     print(f"\n{'learner':28} {'nbgrader':>9} {'grader':>7}")
