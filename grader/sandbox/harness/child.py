@@ -21,9 +21,10 @@ import traceback
 from pathlib import Path
 
 import numpy  # noqa: F401 - imported once in the zygote, not by every softmax session
+import numpy.random  # noqa: F401 - nor by every session whose code draws random numbers
 import torch
 
-from . import confine, huge_pages, private_root, syscall_filter, tasks, wire
+from . import confine, dynamo_on_demand, huge_pages, private_root, syscall_filter, tasks, wire
 from . import gpu as gpu_access
 from . import landlock as filesystem_rules
 from .serving import receive, serve
@@ -39,6 +40,7 @@ TURNED_OFF = "turned off for this run, standing for a machine without it"
 
 def serve_zygote(control_fd: int) -> None:
     """Fork a session for every control message; return when the grader closes the socket."""
+    dynamo_on_demand.install()
     tasks.warm_up()
     syscall_filter.preload()  # its library file is outside every session's root
     _forget_harness_location()

@@ -284,14 +284,20 @@ def train(package, payload: dict) -> dict:
 
 
 def warm_up() -> None:
-    """Pay, once in the fork server, for what the first recorded call would import (~3 s of modules).
+    """Pay, once in the fork server, for what the sessions' first calls would import lazily.
 
-    One thread, a 2×2 product: enough to load the dispatch machinery, too small to start a thread pool.
+    A recorded product, a gradient with given output gradients (``torch.autograd.grad`` then imports
+    the symbolic-shapes machinery, SymPy with it: 0.4 s) and an optimizer step, as the tasks above do.
+    One thread and 2×2 tensors: enough to load the machinery, too small to start a thread pool.
     """
     torch.set_num_threads(1)
+    weight = nn.Parameter(torch.ones(2, 2))
+    optimizer = torch.optim.Adam([weight])
     with Recorder():
-        tiny = torch.ones(2, 2)
-        _ = tiny @ tiny
+        product = weight @ weight
+        (gradient,) = torch.autograd.grad([product], [weight], [torch.ones_like(product)])
+        weight.grad = gradient
+        optimizer.step()
 
 
 LESSON_TASKS = {
