@@ -88,17 +88,19 @@ def _weight_directions(reference: nn.Module, grads: dict, unplaced: set, seed: i
     into it, so moving either name says nothing clear; its structure check reports the sharing.
     """
     g = generator(seed)
-    names = [name for name, _ in reference.named_parameters()]
-    shared = {
-        name
-        for name in names
-        for other in names
-        if name != other
-        and name in grads
-        and other in grads
-        and bool(grads[name].abs().sum() > 0)
-        and torch.equal(grads[name], grads[other])
-    }
+    shared = set()
+    # Only gradients of one shape can be equal: an encoder's ~40 weights make a dozen small groups.
+    alike: dict[tuple, list[str]] = {}
+    for name, _ in reference.named_parameters():
+        if name in grads and bool(grads[name].abs().sum() > 0):
+            alike.setdefault(tuple(grads[name].shape), []).append(name)
+    for names in alike.values():
+        shared.update(
+            name
+            for name in names
+            for other in names
+            if name != other and torch.equal(grads[name], grads[other])
+        )
     return {
         name: torch.randn(parameter.shape, generator=g, dtype=torch.float64)
         for name, parameter in reference.named_parameters()
