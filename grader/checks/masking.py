@@ -19,6 +19,7 @@ from grader.checks.compare import (
 from grader.checks.devices import MASK_DEVICE_HINT, expect_on_device, location
 from grader.checks.inputs import FLOATS, mask_text, qkv, randn, random_mask, shape_text
 from grader.checks.masking_cases import MASK_FORMS, WHERE, attend, causal_hint, fully_masked_case
+from grader.checks.reference_gradients import gradients
 
 # The hints for masked weights are chosen where the visible tests choose theirs, by the same signatures.
 from learner.mistakes import ZERO_ROWS_HINT, fully_masked_hint, mask_hint
@@ -191,7 +192,7 @@ def check_fully_masked_row_has_finite_gradients(learner):
         q, k, v, mask = fully_masked_case(160, dtype)
         grads = [randn(161, 2, 4, 3, dtype=dtype), randn(162, 2, 4, 5, dtype=dtype)]
         inputs = [t.clone().requires_grad_(True) for t in (q, k, v)]
-        expected = torch.autograd.grad(reference(*inputs, mask), inputs, grads)
+        expected = gradients(reference(*inputs, mask), inputs, grads)
         with case(
             shape_text(q, k, v)
             + ", mask (2, 4, 5) with fully masked rows, gradient of (output·g₁ + weights·g₂)"
@@ -212,7 +213,7 @@ def check_gradients_match_reference(learner):
     mask = reference_causal(4)
     grads = [randn(171, 2, 4, 5, dtype=torch.float64), randn(172, 2, 4, 4, dtype=torch.float64)]
     inputs = [t.clone().requires_grad_(True) for t in (q, k, v)]
-    expected = torch.autograd.grad(reference(*inputs, mask), inputs, grads)
+    expected = gradients(reference(*inputs, mask), inputs, grads)
     with case(shape_text(q, k, v) + ", causal mask"):
         call, _, _ = attend(learner, q, k, v, mask, grad_wrt=(0, 1, 2), grad_outputs=grads)
         expect_gradients(call.grads, expected, "q k v", WHERE)

@@ -21,6 +21,7 @@ from grader.checks import case
 from grader.checks.compare import NO_GRADIENT_HINT, Hint, Tolerance, expect_close, fail, is_close
 from grader.checks.devices import MASK_DEVICE_HINT, NEW_TENSOR_HINT, expect_on_device
 from grader.checks.inputs import generator, randn
+from grader.checks.reference_gradients import weighted_sum
 from grader.checks.rng import global_rng
 from grader.sandbox.client import LearnerError
 
@@ -279,8 +280,8 @@ def expected_outputs(reference: nn.Module, calls: list[dict], grad_params: bool 
         grads = []
         if spec.get("grad_output") is not None:
             wrt = [args[i] for i in spec.get("grad_wrt", ())]
-            out.backward(
-                spec["grad_output"], inputs=wrt + list(reference.parameters()) if grad_params else wrt or None
+            weighted_sum([out], [spec["grad_output"]]).backward(
+                inputs=wrt + list(reference.parameters()) if grad_params else wrt or None
             )
             grads = [args[i].grad for i in spec.get("grad_wrt", ())]
         outputs.append(out.detach())
