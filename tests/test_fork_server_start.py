@@ -18,16 +18,15 @@ import pytest
 HARNESS = Path(__file__).resolve().parent.parent / "grader" / "sandbox" / "harness"
 
 PROLOGUE = f"""
-import json, sys, time, types
+import json, sys, types
 harness = types.ModuleType("sandbox_harness")
 harness.__path__ = [{str(HARNESS)!r}]
 sys.modules["sandbox_harness"] = harness
 import torch
 from sandbox_harness import dynamo_on_demand, tasks
-started = time.perf_counter()
 installed = dynamo_on_demand.install()
 tasks.warm_up()
-seen = {{"installed": installed, "warm_up_s": time.perf_counter() - started}}
+seen = {{"installed": installed}}
 
 def real_loaded():
     module = sys.modules.get("torch._dynamo")
@@ -76,9 +75,8 @@ seen["grad_finite"] = bool(torch.isfinite(grad).all())
     )
 
 
-def test_the_fork_server_starts_with_the_stand_in_and_warms_up_in_well_under_a_second(eager_session):
+def test_the_fork_server_starts_and_warms_up_with_the_stand_in_not_the_compiler(eager_session):
     assert eager_session["installed"] and eager_session["after_start"] is False
-    assert eager_session["warm_up_s"] < 1.0, "the real compiler's import takes longer than this"
 
 
 def test_training_and_gradients_run_without_the_real_compiler(eager_session):
