@@ -108,3 +108,22 @@ seen["kept"] = sys.modules["torch._dynamo"] is real and torch._dynamo is real
     assert seen["real_after_submodule"] and seen["config_module"] == "torch._dynamo.config"
     assert seen["stand_in_delegates"] and seen["disable_delegates"]
     assert seen["installed_again"] is False and seen["kept"]
+
+
+def test_a_pytorch_without_the_compiler_package_gets_no_stand_in():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys, types; h = types.ModuleType('sandbox_harness'); h.__path__ = [{str(HARNESS)!r}]; "
+            "sys.modules['sandbox_harness'] = h; import importlib.util, torch; "
+            "from sandbox_harness import dynamo_on_demand; "
+            "importlib.util.find_spec = lambda name, package=None: None; "
+            "print(dynamo_on_demand.install(), 'torch._dynamo' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.split() == ["False", "False"], done.stderr[-2000:]

@@ -33,10 +33,13 @@ class _StandIn(types.ModuleType):
 
 
 def install() -> bool:
-    """Put the stand-in in place unless the real module is loaded already; returns whether it did."""
+    """Put the stand-in in place unless the real module is loaded already (or this PyTorch has none);
+    returns whether it did."""
     if NAME in sys.modules:
         return False
     spec = importlib.util.find_spec(NAME)  # finds the package without running it: torch is loaded
+    if spec is None:
+        return False
     stand_in = _StandIn(NAME, __doc__)
     stand_in.__spec__, stand_in.__file__ = spec, spec.origin
     stand_in.__package__ = NAME
