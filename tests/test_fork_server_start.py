@@ -51,6 +51,9 @@ def eager_session() -> dict:
 from sandbox_harness.recorder import Recorder
 from torch import nn
 seen["after_start"] = real_loaded()
+as_called = torch._dynamo.disable(len, False, wrapping=False)  # as torch._disable_dynamo calls it
+as_decorator = torch._dynamo.disable(recursive=False)(len)
+seen["disable_is_identity"] = as_called is len and as_decorator is len
 model = nn.Linear(4, 2)
 losses = []
 for optimizer in (torch.optim.Adam(model.parameters(), lr=0.1), torch.optim.SGD(model.parameters(), lr=0.1)):
@@ -78,6 +81,7 @@ seen["grad_finite"] = bool(torch.isfinite(grad).all())
 
 def test_the_fork_server_starts_and_warms_up_with_the_stand_in_not_the_compiler(eager_session):
     assert eager_session["installed"] and eager_session["after_start"] is False
+    assert eager_session["disable_is_identity"]
 
 
 def test_training_and_gradients_run_without_the_real_compiler(eager_session):

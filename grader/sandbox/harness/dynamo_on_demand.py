@@ -44,9 +44,9 @@ def install() -> bool:
     stand_in.__spec__, stand_in.__file__ = spec, spec.origin
     stand_in.__package__ = NAME
 
-    def disable(fn=None, recursive=True, *, reason=None, wrapping=True):
-        if stand_in.real is not None:
-            return stand_in.real.disable(fn, recursive, reason=reason, wrapping=wrapping)
+    def disable(fn=None, *args, **kwargs):  # (fn, recursive, *, reason, wrapping), as PyTorch calls it
+        if stand_in.real is not None:  # passed on as given: older releases take fewer keywords
+            return stand_in.real.disable(fn, *args, **kwargs)
         if fn is None:  # used as @disable(recursive=...)
             return lambda function: function
         return fn
