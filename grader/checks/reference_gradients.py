@@ -17,7 +17,7 @@ def weighted_sum(outputs: Sequence[torch.Tensor], output_grads: Sequence[torch.T
     """Σ over the pairs of (output · g).sum(): a scalar whose gradient is the one ``output_grads`` ask for."""
     if len(outputs) != len(output_grads):
         raise ValueError(f"{len(outputs)} outputs but {len(output_grads)} output gradients")
-    return sum((output * grad).sum() for output, grad in zip(outputs, output_grads, strict=True))
+    return sum((output * grad).sum() for output, grad in zip(outputs, output_grads))
 
 
 def gradients(

@@ -1,8 +1,8 @@
 """Starting the sandbox's fork server (the zygote) without importing PyTorch in this process.
 
-The zygote spends ~2 s importing PyTorch and warming up. ``launch`` only starts its process, so the grader can
-import PyTorch and the checks at the same time on another core; ``runner._Zygote`` then waits for
-the zygote's hello when the first session needs it.
+The zygote spends ~2 s importing PyTorch and warming up. ``launch`` only starts its process, so the
+grader can import PyTorch and the checks at the same time on another core; ``runner._Zygote`` then
+waits for the zygote's hello when the first session needs it.
 """
 
 from __future__ import annotations
