@@ -25,6 +25,22 @@ def scaled_dot_product_attention(q, k, v):
     return op(q, k, v)[0], weights
 """
 
+# TorchScript compiled from a built string: no Python-level hook sees its calls, and under a dispatch mode
+# PyTorch's own attention decomposes before the mode does, so only the dispatcher can see it.
+TORCHSCRIPT_FROM_A_STRING = """
+import math
+import torch
+
+_unit = torch.jit.CompilationUnit(
+    "def attend(q, k, v):\\n    return torch.nn.functional." + "scaled_dot_product_" + "attention(q, k, v)\\n"
+)
+
+
+def scaled_dot_product_attention(q, k, v):
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), dim=-1)
+    return _unit.attend(q, k, v), weights
+"""
+
 # A function the sandbox watches at the PyTorch-function level only (it computes no attention): the
 # fused kernel is still found, by the builtin's own name, however the learner spelled it.
 FUSED_KERNEL_IN_POSITIONAL_ENCODING = (
@@ -139,6 +155,11 @@ def graded(tmp_path_factory):
             ["attention"],
         ),
         (
+            "torchscript",
+            module_folder(tmp_path, "torchscript", {"attention.py": TORCHSCRIPT_FROM_A_STRING}),
+            ["attention"],
+        ),
+        (
             "fused",
             module_folder(tmp_path, "fused", {"encoder.py": FUSED_KERNEL_IN_POSITIONAL_ENCODING}),
             ["encoder"],
@@ -166,6 +187,12 @@ class TestForbiddenBuiltins:
         result = graded["obfuscated"]["attention"]
         assert result.score == 0
         assert any("aten operator" in note and "scaled_dot_product" in note for note in result.notes)
+        assert all("built-in the SPEC forbids" in check.message for check in filter(shown, result.checks))
+
+    def test_built_in_attention_in_torchscript_compiled_from_a_string_withholds_the_exercise(self, graded):
+        result = graded["torchscript"]["attention"]
+        assert result.score == 0, [check.message for check in result.checks]
+        assert any("aten operator aten.scaled_dot_product_attention" in note for note in result.notes)
         assert all("built-in the SPEC forbids" in check.message for check in filter(shown, result.checks))
 
     def test_a_fused_kernel_called_by_a_built_name_outside_attention_withholds_the_exercise(self, graded):

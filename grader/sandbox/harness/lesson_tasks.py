@@ -2,9 +2,9 @@
 
 They run in the child, on the learner's code, and send back plain values only. Each also records
 any use of the built-ins the SPEC forbids, at two levels: PyTorch functions (a ``TorchFunctionMode``
-sees ``F.scaled_dot_product_attention`` however it was reached) and ATen operators (a
-``TorchDispatchMode`` sees ``aten._scaled_dot_product_*`` even when called through ``torch.ops``),
-plus any forbidden ``nn`` module inside a learner's model.
+sees ``F.scaled_dot_product_attention`` however it was reached) and ATen operators (tripwires in the
+dispatcher see ``aten.scaled_dot_product_attention`` and its kernels on any path, ``torch.ops`` and
+TorchScript included), plus any forbidden ``nn`` module inside a learner's model.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """Recording what a task's call uses of the built-ins the SPEC forbids, and the warnings it raises.
 
 Two levels: PyTorch functions (a ``TorchFunctionMode`` sees ``F.scaled_dot_product_attention``
-however it was reached) and ATen operators (a ``TorchDispatchMode`` sees ``aten._scaled_dot_product_*``
-even when called through ``torch.ops``), plus any forbidden ``nn`` module inside a learner's model.
+however it was reached) and ATen operators (tripwires in the dispatcher, ``operator_tripwires``, see
+``aten.scaled_dot_product_attention`` and its fused kernels on every path, TorchScript included), plus
+any forbidden ``nn`` module inside a learner's model. On a PyTorch where the tripwires cannot be set,
+a ``TorchDispatchMode`` watches the operators instead, as it did before them.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from torch._ops import OpOverload, OpOverloadPacket
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from . import operator_tripwires
+from .operator_tripwires import is_forbidden_operator
+
 MAX_WARNINGS = 5
 WARNING_ORIGINS = ("numpy", "torch", "code")  # "code": the learner's own, or Python's
 _LIBRARY_FOLDERS = {
@@ -36,27 +41,16 @@ FORBIDDEN_FUNCTIONS = {
 for _name in ("_native_multi_head_attention", "_transformer_encoder_layer_fwd"):
     if hasattr(torch, _name):
         FORBIDDEN_FUNCTIONS[getattr(torch, _name)] = f"torch.{_name}"
-FORBIDDEN_OPERATOR_PARTS = (
-    "scaled_dot_product",
-    "multi_head_attention",
-    "transformer_encoder_layer",
-    "flash_attention",
-    "efficient_attention",
-)
 FORBIDDEN_MODULES = (nn.MultiheadAttention, nn.TransformerEncoderLayer, nn.TransformerEncoder)
-# Functions that compute no attention: watched at the function level only. The operator recorder sends
-# every ATen operator through Python (~10 µs each): a tutorial-style positional encoding that assigns
-# entry by entry would run 13 times slower and time out, and built-in attention would gain nothing here.
+# Functions that compute no attention: without the tripwires, watched at the function level only. The
+# fallback's dispatch mode sends every ATen operator through Python (~10 µs each): a tutorial-style
+# positional encoding that assigns entry by entry would run 13 times slower and time out.
 NO_ATTENTION_FUNCTIONS = frozenset(
     {"softmax", "padding_mask", "causal_mask", "sinusoidal_positional_encoding"}
 )
 
 
 _OPERATOR_VERDICTS: dict = {}
-
-
-def _is_forbidden_operator(name: str) -> bool:
-    return any(part in name for part in FORBIDDEN_OPERATOR_PARTS)
 
 
 class _FunctionRecorder(TorchFunctionMode):
@@ -74,12 +68,12 @@ class _FunctionRecorder(TorchFunctionMode):
         if (
             name is None
             and isinstance(func, (OpOverload, OpOverloadPacket))
-            and _is_forbidden_operator(str(func))
+            and is_forbidden_operator(str(func))
         ):
             name = f"aten operator {func}"
         # torch._scaled_dot_product_flash_attention_for_cpu and its kin: PyTorch's own builtins, by their own
         # name.
-        if name is None and isinstance(func, BuiltinFunctionType) and _is_forbidden_operator(func.__name__):
+        if name is None and isinstance(func, BuiltinFunctionType) and is_forbidden_operator(func.__name__):
             name = f"torch.{func.__name__}"
         if name:
             self.found.add(name)
@@ -87,6 +81,8 @@ class _FunctionRecorder(TorchFunctionMode):
 
 
 class _OperatorRecorder(TorchDispatchMode):
+    """The fallback where the tripwires cannot be set: sees operators below composite decompositions."""
+
     def __init__(self, found: set[str]):
         super().__init__()
         self.found = found
@@ -94,14 +90,18 @@ class _OperatorRecorder(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         forbidden = _OPERATOR_VERDICTS.get(func)
         if forbidden is None:  # str(func) builds a new string: once per operator, not once per call
-            forbidden = _OPERATOR_VERDICTS[func] = _is_forbidden_operator(str(func))
+            forbidden = _OPERATOR_VERDICTS[func] = is_forbidden_operator(str(func))
         if forbidden:
             self.found.add(f"aten operator {func}")
         return func(*args, **(kwargs or {}))
 
 
 class Recorder:
-    """Run learner code under both recorders; ``found`` lists the forbidden built-ins it reached."""
+    """Run learner code under both recorders; ``found`` lists the forbidden built-ins it reached.
+
+    ``operators=False`` leaves out the fallback's dispatch mode (the tripwires cost nothing and are
+    always armed).
+    """
 
     def __init__(self, operators: bool = True):
         self.found: set[str] = set()
@@ -115,7 +115,12 @@ class Recorder:
         self._seen: list[tuple[object, type, str]] = []
         warnings.simplefilter("always")
         warnings.showwarning = self._keep
-        self._modes = [_FunctionRecorder(self.found)] + [_OperatorRecorder(self.found)] * self.operators
+        tripwires = operator_tripwires.install()
+        self._modes = [_FunctionRecorder(self.found)]
+        if tripwires:
+            self._modes.append(operator_tripwires.armed(self.found))
+        elif self.operators:
+            self._modes.append(_OperatorRecorder(self.found))
         for mode in self._modes:
             mode.__enter__()
         return self

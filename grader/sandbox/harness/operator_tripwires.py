@@ -1,0 +1,122 @@
+"""Tripwires on the ATen operators the SPEC forbids, set in PyTorch's dispatcher.
+
+Every call of an operator passes the dispatcher, whoever makes it: Python, ``torch.ops``, TorchScript
+(a ``CompilationUnit`` built from a string included), inference mode, a backward pass. Each forbidden
+operator gets a kernel on a dispatch key of its own, above autograd and above every composite
+operator's decomposition. The kernel notes the call and hands it on unchanged, below that key. Every
+other operator falls through the key, at no cost.
+
+This replaces a ``TorchDispatchMode``, which saw too little and cost too much:
+- ``aten.scaled_dot_product_attention`` is a composite operator. Under a dispatch mode it decomposes
+  before the mode sees it, into ``bmm`` and ``softmax``. So built-in attention called from TorchScript
+  was found by neither recorder.
+- The mode sent every operator through Python, about 10 µs each. A multi-head forward and backward
+  took three times as long.
+
+The key is switched on, per thread, only while ``armed`` (a ``Recorder`` records). So the grader's own
+uses of these operators never meet it: its oracles in a notebook kernel, its warm-up, the fork server.
+
+The key is ``TESTING_ONLY_GenericMode``: c10 reserves it for its own tests, and nothing in PyTorch
+registers on it. ``install`` refuses, and the recorder falls back to the dispatch mode, when the key
+already holds a registration, or when this PyTorch lacks what the tripwires need.
+
+The learner's code runs in this process. Code that sets out to switch the key off can do so, as it
+could pop a mode. What the tripwires guarantee is that no way of *calling* these operators escapes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import torch
+
+KEY_NAME = "TESTING_ONLY_GenericMode"
+FORBIDDEN_OPERATOR_PARTS = (
+    "scaled_dot_product",
+    "multi_head_attention",
+    "transformer_encoder_layer",
+    "flash_attention",
+    "efficient_attention",
+)
+
+_lock = threading.Lock()
+_state: dict = {"installed": None, "libraries": [], "key": None}
+# Where a tripped wire writes: every armed recorder's set. A wire tripped with none armed (a thread that
+# inherited the key, say) is kept for the next recorder to arm.
+_receivers: list[set[str]] = []
+_unclaimed: set[str] = set()
+
+
+def is_forbidden_operator(name: str) -> bool:
+    return any(part in name for part in FORBIDDEN_OPERATOR_PARTS)
+
+
+def forbidden_operators() -> list[str]:
+    """``["aten::_native_multi_head_attention.out", "aten::scaled_dot_product_attention", ...]``: every
+    forbidden operator and overload this PyTorch has registered."""
+    names = torch._C._dispatch_get_all_op_names()
+    return sorted(name for name in names if name.startswith("aten::") and is_forbidden_operator(name))
+
+
+def install() -> bool:
+    """Set the tripwires, once per process; returns whether they are set."""
+    with _lock:
+        if _state["installed"] is None:
+            _state["installed"] = _install()
+        return _state["installed"]
+
+
+def _install() -> bool:
+    try:
+        key = torch._C._parse_dispatch_key(KEY_NAME)
+        if key is None or torch._C._dispatch_get_registrations_for_dispatch_key(KEY_NAME):
+            return False  # someone else's key after all
+        everything_else = torch.library.Library("_", "IMPL")
+        everything_else.fallback(torch.library.fallthrough_kernel, dispatch_key=KEY_NAME)
+        wires = torch.library.Library("aten", "IMPL")
+        keyset = torch._C.DispatchKeySet(key)
+        for name in forbidden_operators():
+            operator = _overload(name)
+            if operator is not None:
+                wires.impl(name.removeprefix("aten::"), _tripwire(operator, keyset), KEY_NAME)
+    except (AttributeError, RuntimeError, TypeError, ValueError):
+        return False
+    _state.update(libraries=[everything_else, wires], key=key)
+    return True
+
+
+def _overload(name: str):
+    """``aten::op.overload`` as an ``OpOverload``; None for one Python cannot reach."""
+    base, _, overload = name.removeprefix("aten::").partition(".")
+    try:
+        return getattr(getattr(torch.ops.aten, base), overload or "default")
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _tripwire(operator, keyset):
+    note = f"aten operator {operator}"
+
+    def kernel(*args, **kwargs):
+        for found in _receivers or [_unclaimed]:
+            found.add(note)
+        with torch._C._ExcludeDispatchKeyGuard(keyset):
+            return operator(*args, **kwargs)
+
+    return kernel
+
+
+@contextlib.contextmanager
+def armed(found: set[str]):
+    """While inside: every forbidden operator this thread reaches is added to ``found``, as
+    ``"aten operator aten.<name>.<overload>"``. Requires ``install()`` to have returned True."""
+    found.update(_unclaimed)
+    _unclaimed.clear()
+    _receivers.append(found)
+    try:
+        with torch._C._IncludeDispatchKeyGuard(_state["key"]):
+            yield found
+    finally:
+        # By identity: two recorders' sets may be equal.
+        del _receivers[next(i for i, receiver in enumerate(_receivers) if receiver is found)]

@@ -1,0 +1,154 @@
+"""Do the dispatcher's tripwires see every way of calling built-in attention, and change nothing else?
+
+The recorder (``grader/sandbox/harness/recorder.py``) arms them around each of the learner's calls. They
+must note a forbidden operator however it is reached: Python, ``torch.ops``, TorchScript (compiled from a
+string, so that no source scan sees the name), inference mode, a fused kernel called directly. Results
+must be bit for bit what PyTorch gives unarmed. Disarmed, the grader's own uses (its oracles) must meet
+nothing. Where the tripwires cannot be set, the recorder's dispatch mode must still find what it found
+before.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from grader.sandbox.harness import operator_tripwires, recorder
+from grader.sandbox.harness.operator_tripwires import KEY_NAME, armed, forbidden_operators
+from grader.sandbox.harness.recorder import Recorder
+
+pytestmark = pytest.mark.skipif(not operator_tripwires.install(), reason="this PyTorch cannot take them")
+
+SDPA = "aten operator aten.scaled_dot_product_attention.default"
+FUSED_CPU = "aten operator aten._scaled_dot_product_flash_attention_for_cpu.default"
+# Compiled from a built string: neither the source scan nor a Python-level hook sees this call.
+COMPILED = torch.jit.CompilationUnit(
+    "def attend(q, k, v):\n    return torch.nn.functional." + "scaled_dot_product_" + "attention(q, k, v)\n"
+)
+
+
+def _scripted(q, k, v):
+    return F.scaled_dot_product_attention(q, k, v)
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.script's
+    scripted = torch.jit.script(_scripted)
+
+
+def inputs(requires_grad: bool = True) -> torch.Tensor:
+    return torch.randn(2, 2, 3, 4, generator=torch.Generator().manual_seed(0), requires_grad=requires_grad)
+
+
+def eager(q):
+    return F.scaled_dot_product_attention(q, q, q)
+
+
+def through_torch_ops(q):
+    return getattr(torch.ops.aten, "scaled_dot_product_" + "attention")(q, q, q)
+
+
+def through_torchscript(q):
+    return scripted(q, q, q)
+
+
+def through_a_compilation_unit(q):
+    return COMPILED.attend(q, q, q)
+
+
+def in_inference_mode(q):
+    with torch.inference_mode():
+        return COMPILED.attend(q.detach(), q.detach(), q.detach())
+
+
+def the_fused_kernel_itself(q):
+    return getattr(torch, "_scaled_dot_product_" + "flash_attention_for_cpu")(q, q, q)[0]
+
+
+def multihead_fast_path(q):
+    layer = torch.nn.MultiheadAttention(4, 2, batch_first=True).eval()
+    with torch.no_grad():
+        x = q.detach()[0]
+        return layer(x, x, x, need_weights=False)[0]
+
+
+PATHS = {
+    eager: SDPA,
+    through_torch_ops: SDPA,
+    through_torchscript: SDPA,
+    through_a_compilation_unit: SDPA,
+    in_inference_mode: SDPA,
+    the_fused_kernel_itself: FUSED_CPU,
+    multihead_fast_path: "aten operator aten._native_multi_head_attention.default",
+}
+
+
+@pytest.mark.parametrize("path", PATHS, ids=lambda path: path.__name__)
+def test_every_way_of_calling_built_in_attention_is_noted(path):
+    found: set[str] = set()
+    with warnings.catch_warnings(), armed(found):
+        warnings.simplefilter("ignore")  # TorchScript's deprecation
+        path(inputs())
+    assert PATHS[path] in found
+
+
+@pytest.mark.parametrize("path", [eager, through_a_compilation_unit], ids=lambda path: path.__name__)
+def test_armed_results_and_gradients_are_bit_for_bit_those_of_pytorch(path):
+    results = []
+    for arm in (False, True):
+        q = inputs()
+        found: set[str] = set()
+        with armed(found) if arm else warnings.catch_warnings():
+            output = path(q)
+            output.sum().backward()
+        results.append((output.detach(), q.grad, found))
+    (plain, plain_grad, _), (watched, watched_grad, found) = results
+    assert torch.equal(plain, watched) and torch.equal(plain_grad, watched_grad)
+    assert SDPA in found  # and the fused kernel's backward, which runs armed too
+
+
+def test_disarmed_the_graders_own_calls_meet_nothing_and_the_key_is_off_again():
+    key = torch._C._parse_dispatch_key(KEY_NAME)
+    with armed(set()):
+        assert torch._C._dispatch_tls_is_dispatch_key_included(key)
+    assert not torch._C._dispatch_tls_is_dispatch_key_included(key)
+    found: set[str] = set()
+    with armed(found):
+        pass
+    eager(inputs())  # as an oracle in the grader's process (a notebook kernel) calls it
+    assert found == set() and operator_tripwires._unclaimed == set()
+
+
+def test_every_forbidden_operator_has_a_wire_and_every_other_falls_through():
+    names = forbidden_operators()
+    assert "aten::scaled_dot_product_attention" in names and "aten::_native_multi_head_attention" in names
+    for name in names:
+        assert torch._C._dispatch_has_kernel_for_dispatch_key(name, KEY_NAME), name
+    for ordinary in ("aten::mm", "aten::softmax.int", "aten::_softmax", "aten::bmm"):
+        assert not torch._C._dispatch_has_kernel_for_dispatch_key(ordinary, KEY_NAME), ordinary
+
+
+def test_nested_recorders_each_keep_what_they_saw():
+    outer, inner = set(), set()
+    with armed(outer):
+        with armed(inner):  # equal (empty) sets: each is told apart by identity
+            eager(inputs())
+        the_fused_kernel_itself(inputs())
+    assert inner == {SDPA} and outer == {SDPA, FUSED_CPU}
+
+
+def test_the_recorder_arms_them_around_every_call_even_where_it_skips_the_dispatch_mode():
+    with Recorder(operators=False) as watching:
+        through_a_compilation_unit(inputs())
+    assert SDPA in watching.found
+
+
+def test_without_the_tripwires_the_dispatch_mode_still_finds_an_operator_reached_by_a_built_name(monkeypatch):
+    monkeypatch.setattr(operator_tripwires, "install", lambda: False)
+    with Recorder() as watching:
+        getattr(torch.ops.aten, "_scaled_dot_product_" + "attention_math")(*[inputs()] * 3)
+    assert any(isinstance(mode, recorder._OperatorRecorder) for mode in watching._modes)
+    assert any("attention_math" in name for name in watching.found)
