@@ -40,7 +40,10 @@ ROUNDS = 5
 def models() -> dict:
     torch.manual_seed(0)
     return {
-        "multi-head attention (E=16, 4 heads, 2×5 tokens)": (MultiHeadAttention(16, 4), torch.randn(2, 5, 16)),
+        "multi-head attention (E=16, 4 heads, 2×5 tokens)": (
+            MultiHeadAttention(16, 4),
+            torch.randn(2, 5, 16),
+        ),
         "2-layer encoder (E=16, 4 heads, 2×5 tokens)": (
             Encoder(num_layers=2, embed_dim=16, num_heads=4, ff_dim=32, dropout=0.0).eval(),
             torch.randn(2, 5, 16),
@@ -84,7 +87,9 @@ def per_call(way, model, x, calls: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=200, help="calls per way per round (default: %(default)s)")
+    parser.add_argument(
+        "--calls", type=int, default=200, help="calls per way per round (default: %(default)s)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"tripwires set: {operator_tripwires.install()}; {ROUNDS} rounds of {args.calls} calls each way")

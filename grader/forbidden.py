@@ -1,4 +1,5 @@
-"""Reading a learner's source for the built-ins the SPEC forbids ("No built-in attention").
+"""Reading a learner's source for the built-ins the SPEC forbids ("No built-in attention"), and the rule
+that withholds an exercise's points for one (``withhold_for_forbidden_builtins``).
 
 The run-time recorders in the sandbox catch any use however it is spelled; this scan catches the
 plain spellings before anything runs, and names the line. The learner's own functions may share a
@@ -17,6 +18,7 @@ import ast
 
 from grader.contract import FORBIDDEN_BUILTINS, MODULES
 from grader.intake.bounded_parse import parse_python
+from grader.results import ERROR, FAILED, PASSED, ExerciseResult
 
 MAX_SHOWN_PARTS = 8  # of a dotted name: "torch.nn.functional.scaled_dot_product_attention" has 4
 MAX_UNPARSED_NODES = 40  # ast.unparse recurses: only small expressions are written out
@@ -82,3 +84,23 @@ def _smaller_than(node: ast.AST, limit: int) -> bool:
 
 def _is_own_module(node: ast.AST) -> bool:
     return isinstance(node, ast.Name) and node.id in MODULES
+
+
+def withhold_for_forbidden_builtins(result: ExerciseResult, runtime: list[str], source: list[str]) -> None:
+    """SPEC "No built-in attention": an exercise that calls one earns nothing, and says which and where.
+
+    A check that passed, or whose call raised (a forbidden operator refuses to run in the sandbox), says
+    so instead; a check that failed on its values keeps its own message.
+    """
+    uses = source + [f"at run time: {use}" for use in runtime]
+    if not uses:
+        return
+    reason = f"uses a built-in the SPEC forbids for this exercise: {'; '.join(uses[:5])}"
+    result.notes.append(f"Points withheld: {reason}.")
+    for check in result.checks:
+        if check.status in (PASSED, ERROR):
+            check.status, check.score, check.message = FAILED, 0, f"{result.module}: {reason}"
+            check.hint = (
+                "Write the attention yourself (matmul, softmax, masking): PyTorch's built-ins are the "
+                "grader's oracles."
+            )

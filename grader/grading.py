@@ -25,7 +25,7 @@ import torch
 from grader.checks import Check, checks_for
 from grader.checks.compare import CheckFailed
 from grader.contract import EXERCISES, Exercise
-from grader.forbidden import forbidden_uses
+from grader.forbidden import forbidden_uses, withhold_for_forbidden_builtins
 from grader.intake import confined
 from grader.intake.bounded_parse import MAX_SOURCE_CHARS, Unanalysable
 from grader.intake.submission import Submission
@@ -254,7 +254,7 @@ def grade_exercise(
             timeouts += result.checks[-1].status == TIMEOUT
     finally:
         learner.close()
-    _withhold_for_forbidden_builtins(result, sorted(learner.forbidden), source_uses)
+    withhold_for_forbidden_builtins(result, sorted(learner.forbidden), source_uses)
     if standins:
         result.notes.append(
             f"Graded with the reference standing in for {', '.join(f'{m}.py' for m in standins)} (yours "
@@ -291,22 +291,6 @@ def run_check(check: Check, learner: Learner, exercise: Exercise) -> CheckResult
     score = check.points if status == PASSED else 0
     elapsed = round(time.monotonic() - started, 3)
     return CheckResult(check.name, check.title, status, score, check.points, message, hint, elapsed, drawing)
-
-
-def _withhold_for_forbidden_builtins(result: ExerciseResult, runtime: list[str], source: list[str]) -> None:
-    """SPEC "No built-in attention": an exercise that calls one earns nothing, and says which and where."""
-    uses = source + [f"at run time: {use}" for use in runtime]
-    if not uses:
-        return
-    reason = f"uses a built-in the SPEC forbids for this exercise: {'; '.join(uses[:5])}"
-    result.notes.append(f"Points withheld: {reason}.")
-    for check in result.checks:
-        if check.status == PASSED:
-            check.status, check.score, check.message = FAILED, 0, f"{result.module}: {reason}"
-            check.hint = (
-                "Write the attention yourself (matmul, softmax, masking): PyTorch's built-ins are the "
-                "grader's oracles."
-            )
 
 
 @functools.cache

@@ -41,6 +41,31 @@ def scaled_dot_product_attention(q, k, v):
     return _unit.attend(q, k, v), weights
 """
 
+# A thread of its own: neither the function mode nor an armed key follows the learner's code there. The
+# thread falls back to computing the output itself when the built-in refuses to run.
+BUILT_IN_IN_A_THREAD = """
+import math
+import threading
+
+import torch
+
+
+def scaled_dot_product_attention(q, k, v):
+    weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(q.size(-1)), dim=-1)
+    box = []
+
+    def attend():
+        try:
+            box.append(getattr(torch.nn.functional, "scaled_dot_" + "product_attention")(q, k, v))
+        except RuntimeError:
+            box.append(weights @ v)
+
+    thread = threading.Thread(target=attend)
+    thread.start()
+    thread.join()
+    return box[0], weights
+"""
+
 # A function the sandbox watches at the PyTorch-function level only (it computes no attention): the
 # fused kernel is still found, by the builtin's own name, however the learner spelled it.
 FUSED_KERNEL_IN_POSITIONAL_ENCODING = (
@@ -160,6 +185,11 @@ def graded(tmp_path_factory):
             ["attention"],
         ),
         (
+            "in_a_thread",
+            module_folder(tmp_path, "in_a_thread", {"attention.py": BUILT_IN_IN_A_THREAD}),
+            ["attention"],
+        ),
+        (
             "fused",
             module_folder(tmp_path, "fused", {"encoder.py": FUSED_KERNEL_IN_POSITIONAL_ENCODING}),
             ["encoder"],
@@ -194,6 +224,11 @@ class TestForbiddenBuiltins:
         assert result.score == 0, [check.message for check in result.checks]
         assert any("aten operator aten.scaled_dot_product_attention" in note for note in result.notes)
         assert all("built-in the SPEC forbids" in check.message for check in filter(shown, result.checks))
+
+    def test_built_in_attention_called_from_a_thread_of_its_own_withholds_the_exercise(self, graded):
+        result = graded["in_a_thread"]["attention"]
+        assert result.score == 0, [check.message for check in result.checks]
+        assert any("aten operator aten.scaled_dot_product_attention" in note for note in result.notes)
 
     def test_a_fused_kernel_called_by_a_built_name_outside_attention_withholds_the_exercise(self, graded):
         result = graded["fused"]["encoder"]

@@ -10,6 +10,8 @@ before.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -17,8 +19,11 @@ import torch
 import torch.nn.functional as F
 
 from grader.sandbox.harness import operator_tripwires, recorder
-from grader.sandbox.harness.operator_tripwires import KEY_NAME, armed, forbidden_operators
+from grader.sandbox.harness.operator_tripwires import KEY_NAME, forbidden_operators
+from grader.sandbox.harness.operator_tripwires import watching as armed
 from grader.sandbox.harness.recorder import Recorder
+from grader.sandbox.session import MAX_FORBIDDEN, forbidden_names
+from tests.grading_helpers import REPO
 
 pytestmark = pytest.mark.skipif(not operator_tripwires.install(), reason="this PyTorch cannot take them")
 
@@ -152,3 +157,93 @@ def test_without_the_tripwires_the_dispatch_mode_still_finds_an_operator_reached
         getattr(torch.ops.aten, "_scaled_dot_product_" + "attention_math")(*[inputs()] * 3)
     assert any(isinstance(mode, recorder._OperatorRecorder) for mode in watching._modes)
     assert any("attention_math" in name for name in watching.found)
+
+
+# In a fresh interpreter, as in the sandbox's fork server: sealing is for a process that runs nothing of the
+# grader's own afterwards.
+SEALED = r"""
+import threading, warnings
+import torch, torch.nn.functional as F
+from grader.sandbox.harness import operator_tripwires as wires
+
+x = torch.randn(3, 3)
+before = (torch.softmax(x, -1), x @ x, torch.nn.functional.layer_norm(x, (3,)))
+assert wires.seal()
+q = torch.randn(1, 2, 3, 4, requires_grad=True)
+key = torch._C._parse_dispatch_key(wires.KEY_NAME)
+compiled = torch.jit.CompilationUnit(
+    "def attend(q, k, v):\n    return torch.nn.functional.scaled_dot_product_attention(q, k, v)\n"
+)
+
+
+def in_a_thread():
+    box = []
+    def run():
+        try:
+            F.scaled_dot_product_attention(q, q, q)
+        except RuntimeError as error:
+            box.append(error)
+        else:
+            box.append(None)
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if box[0] is not None:
+        raise box[0]
+
+
+def with_the_key_switched_off():
+    torch._C._dispatch_tls_set_dispatch_key_included(key, False)
+    F.scaled_dot_product_attention(q, q, q)
+
+
+paths = {
+    "eager": lambda: F.scaled_dot_product_attention(q, q, q),
+    "torchscript": lambda: compiled.attend(q, q, q),
+    "inference mode": lambda: torch.inference_mode()(compiled.attend)(q.detach(), q.detach(), q.detach()),
+    "fused kernel": lambda: torch._scaled_dot_product_flash_attention_for_cpu(q, q, q),
+    "a thread of its own": in_a_thread,
+    "the key switched off": with_the_key_switched_off,
+}
+for name, path in paths.items():
+    found = set()
+    with wires.watching(found):
+        try:
+            path()
+        except RuntimeError as error:
+            assert "which this lesson forbids" in str(error), (name, error)
+        else:
+            raise AssertionError(f"{name}: ran")
+    assert any("scaled_dot_product" in note for note in found), (name, found)
+assert wires.take_notes() == []
+try:
+    F.scaled_dot_product_attention(q, q, q)
+except RuntimeError:
+    pass
+assert wires.take_notes() == ["aten operator aten.scaled_dot_product_attention.default"], "kept for a report"
+for name in wires.forbidden_operators():  # every kernel that could run it is a refusal
+    kernels = [
+        line
+        for line in torch._C._dispatch_dump(name).splitlines()
+        if line.split(":")[0] in ("CompositeImplicitAutograd[alias]", "Autograd[alias]", "CPU", "CUDA")
+    ]
+    assert kernels and all("operator_tripwires.py" in line for line in kernels), (name, kernels)
+after = (torch.softmax(x, -1), x @ x, torch.nn.functional.layer_norm(x, (3,)))
+assert all(torch.equal(b, a) for b, a in zip(before, after)), "ordinary operators run as before"
+print("sealed")
+"""
+
+
+def test_sealed_every_forbidden_operator_refuses_and_is_noted_on_every_thread_and_path():
+    done = subprocess.run(
+        [sys.executable, "-c", SEALED], capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "sealed", done.stderr[-3000:]
+
+
+def test_a_reply_may_name_only_a_bounded_list_of_strings():
+    forged = ["x" * 10_000] * 1000 + [{"not": "a name"}]
+    names = forbidden_names(forged)
+    assert len(names) == MAX_FORBIDDEN and all(len(name) == 200 for name in names)
+    assert forbidden_names("aten operator") == () and forbidden_names({"a": 1}) == ()
+    assert forbidden_names([1, "aten operator aten.x.default"]) == ("aten operator aten.x.default",)

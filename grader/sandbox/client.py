@@ -17,6 +17,7 @@ import torch
 from grader.results import ERROR, NOT_IMPLEMENTED, TIMEOUT
 from grader.sandbox.harness.lesson_tasks import LoadFailed, NoSuchSubmodule, NotASubmodule
 from grader.sandbox.harness.recorder import WARNING_ORIGINS
+from grader.sandbox.session import forbidden_names
 
 FATAL_KINDS = ("timeout", "memory", "crash", "exit", "protocol")
 UNUSABLE_SUBMODULE = (NoSuchSubmodule.__name__, NotASubmodule.__name__)
@@ -234,6 +235,7 @@ class Learner:
             self.output.append(outcome.output)
         if not outcome.ok:
             error = outcome.error
+            self.forbidden.update(error.forbidden)
             if error.kind in FATAL_KINDS:
                 self._close_side(side)
             status = {"not_implemented": NOT_IMPLEMENTED, "missing": NOT_IMPLEMENTED, "timeout": TIMEOUT}.get(
@@ -253,7 +255,7 @@ class Learner:
         value = outcome.value
         if not isinstance(value, dict) or "result" not in value:
             raise LearnerError(ERROR, "the sandbox returned a malformed reply")
-        self.forbidden.update(str(name) for name in value.get("forbidden", []))
+        self.forbidden.update(forbidden_names(value.get("forbidden")))
         self.warnings.extend(_warning(warning) for warning in value.get("warnings", []))
         return Call(
             result=value["result"],

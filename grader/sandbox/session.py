@@ -25,6 +25,9 @@ SANDBOX_START_TIMEOUT_S = 30
 STATUS_TIMEOUT_S = 2
 KILL_TIMEOUT_S = 10
 MESSAGE_CHARS = 2000
+# What a failed call's reply may say it reached of the forbidden built-ins: the learner's process writes it,
+# and it can only withhold the learner's own points, but it is shown, so it is bounded.
+MAX_FORBIDDEN, FORBIDDEN_NAME_CHARS = 20, 200
 # A call still running after DEMOTE_AFTER_S (the slowest correct call in this lesson takes ~3 s) is
 # lowered to DEMOTED_NICENESS until it returns or times out, and its worker lends its slot (see
 # lend_slot_during_long_calls): while it spins, other submissions get the CPU. It keeps its full
@@ -43,6 +46,8 @@ class ChildError:
     exc_type, file, line: the exception's class name and the innermost line of the learner's
         files it passed through (file relative to the submission), when there was an exception.
     message: the exception's text for "exception", else the sentence for the learner.
+    forbidden: the forbidden built-ins the call reached before it failed (a forbidden operator refuses to
+        run in the sandbox, so reaching one fails the call).
     """
 
     kind: str
@@ -50,6 +55,7 @@ class ChildError:
     exc_type: str | None = None
     file: str | None = None
     line: int | None = None
+    forbidden: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One sentence for the learner: what happened and where."""
@@ -292,6 +298,13 @@ def _open_pidfd(pid: int) -> int | None:
         return None
 
 
+def forbidden_names(reported) -> tuple[str, ...]:
+    """The forbidden built-ins a reply says its call reached (untrusted): strings only, bounded."""
+    if type(reported) not in (list, tuple):
+        return ()
+    return tuple(name[:FORBIDDEN_NAME_CHARS] for name in reported[:MAX_FORBIDDEN] if type(name) is str)
+
+
 def _error_from_record(record, limits: Limits) -> ChildError:
     """Turn the sandbox's error record (untrusted data) into a ChildError, checking every field."""
     if type(record) is not dict:
@@ -308,13 +321,14 @@ def _error_from_record(record, limits: Limits) -> ChildError:
         return ChildError("protocol", "sent an error report the grader cannot read")
     file = text("file") or None
     line = record["line"] if type(record.get("line")) is int else None
+    forbidden = forbidden_names(record.get("forbidden"))
     if record.get("not_implemented") is True:
-        return ChildError("not_implemented", text("message"), "NotImplementedError", file, line)
+        return ChildError("not_implemented", text("message"), "NotImplementedError", file, line, forbidden)
     if record.get("memory") is True:
         return ChildError(
-            "memory", f"ran out of memory (limit {limits.memory_mb} MB)", text("type"), file, line
+            "memory", f"ran out of memory (limit {limits.memory_mb} MB)", text("type"), file, line, forbidden
         )
-    return ChildError("exception", text("message"), text("type") or "an exception", file, line)
+    return ChildError("exception", text("message"), text("type") or "an exception", file, line, forbidden)
 
 
 def _signal_error(number: int, limits: Limits) -> ChildError:

@@ -24,7 +24,16 @@ import numpy  # noqa: F401 - imported once in the zygote, not by every softmax s
 import numpy.random  # noqa: F401 - nor by every session whose code draws random numbers
 import torch
 
-from . import confine, dynamo_on_demand, huge_pages, private_root, syscall_filter, tasks, wire
+from . import (
+    confine,
+    dynamo_on_demand,
+    huge_pages,
+    operator_tripwires,
+    private_root,
+    syscall_filter,
+    tasks,
+    wire,
+)
 from . import gpu as gpu_access
 from . import landlock as filesystem_rules
 from .serving import receive, serve
@@ -42,6 +51,7 @@ def serve_zygote(control_fd: int) -> None:
     """Fork a session for every control message; return when the grader closes the socket."""
     dynamo_on_demand.install()
     tasks.warm_up()
+    operator_tripwires.seal()  # after the warm-up: from here on, nothing but learner code runs these
     syscall_filter.preload()  # its library file is outside every session's root
     _forget_harness_location()
     huge_pages.collapse()

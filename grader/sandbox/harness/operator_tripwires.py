@@ -20,14 +20,22 @@ The key is ``TESTING_ONLY_GenericMode``: c10 reserves it for its own tests, and 
 registers on it. ``install`` refuses, and the recorder falls back to the dispatch mode, when the key
 already holds a registration, or when this PyTorch lacks what the tripwires need.
 
-The learner's code runs in this process. Code that sets out to switch the key off can do so, as it
-could pop a mode. What the tripwires guarantee is that no way of *calling* these operators escapes them.
+In the sandbox, where nothing but the learner's code runs, ``seal`` goes further: every kernel of every
+forbidden operator is replaced by one that notes the call and refuses it, on every thread (a thread the
+learner's code starts has no armed key, nor the recorder's function mode) and whether or not a recorder
+is armed. A forbidden operator does not run there at all. A note made outside any recorder waits for the
+next one to arm (``watching``).
+
+The learner's code runs in this process. Code that sets out to switch the key off, or to find these
+registrations and remove them, can do so, as it could pop a mode. What the tripwires guarantee is that
+no way of *calling* these operators escapes them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+import warnings
 
 import torch
 
@@ -41,7 +49,20 @@ FORBIDDEN_OPERATOR_PARTS = (
 )
 
 _lock = threading.Lock()
-_state: dict = {"installed": None, "libraries": [], "key": None}
+_state: dict = {"installed": None, "sealed": False, "libraries": [], "key": None}
+# Where ``seal`` puts its refusing kernels: the composite key for an operator that decomposes, and every
+# key that can run an explicit one (autograd, each backend, inference mode's path straight to them).
+SEALED_KEYS = (
+    "CompositeImplicitAutograd",
+    "CompositeExplicitAutograd",
+    "Autograd",
+    "CPU",
+    "CUDA",
+    "NestedTensorCPU",
+    "NestedTensorCUDA",
+    "QuantizedCPU",
+    "QuantizedCUDA",
+)
 # Where a tripped wire writes: every armed recorder's set. A wire tripped with none armed (a thread that
 # inherited the key, say) is kept for the next recorder to arm.
 _receivers: list[set[str]] = []
@@ -99,23 +120,92 @@ def _tripwire(operator, keyset):
     note = f"aten operator {operator}"
 
     def kernel(*args, **kwargs):
-        for found in _receivers or [_unclaimed]:
-            found.add(note)
+        _note(note)
         with torch._C._ExcludeDispatchKeyGuard(keyset):
             return operator(*args, **kwargs)
 
     return kernel
 
 
+def seal() -> bool:
+    """In the sandbox's fork server, once: every forbidden operator notes its caller and refuses to run,
+    everywhere. Returns whether it is sealed. Never in a process that runs the grader's own code."""
+    with _lock:
+        if not _state["sealed"]:
+            _state["sealed"] = _seal()
+        return _state["sealed"]
+
+
+def _seal() -> bool:
+    try:
+        refusals = torch.library.Library("aten", "IMPL")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Overriding a previously registered kernel": that is the point
+            for name in forbidden_operators():
+                operator = _overload(name)
+                if operator is None:
+                    continue
+                # A composite operator is refused where it decomposes; an explicit one wherever it can run.
+                composite = _is_composite(name)
+                for key in SEALED_KEYS:
+                    if (key == "CompositeImplicitAutograd") == composite:
+                        refusals.impl(name.removeprefix("aten::"), _refusal(operator), key)
+    except (AttributeError, RuntimeError, TypeError, ValueError):
+        return False
+    _state["libraries"].append(refusals)
+    return True
+
+
+def _is_composite(name: str) -> bool:
+    return torch._C._dispatch_has_kernel_for_dispatch_key(name, "CompositeImplicitAutograd")
+
+
+def is_sealed() -> bool:
+    return _state["sealed"]
+
+
+def _refusal(operator):
+    note = f"aten operator {operator}"
+
+    def kernel(*args, **kwargs):
+        _note(note)
+        raise RuntimeError(
+            f"{operator} is PyTorch's built-in attention, which this lesson forbids: it does not run here"
+        )
+
+    return kernel
+
+
+def _note(note: str) -> None:
+    for found in _receivers or [_unclaimed]:
+        found.add(note)
+
+
+def keep_for_report(found: set[str]) -> None:
+    """A call that raised noted ``found``: keep it for its error reply, or else the next recorder."""
+    _unclaimed.update(found)
+
+
+def take_notes() -> list[str]:
+    """What was noted with no recorder to report it (a call that raised, a thread): handed over once."""
+    notes = sorted(_unclaimed)
+    _unclaimed.clear()
+    return notes
+
+
 @contextlib.contextmanager
-def armed(found: set[str]):
-    """While inside: every forbidden operator this thread reaches is added to ``found``, as
-    ``"aten operator aten.<name>.<overload>"``. Requires ``install()`` to have returned True."""
+def watching(found: set[str]):
+    """While inside: every forbidden operator that trips a wire is added to ``found``, as
+    ``"aten operator aten.<name>.<overload>"``, with any noted since the last recorder. Arms this
+    thread's key when the wires are installed and not sealed."""
     found.update(_unclaimed)
     _unclaimed.clear()
     _receivers.append(found)
     try:
-        with torch._C._IncludeDispatchKeyGuard(_state["key"]):
+        if _state["installed"] and not _state["sealed"]:
+            with torch._C._IncludeDispatchKeyGuard(_state["key"]):
+                yield found
+        else:
             yield found
     finally:
         # By identity: two recorders' sets may be equal.

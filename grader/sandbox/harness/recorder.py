@@ -115,10 +115,10 @@ class Recorder:
         self._seen: list[tuple[object, type, str]] = []
         warnings.simplefilter("always")
         warnings.showwarning = self._keep
-        tripwires = operator_tripwires.install()
+        tripwires = operator_tripwires.is_sealed() or operator_tripwires.install()
         self._modes = [_FunctionRecorder(self.found)]
         if tripwires:
-            self._modes.append(operator_tripwires.armed(self.found))
+            self._modes.append(operator_tripwires.watching(self.found))
         elif self.operators:
             self._modes.append(_OperatorRecorder(self.found))
         for mode in self._modes:
@@ -129,6 +129,8 @@ class Recorder:
         for mode in reversed(self._modes):
             mode.__exit__(*exc_info)
         self._caught.__exit__(*exc_info)
+        if exc_info[0] is not None:  # the task's reply will be an error: it carries these instead
+            operator_tripwires.keep_for_report(self.found)
         for message, category, origin in self._seen:
             try:
                 said = str(message)[:300]

@@ -10,7 +10,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from . import tasks, wire
+from . import operator_tripwires, tasks, wire
 from .wire import CALL_ID
 
 MESSAGE_CHARS = 2000
@@ -60,7 +60,12 @@ def _run(request, package: tasks.Package, scratch: Path) -> bytes:
     except wire.WireError as error:
         return _protocol(str(error), call_id)
     except BaseException as error:
-        return wire.pack_frame(wire.TAG_FAIL, {CALL_ID: call_id, **_error_record(error, scratch)})
+        record = {CALL_ID: call_id, **_error_record(error, scratch)}
+        # A forbidden built-in refuses to run here: the call that reached it fails, and says so.
+        forbidden = operator_tripwires.take_notes()
+        if forbidden:
+            record["forbidden"] = forbidden
+        return wire.pack_frame(wire.TAG_FAIL, record)
 
 
 def _protocol(message: str, call_id=None) -> bytes:
