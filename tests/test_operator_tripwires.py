@@ -18,6 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from grader.kit.notebook_runtime import NotebookRunner
 from grader.sandbox.harness import operator_tripwires, recorder
 from grader.sandbox.harness.operator_tripwires import KEY_NAME, forbidden_operators
 from grader.sandbox.harness.operator_tripwires import watching as armed
@@ -239,6 +240,22 @@ def test_sealed_every_forbidden_operator_refuses_and_is_noted_on_every_thread_an
         [sys.executable, "-c", SEALED], capture_output=True, text=True, timeout=120, cwd=REPO
     )
     assert done.returncode == 0 and done.stdout.strip() == "sealed", done.stderr[-3000:]
+
+
+def test_in_a_notebook_kernel_a_failed_calls_forbidden_use_is_its_own_and_not_the_next_calls():
+    def attends_then_raises(q, k, v):
+        getattr(F, "scaled_dot_product_" + "attention")(q, k, v)
+        raise ValueError("and then a bug")
+
+    namespace = {"scaled_dot_product_attention": attends_then_raises, "softmax": torch.softmax}
+    session = NotebookRunner(namespace).open_session(None)
+    q = inputs(requires_grad=False)
+    failed = session.call(
+        "call", {"module": "attention", "function": "scaled_dot_product_attention", "args": [q, q, q]}
+    )
+    assert not failed.ok and SDPA in failed.error.forbidden
+    after = session.call("call", {"module": "softmax", "function": "softmax", "args": [q, -1]})
+    assert after.ok and after.value["forbidden"] == []
 
 
 def test_a_reply_may_name_only_a_bounded_list_of_strings():

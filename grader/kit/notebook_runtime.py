@@ -235,8 +235,10 @@ class NotebookPackage:
 def _child_error(error: BaseException):
     """The ``ChildError`` the sandbox would report for ``error``, located in a notebook cell where
     possible."""
+    from grader.sandbox.harness.operator_tripwires import take_notes
     from grader.sandbox.session import ChildError
 
+    forbidden = tuple(take_notes())  # what the failed call reached: its own, not the next call's
     file, line = None, None
     for frame, number in reversed(list(traceback.walk_tb(error.__traceback__))):
         if _is_cell_file(frame.f_code.co_filename):
@@ -244,10 +246,10 @@ def _child_error(error: BaseException):
             break
     text = _text_of(error)[:2000]
     if isinstance(error, NotImplementedError):
-        return ChildError("not_implemented", text, "NotImplementedError", file, line)
+        return ChildError("not_implemented", text, "NotImplementedError", file, line, forbidden)
     if isinstance(error, MemoryError):
-        return ChildError("memory", "ran out of memory", type(error).__name__, file, line)
-    return ChildError("exception", text, type(error).__name__, file, line)
+        return ChildError("memory", "ran out of memory", type(error).__name__, file, line, forbidden)
+    return ChildError("exception", text, type(error).__name__, file, line, forbidden)
 
 
 def _text_of(error: BaseException) -> str:
