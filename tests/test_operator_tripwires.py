@@ -5,7 +5,10 @@ must note a forbidden operator however it is reached: Python, ``torch.ops``, Tor
 string, so that no source scan sees the name), inference mode, a fused kernel called directly. Results
 must be bit for bit what PyTorch gives unarmed. Disarmed, the grader's own uses (its oracles) must meet
 nothing. Where the tripwires cannot be set, the recorder's dispatch mode must still find what it found
-before.
+before. Sealed, as in the sandbox's fork server (a fresh interpreter here), every forbidden operator must
+refuse to run and be noted, on a thread of the learner's own too, while every other runs as before. A
+failed call's note is its own: in a notebook kernel, not the next call's (another exercise's), and in a
+reply from the sandbox, bounded.
 """
 
 from __future__ import annotations
@@ -20,8 +23,7 @@ import torch.nn.functional as F
 
 from grader.kit.notebook_runtime import NotebookRunner
 from grader.sandbox.harness import operator_tripwires, recorder
-from grader.sandbox.harness.operator_tripwires import KEY_NAME, forbidden_operators
-from grader.sandbox.harness.operator_tripwires import watching as armed
+from grader.sandbox.harness.operator_tripwires import KEY_NAME, forbidden_operators, watching
 from grader.sandbox.harness.recorder import Recorder
 from grader.sandbox.session import MAX_FORBIDDEN, forbidden_names
 from tests.grading_helpers import REPO
@@ -95,7 +97,7 @@ PATHS = {
 @pytest.mark.parametrize("path", PATHS, ids=lambda path: path.__name__)
 def test_every_way_of_calling_built_in_attention_is_noted(path):
     found: set[str] = set()
-    with warnings.catch_warnings(), armed(found):
+    with warnings.catch_warnings(), watching(found):
         warnings.simplefilter("ignore")  # TorchScript's deprecation
         path(inputs())
     assert PATHS[path] in found
@@ -107,7 +109,7 @@ def test_armed_results_and_gradients_are_bit_for_bit_those_of_pytorch(path):
     for arm in (False, True):
         q = inputs()
         found: set[str] = set()
-        with armed(found) if arm else warnings.catch_warnings():
+        with watching(found) if arm else warnings.catch_warnings():
             output = path(q)
             output.sum().backward()
         results.append((output.detach(), q.grad, found))
@@ -118,11 +120,11 @@ def test_armed_results_and_gradients_are_bit_for_bit_those_of_pytorch(path):
 
 def test_disarmed_the_graders_own_calls_meet_nothing_and_the_key_is_off_again():
     key = torch._C._parse_dispatch_key(KEY_NAME)
-    with armed(set()):
+    with watching(set()):
         assert torch._C._dispatch_tls_is_dispatch_key_included(key)
     assert not torch._C._dispatch_tls_is_dispatch_key_included(key)
     found: set[str] = set()
-    with armed(found):
+    with watching(found):
         pass
     eager(inputs())  # as an oracle in the grader's process (a notebook kernel) calls it
     assert found == set() and operator_tripwires._unclaimed == set()
@@ -139,25 +141,25 @@ def test_every_forbidden_operator_has_a_wire_and_every_other_falls_through():
 
 def test_nested_recorders_each_keep_what_they_saw():
     outer, inner = set(), set()
-    with armed(outer):
-        with armed(inner):  # equal (empty) sets: each is told apart by identity
+    with watching(outer):
+        with watching(inner):  # equal (empty) sets: each is told apart by identity
             eager(inputs())
         the_fused_kernel_itself(inputs())
     assert inner == {SDPA} and outer == {SDPA, FUSED_CPU}
 
 
 def test_the_recorder_arms_them_around_every_call_even_where_it_skips_the_dispatch_mode():
-    with Recorder(operators=False) as watching:
+    with Recorder(operators=False) as recording:
         through_a_compilation_unit(inputs())
-    assert SDPA in watching.found
+    assert SDPA in recording.found
 
 
 def test_without_the_tripwires_the_dispatch_mode_still_finds_an_operator_reached_by_a_built_name(monkeypatch):
     monkeypatch.setattr(operator_tripwires, "install", lambda: False)
-    with Recorder() as watching:
+    with Recorder() as recording:
         getattr(torch.ops.aten, "_scaled_dot_product_" + "attention_math")(*[inputs()] * 3)
-    assert any(isinstance(mode, recorder._OperatorRecorder) for mode in watching._modes)
-    assert any("attention_math" in name for name in watching.found)
+    assert any(isinstance(mode, recorder._OperatorRecorder) for mode in recording._modes)
+    assert any("attention_math" in name for name in recording.found)
 
 
 # In a fresh interpreter, as in the sandbox's fork server: sealing is for a process that runs nothing of the
