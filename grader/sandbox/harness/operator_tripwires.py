@@ -11,7 +11,7 @@ This replaces a ``TorchDispatchMode``, which saw too little and cost too much:
   before the mode sees it, into ``bmm`` and ``softmax``. So built-in attention called from TorchScript
   was found by neither recorder.
 - The mode sent every operator through Python, about 10 µs each. A multi-head forward and backward
-  took three times as long.
+  took three to four times as long (``bench/recorder_overhead.py``).
 
 The key is switched on, per thread, only while ``armed`` (a ``Recorder`` records). So the grader's own
 uses of these operators never meet it: its oracles in a notebook kernel, its warm-up, the fork server.
