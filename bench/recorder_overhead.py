@@ -6,7 +6,8 @@ attention and a 2-layer encoder, each a forward and a backward pass. Three ways,
 within this one process:
 
 - unwatched: the call alone (the baseline);
-- recorder: as the sandbox runs it now, the function-level mode plus the dispatcher's tripwires;
+- recorder: the function-level mode plus the dispatcher's tripwires, armed, as a notebook kernel runs it
+  (the sandbox seals the forbidden operators instead, which costs the other operators nothing either);
 - recorder with the dispatch mode: as it ran before the tripwires, and still runs on a PyTorch that
   cannot take them (every ATen operator through Python).
 
