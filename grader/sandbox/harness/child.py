@@ -50,8 +50,10 @@ TURNED_OFF = "turned off for this run, standing for a machine without it"
 def serve_zygote(control_fd: int) -> None:
     """Fork a session for every control message; return when the grader closes the socket."""
     dynamo_on_demand.install()
+    # Before the warm-up, so that it warms the recorder as sessions use it (sealed, no key to arm); the
+    # warm-up runs none of the forbidden operators.
+    operator_tripwires.seal()
     tasks.warm_up()
-    operator_tripwires.seal()  # after the warm-up: from here on, nothing but learner code runs these
     syscall_filter.preload()  # its library file is outside every session's root
     _forget_harness_location()
     huge_pages.collapse()

@@ -14,7 +14,7 @@ This replaces a ``TorchDispatchMode``, which saw too little and cost too much:
   took three to four times as long (``bench/recorder_overhead.py``).
 
 The key is switched on, per thread, only while ``armed`` (a ``Recorder`` records). So the grader's own
-uses of these operators never meet it: its oracles in a notebook kernel, its warm-up, the fork server.
+uses of these operators never meet it: its oracles in a notebook kernel.
 
 The key is ``TESTING_ONLY_GenericMode``: c10 reserves it for its own tests, and nothing in PyTorch
 registers on it. ``install`` refuses, and the recorder falls back to the dispatch mode, when the key
@@ -50,10 +50,10 @@ FORBIDDEN_OPERATOR_PARTS = (
 
 _lock = threading.Lock()
 _state: dict = {"installed": None, "sealed": False, "libraries": [], "key": None}
-# Where ``seal`` puts its refusing kernels: the composite key for an operator that decomposes, and every
-# key that can run an explicit one (autograd, each backend, inference mode's path straight to them).
-SEALED_KEYS = (
-    "CompositeImplicitAutograd",
+# Where ``seal`` puts its refusing kernels: a composite operator's where it decomposes; an explicit one's
+# wherever it can run (autograd, each backend, inference mode's path straight to them).
+COMPOSITE_KEY = "CompositeImplicitAutograd"
+EXPLICIT_KEYS = (
     "CompositeExplicitAutograd",
     "Autograd",
     "CPU",
@@ -97,23 +97,23 @@ def _install() -> bool:
         everything_else.fallback(torch.library.fallthrough_kernel, dispatch_key=KEY_NAME)
         wires = torch.library.Library("aten", "IMPL")
         keyset = torch._C.DispatchKeySet(key)
-        for name in forbidden_operators():
-            operator = _overload(name)
-            if operator is not None:
-                wires.impl(name.removeprefix("aten::"), _tripwire(operator, keyset), KEY_NAME)
+        for name, operator in _reachable_forbidden_operators():
+            wires.impl(name, _tripwire(operator, keyset), KEY_NAME)
     except (AttributeError, RuntimeError, TypeError, ValueError):
         return False
     _state.update(libraries=[everything_else, wires], key=key)
     return True
 
 
-def _overload(name: str):
-    """``aten::op.overload`` as an ``OpOverload``; None for one Python cannot reach."""
-    base, _, overload = name.removeprefix("aten::").partition(".")
-    try:
-        return getattr(getattr(torch.ops.aten, base), overload or "default")
-    except (AttributeError, RuntimeError):
-        return None
+def _reachable_forbidden_operators():
+    """``("op.overload", OpOverload)`` for each forbidden operator Python can reach."""
+    for qualified in forbidden_operators():
+        name = qualified.removeprefix("aten::")
+        base, _, overload = name.partition(".")
+        try:
+            yield name, getattr(getattr(torch.ops.aten, base), overload or "default")
+        except (AttributeError, RuntimeError):
+            continue
 
 
 def _tripwire(operator, keyset):
@@ -141,23 +141,14 @@ def _seal() -> bool:
         refusals = torch.library.Library("aten", "IMPL")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "Overriding a previously registered kernel": that is the point
-            for name in forbidden_operators():
-                operator = _overload(name)
-                if operator is None:
-                    continue
-                # A composite operator is refused where it decomposes; an explicit one wherever it can run.
-                composite = _is_composite(name)
-                for key in SEALED_KEYS:
-                    if (key == "CompositeImplicitAutograd") == composite:
-                        refusals.impl(name.removeprefix("aten::"), _refusal(operator), key)
+            for name, operator in _reachable_forbidden_operators():
+                composite = torch._C._dispatch_has_kernel_for_dispatch_key(f"aten::{name}", COMPOSITE_KEY)
+                for key in (COMPOSITE_KEY,) if composite else EXPLICIT_KEYS:
+                    refusals.impl(name, _refusal(operator), key)
     except (AttributeError, RuntimeError, TypeError, ValueError):
         return False
     _state["libraries"].append(refusals)
     return True
-
-
-def _is_composite(name: str) -> bool:
-    return torch._C._dispatch_has_kernel_for_dispatch_key(name, "CompositeImplicitAutograd")
 
 
 def is_sealed() -> bool:
