@@ -1,10 +1,13 @@
-"""Does the fork server start without PyTorch's compiler, and does code that asks for the compiler get it?
+"""Does the fork server start without PyTorch's compiler (and without SymPy), and does code that asks
+for the compiler get it?
 
 The fork server puts a stand-in under ``torch._dynamo`` (``harness/dynamo_on_demand.py``): eager code's
 two calls into it (``disable``, ``graph_break``) are answered without importing the compiler's stack
 (the warm-up took 1.2 s with it, 0.4 s without), and anything else imports the real package on
-demand. Each case runs in a fresh interpreter that loads the harness as the fork server does, and
-reports what it saw.
+demand. The lesson's tasks take gradients for given output gradients as the gradient of Σ output·g
+(``harness/output_gradients.py``), so neither the start nor a graded call imports SymPy, which would
+cost every start 0.5 s and make every sandbox's forks copy 33 MB more. Each case runs in a fresh
+interpreter that loads the harness as the fork server does, and reports what it saw.
 """
 
 from __future__ import annotations
@@ -93,6 +96,54 @@ def test_training_and_gradients_run_without_the_real_compiler(eager_session):
 def test_looking_over_every_module_imports_nothing(eager_session):
     assert eager_session["its_file"].endswith("__init__.py")
     assert eager_session["after_looking_over_every_module"] is False
+
+
+def test_the_lessons_gradient_tasks_leave_sympy_out_and_give_pytorchs_gradients_bit_for_bit():
+    seen = report(
+        """
+from sandbox_harness import lesson_tasks
+seen["sympy_after_start"] = "sympy" in sys.modules
+
+class Package:  # what a session hands the tasks: the learner's names, here a softmax and a module
+    def attribute(self, module, name):
+        names = {"softmax": lambda x: torch.softmax(x * x, dim=-1), "Model": lambda: torch.nn.Linear(4, 3)}
+        return names[name]
+
+torch.manual_seed(0)
+x, g = torch.randn(2, 4, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64)
+asked = {"module": "m", "function": "softmax", "args": [x.clone()], "grad_wrt": [0], "grad_outputs": [g]}
+called = lesson_tasks.call(Package(), asked)
+h = torch.randn(2, 3)
+state = {name: value.detach() for name, value in torch.nn.Linear(4, 3).state_dict().items()}
+spec = {"args": [x.float()], "grad_wrt": [0], "grad_output": h}
+ran = lesson_tasks.forward(Package(), {"module": "m", "cls": "Model", "state": state, "calls": [spec]})
+seen["sympy_after_tasks"] = "sympy" in sys.modules
+try:
+    lesson_tasks.call(
+        Package(),
+        {"module": "m", "function": "softmax", "args": [x.clone()], "grad_wrt": [0], "grad_outputs": [g[0]]},
+    )
+except RuntimeError as error:
+    seen["mismatch"] = str(error)
+
+mine = x.clone().requires_grad_(True)
+(theirs,) = torch.autograd.grad([torch.softmax(mine * mine, dim=-1)], [mine], [g])  # imports SymPy
+seen["call_equal"] = torch.equal(called["grads"][0], theirs)
+model = torch.nn.Linear(4, 3)
+model.load_state_dict(state)
+inputs = x.float().requires_grad_(True)
+model(inputs).backward(h)
+seen["forward_equal"] = torch.equal(ran["grads"][0][0], inputs.grad)
+seen["sympy_after_pytorchs_own"] = "sympy" in sys.modules
+"""
+    )
+    assert seen["sympy_after_start"] is False and seen["sympy_after_tasks"] is False
+    assert seen["call_equal"] and seen["forward_equal"]
+    assert seen["mismatch"] == (
+        "Mismatch in shape: grad_output[0] has a shape of torch.Size([4]) and output[0] has a shape of "
+        "torch.Size([2, 4])."
+    )
+    assert seen["sympy_after_pytorchs_own"]  # the check above would notice SymPy
 
 
 def test_asking_for_more_imports_the_real_compiler_once_puts_it_in_place_and_keeps_it():

@@ -14,6 +14,7 @@ import builtins
 import torch
 from torch import nn
 
+from .output_gradients import weighted_sum
 from .placement import devices_of, model_on_device, on_device, seed_for, tensors_of
 from .recorder import NO_ATTENTION_FUNCTIONS, Recorder
 
@@ -50,9 +51,8 @@ def call(package, payload: dict) -> dict:
         ]
         if pairs:
             with recorder:
-                found = torch.autograd.grad(
-                    [o for o, _ in pairs], [args[i] for i in wrt], [g for _, g in pairs], allow_unused=True
-                )
+                total = weighted_sum([o for o, _ in pairs], [g for _, g in pairs])
+                found = torch.autograd.grad(total, [args[i] for i in wrt], allow_unused=True)
             grads = [None if g is None else g.detach() for g in found]
         else:
             grads = [None] * len(wrt)
@@ -156,7 +156,7 @@ def forward(package, payload: dict) -> dict:
                         f"forward returned a {type(output).__name__}; expected one tensor, so no gradient "
                         "could be taken"
                     )
-                output.backward(spec["grad_output"])
+                weighted_sum([output], [spec["grad_output"]]).backward()
         grads.append([None if args[i].grad is None else args[i].grad.detach() for i in wrt])
         outputs.append(plain(output))
         inputs_after.append(plain(args))
@@ -286,8 +286,8 @@ def train(package, payload: dict) -> dict:
 def warm_up() -> None:
     """Pay, once in the fork server, for what the sessions' first calls would import lazily.
 
-    A recorded product, a gradient with given output gradients (``torch.autograd.grad`` then imports
-    the symbolic-shapes machinery, SymPy with it: 0.4 s) and an optimizer step, as the tasks above do.
+    A recorded product, its gradient for given output gradients (taken as the tasks take it, so SymPy
+    stays out: ``output_gradients``) and an optimizer step, as the tasks above do.
     One thread and 2×2 tensors: enough to load the machinery, too small to start a thread pool.
     """
     torch.set_num_threads(1)
@@ -295,7 +295,7 @@ def warm_up() -> None:
     optimizer = torch.optim.Adam([weight])
     with Recorder():
         product = weight @ weight
-        (gradient,) = torch.autograd.grad([product], [weight], [torch.ones_like(product)])
+        (gradient,) = torch.autograd.grad(weighted_sum([product], [torch.ones_like(product)]), [weight])
         weight.grad = gradient
         optimizer.step()
 
