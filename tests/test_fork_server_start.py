@@ -6,7 +6,7 @@ two calls into it (``disable``, ``graph_break``) are answered without importing 
 (the warm-up took 1.2 s with it, 0.4 s without), and anything else imports the real package on
 demand. The lesson's tasks take gradients for given output gradients as the gradient of Σ output·g
 (``harness/output_gradients.py``), so neither the start nor a graded call imports SymPy, which would
-cost every start 0.5 s and make every sandbox's forks copy 33 MB more. Each case runs in a fresh
+cost every start 0.4 s and make every sandbox's forks copy 33 MB more. Each case runs in a fresh
 interpreter that loads the harness as the fork server does, and reports what it saw.
 """
 

@@ -1,7 +1,7 @@
 """Gradients for given output gradients ``g``, taken as the gradient of the one number Σ output·g.
 
 Passing ``g`` to PyTorch (``torch.autograd.grad(out, x, g)``, ``out.backward(g)``) makes it check the
-shapes with its symbolic-shapes module, which imports SymPy and some 480 other modules: 0.5 s for each
+shapes with its symbolic-shapes module, which imports SymPy and some 480 other modules: 0.4 s of each
 fork server's start and 33 MB more in its heap, which every sandbox's two forks then copy and tear
 down, or 0.9 s of the grader's own process. The gradient of the scalar Σ out·g is the same tensor, bit
 for bit: its backward hands each output exactly ``g`` (1 × g), and the rest of the graph is the same.
