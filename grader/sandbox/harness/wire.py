@@ -50,6 +50,7 @@ TORCH_DTYPES = {
 }
 TORCH_DTYPE_NAMES = {dtype: name for name, dtype in TORCH_DTYPES.items()}
 NUMPY_DTYPES = {name: np.dtype(name).newbyteorder("<") for name in TORCH_DTYPES if name != "bfloat16"}
+ITEM_BYTES = {name: torch.empty((), dtype=dtype).element_size() for name, dtype in TORCH_DTYPES.items()}
 
 # Frame tags: grader -> sandbox
 TAG_SETUP, TAG_CALL = b"SETU", b"CALL"
@@ -149,7 +150,7 @@ def _encode_tensor(tensor: torch.Tensor, buffers: list[bytes], path: tuple) -> d
             raise WireError(f"returned a {_tensor_kind(tensor)} tensor{_where(path)}; return a dense tensor")
         if tensor.dtype not in TORCH_DTYPE_NAMES:
             raise WireError(f"returned a tensor of dtype {tensor.dtype}{_where(path)}, which cannot be sent")
-        flat = tensor.detach().to("cpu").resolve_conj().resolve_neg().contiguous()
+        flat = tensor.detach().cpu().resolve_conj().resolve_neg().contiguous()
         raw = flat.reshape(-1).view(torch.uint8).numpy().tobytes()
         shape = list(flat.shape)
     buffers.append(raw)
@@ -285,8 +286,7 @@ class _Decoder:
             raise WireError("tensor refers to a missing or already used buffer")
         self.used.add(index)
         raw = self.buffers[index]
-        itemsize = torch.empty((), dtype=TORCH_DTYPES[dtype]).element_size()
-        if math.prod(shape) * itemsize != len(raw):
+        if math.prod(shape) * ITEM_BYTES[dtype] != len(raw):
             raise WireError(f"shape {shape} of {dtype} does not match its {len(raw)} bytes")
         if kind == "tensor":
             return _fresh_tensor(raw, TORCH_DTYPES[dtype], shape)
