@@ -13,8 +13,8 @@ This replaces a ``TorchDispatchMode``, which saw too little and cost too much:
 - The mode sent every operator through Python, about 10 µs each. A multi-head forward and backward
   took three to four times as long (``bench/recorder_overhead.py``).
 
-The key is switched on, per thread, only while ``armed`` (a ``Recorder`` records). So the grader's own
-uses of these operators never meet it: its oracles in a notebook kernel.
+The key is switched on, per thread, only inside ``watching`` (while a ``Recorder`` records). So the
+grader's own uses of these operators never meet it: its oracles in a notebook kernel.
 
 The key is ``TESTING_ONLY_GenericMode``: c10 reserves it for its own tests, and nothing in PyTorch
 registers on it. ``install`` refuses, and the recorder falls back to the dispatch mode, when the key
@@ -189,8 +189,7 @@ def watching(found: set[str]):
     """While inside: every forbidden operator that trips a wire is added to ``found``, as
     ``"aten operator aten.<name>.<overload>"``, with any noted since the last recorder. Arms this
     thread's key when the wires are installed and not sealed."""
-    found.update(_unclaimed)
-    _unclaimed.clear()
+    found.update(take_notes())
     _receivers.append(found)
     try:
         if _state["installed"] and not _state["sealed"]:
