@@ -4,16 +4,26 @@ Each line says which file finished, how its tests went, how long they took, and 
 (the first line of its docstring), so a newcomer sees the suite's map go by. Failures still print
 pytest's usual report at the end; ``-v`` restores pytest's own per-test lines. Works with and without
 pytest-xdist (``-n``), whose workers finish files in any order.
+
+It also holds what every test process shares: one warm sandbox runner (``warm_runner``), and the settings
+that keep each process, and the processes its tests start, from costing the other worker's core.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+
+# jsonschema (the schema tests, nbformat) imports rfc3987-syntax where it is installed, as nbformat's
+# "format-nongpl" extra has it, and that builds some 35 Earley parsers for the "iri" format: 2 s in every
+# test process (python-jsonschema/jsonschema#1428). No schema these tests validate against uses that
+# format, so jsonschema is left to go without it.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 ROOT = Path(__file__).resolve().parent.parent
 SUMMARY_WIDTH = 72
@@ -112,6 +122,17 @@ def summary_of(area: str) -> str:
     return first if len(first) <= SUMMARY_WIDTH else first[: SUMMARY_WIDTH - 1] + "…"
 
 
+@pytest.fixture(scope="session")
+def warm_runner():
+    """One sandbox runner for the whole test process, as the grader keeps one for a whole class: its fork
+    server (PyTorch imported and warmed up, some 2.5 CPU-seconds) starts once, not once per area. The tests
+    of what a fresh, second or weaker runner does open their own."""
+    from grader.sandbox.runner import Runner
+
+    with Runner() as runner:
+        yield runner
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Longest areas first (a stable sort: within an area, and among the rest, the order is the files')."""
     rank = {area: index for index, area in enumerate(LONGEST_FIRST)}
@@ -122,6 +143,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         # Each worker is one of as many processes as cores, beside the sandboxes they start: PyTorch's
         # intra-op pool of one thread per core in every worker would only make them wait on each other.
+        # The same holds for the processes the tests start (nbgrader's kernels, `pytest exercises`, the
+        # learner's tools): OpenMP's idle threads spin after each parallel operation, and a kernel running the
+        # notebook used 10.5 CPU-seconds with two threads, 7.2 with one. They inherit this environment.
+        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(variable, "1")
+        # The `pytest` runs the tests start (`pytest exercises`, as a learner runs it) go without Hypothesis's
+        # plugin, as a learner's install does: it imports all of Hypothesis at the end of every run, 1.5 s.
+        addopts = os.environ.get("PYTEST_ADDOPTS", "")
+        os.environ["PYTEST_ADDOPTS"] = f"{addopts} -p no:hypothesispytest".strip()
         import torch
 
         torch.set_num_threads(1)

@@ -53,21 +53,24 @@ def changed_modules(fixture: Path) -> list[str]:
 
 
 def grade_exercises(
-    jobs: list[tuple[str, Path, list[str]]], settings: Settings = Settings(), workers: int = 2
+    jobs: list[tuple[str, Path, list[str]]],
+    settings: Settings = Settings(),
+    workers: int = 2,
+    runner: Runner | None = None,
 ) -> dict[str, dict[str, ExerciseResult]]:
-    """``{name: {module: ExerciseResult}}`` for each ``(name, submission folder, modules)`` job."""
-    results: dict[str, dict[str, ExerciseResult]] = {}
-    with Runner() as runner:
+    """``{name: {module: ExerciseResult}}`` for each ``(name, submission folder, modules)`` job, on
+    ``runner`` (the tests' ``warm_runner``) or on a runner of its own."""
+    if runner is None:
+        with Runner() as own:
+            return grade_exercises(jobs, settings, workers, own)
 
-        def run(job):
-            name, folder, modules = job
-            submission = from_folder(folder)
-            return name, {m: grade_exercise(submission, exercise(m), runner, settings) for m in modules}
+    def run(job):
+        name, folder, modules = job
+        submission = from_folder(folder)
+        return name, {m: grade_exercise(submission, exercise(m), runner, settings) for m in modules}
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for name, graded in pool.map(run, jobs):
-                results[name] = graded
-    return results
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(pool.map(run, jobs))
 
 
 def failed_checks(result: ExerciseResult) -> list[str]:

@@ -393,7 +393,7 @@ def grade_by_command(klass: Path, out: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, warm_runner):
     """Every attack and its honest twin, graded in one ``grade_exercises`` call; then the class, by CLI."""
     tmp = tmp_path_factory.mktemp("adversarial")
     remove_ipc_objects(
@@ -408,7 +408,7 @@ def run(tmp_path_factory):
     listeners = Listeners()
     keys_before = kernel_key_users(SANDBOX_UIDS)
     try:
-        results = grade_exercises(jobs)
+        results = grade_exercises(jobs, runner=warm_runner)
         command = grade_by_command(klass, tmp / "command" / "out")
         out = tmp / "command" / "out"
         yield Run(results, built_before, folders_before, markers_before, listeners, command, out, keys_before)

@@ -179,7 +179,7 @@ def only_module(folder: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> dict:
+def graded(tmp_path_factory, warm_runner) -> dict:
     """``{"mutants/<fault>" or "unusual/<name>": {module: ExerciseResult}}``: every fixture, graded once.
 
     Each fixture is graded in the exercise it changes only; ``WHOLE_SUBMISSION_MUTANT`` in all seven.
@@ -198,7 +198,7 @@ def graded(tmp_path_factory) -> dict:
     # Longest first, so the two workers finish together: the whole submission, then the training runs.
     jobs.sort(key=lambda job: (-len(job[2]), "classifier" not in job[2]))
     # The device checks run on the CPU here, so every fixture meets them too (tests/test_device_checks.py).
-    return grade_exercises(jobs, Settings(cuda="cpu"))
+    return grade_exercises(jobs, Settings(cuda="cpu"), runner=warm_runner)
 
 
 def describe_failures(result) -> str:

@@ -130,9 +130,8 @@ def huge_reply(megabytes):
 
 
 @pytest.fixture(scope="module")
-def runner():
-    with Runner() as shared:
-        yield shared
+def runner(warm_runner):
+    return warm_runner
 
 
 @pytest.fixture

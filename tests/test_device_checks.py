@@ -84,9 +84,8 @@ class TestRegistration:
 
 
 @pytest.fixture(scope="module")
-def runner():
-    with Runner() as shared:
-        yield shared
+def runner(warm_runner):
+    return warm_runner
 
 
 @pytest.fixture(scope="module")

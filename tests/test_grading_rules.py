@@ -10,7 +10,6 @@ from grader.grading import grade_exercise
 from grader.intake.submission import from_folder
 from grader.results import PASSED, SKIPPED, TIMEOUT, shown
 from grader.sandbox.earlier_modules import IMPORT_TIMEOUT_S
-from grader.sandbox.runner import Runner
 from grader.settings import Settings
 from tests.grading_helpers import SOLUTIONS, grade_exercises, overlay
 
@@ -166,7 +165,7 @@ def module_folder(tmp_path: Path, name: str, files: dict[str, str]) -> Path:
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def graded(tmp_path_factory, warm_runner):
     tmp_path = tmp_path_factory.mktemp("rules")
     (tmp_path / "empty_fixture").mkdir()
     jobs = [
@@ -209,7 +208,7 @@ def graded(tmp_path_factory):
             ["self_attention"],
         ),
     ]
-    return grade_exercises(jobs, Settings(call_timeout_s=2.0, exercise_timeout_s=60.0))
+    return grade_exercises(jobs, Settings(call_timeout_s=2.0, exercise_timeout_s=60.0), runner=warm_runner)
 
 
 class TestForbiddenBuiltins:
@@ -305,14 +304,13 @@ class TestEarlierModulesThatDoNotImport:
             (note,) = [n for n in result.notes if "stood in for it whole" in n]
             assert note.startswith(said) and note.endswith("so the reference stood in for it whole.")
 
-    def test_a_module_not_handed_in_gets_no_such_note_in_the_later_exercises(self, tmp_path):
+    def test_a_module_not_handed_in_gets_no_such_note_in_the_later_exercises(self, tmp_path, warm_runner):
         """Its own exercise says it is missing; six notes in each of four exercises would say nothing more."""
         folder = tmp_path / "only_later"
         shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__", "softmax.py"))
-        with Runner() as runner:
-            result = grade_exercise(
-                from_folder(folder), exercise("self_attention"), runner, Settings(cuda="off")
-            )
+        result = grade_exercise(
+            from_folder(folder), exercise("self_attention"), warm_runner, Settings(cuda="off")
+        )
         assert result.score == result.max_score
         assert not [note for note in result.notes if "stood in for it whole" in note], result.notes
 

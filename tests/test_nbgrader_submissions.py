@@ -22,7 +22,6 @@ from grader.intake.notebook_cells import notebook_to_modules
 from grader.intake.submission import from_folder
 from grader.kit.nbgrader_course import modules_to_notebook
 from grader.kit.notebook import NOTEBOOK
-from grader.sandbox.runner import Runner
 from grader.settings import Settings
 from tests.grading_helpers import SOLUTIONS, SUBMISSIONS, overlay
 
@@ -231,29 +230,27 @@ class TestImports:
 
 
 class TestGrading:
-    def test_modules_and_their_notebook_grade_the_same(self, tmp_path):
+    def test_modules_and_their_notebook_grade_the_same(self, tmp_path, warm_runner):
         """Modules → notebook → modules: the grader gives the notebook what it gives the modules."""
         folder = overlay(SUBMISSIONS / "mutants" / "nan_on_fully_masked_rows", tmp_path / "modules")
         shutil.copy(SUBMISSIONS / "mutants" / "self_attention_drops_mask" / "self_attention.py", folder)
         modules_to_notebook(folder, NOTEBOOK, tmp_path / "handed-in" / "lesson13.ipynb")
         (from_notebook,) = discover_nbgrader(tmp_path / "handed-in" / "lesson13.ipynb", tmp_path / "scratch")
-        with Runner() as runner:
-            direct = grade_submission(from_folder(folder), runner, Settings())
-            via_notebook = grade_submission(from_notebook, runner, Settings())
+        direct = grade_submission(from_folder(folder), warm_runner, Settings())
+        via_notebook = grade_submission(from_notebook, warm_runner, Settings())
         scores = [{c.name: c.score for e in r.exercises for c in e.checks} for r in (direct, via_notebook)]
         assert scores[0] == scores[1]
         assert 0 < via_notebook.total < 100
 
-    def test_a_broken_notebook_costs_only_its_learner(self, tmp_path):
+    def test_a_broken_notebook_costs_only_its_learner(self, tmp_path, warm_runner):
         cells_without_masking = [cell for cell in source_cells() if grade_id(cell) != "masking"]
         course = course_with(
             tmp_path, {"ada": source_cells(), "bob": '{"cells": [', "cy": cells_without_masking}
         )
         submissions = discover_nbgrader(course, tmp_path / "scratch")
-        with Runner() as runner:
-            masking = {
-                s.name: grade_exercise(s, exercise("masking"), runner, Settings()).score for s in submissions
-            }
+        masking = {
+            s.name: grade_exercise(s, exercise("masking"), warm_runner, Settings()).score for s in submissions
+        }
         assert masking == {"ada": 20, "bob": 0, "cy": 0}
         problems = {s.name: s.problems for s in submissions}
         assert (

@@ -49,9 +49,8 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="only root can drop to
 
 
 @pytest.fixture(scope="module")
-def sandbox_runner():
-    with Runner() as shared:
-        yield shared
+def sandbox_runner(warm_runner):
+    return warm_runner
 
 
 @pytest.fixture
