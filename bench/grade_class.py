@@ -95,9 +95,14 @@ def grade_seconds(klass: Path, out: Path, executor: list[str]) -> tuple[float, l
 def driver_seconds_per_answer(graded: Path, replay: Path) -> float:
     """What a cluster run's driver does for each answer, timed on the answers of ``graded``: the JSON text
     read and checked against the lesson, the atomic record, the feedback pictures."""
+    from grader.checks import checks_for
     from grader.cluster.verdict import read_verdict
+    from grader.contract import EXERCISES
     from grader.gradebook import Gradebook
     from grader.reports.page import draw_pictures
+
+    for exercise in EXERCISES:  # imported once per run, with the first answer: not a cost of each answer
+        checks_for(exercise.module)
 
     document = json.loads((graded / "results.json").read_text())
     gradebook = Gradebook(replay)

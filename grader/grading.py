@@ -44,8 +44,9 @@ from grader.safe_text import truncate_output
 from grader.sandbox.accelerator import accelerator_for
 from grader.sandbox.client import Learner, LearnerError
 from grader.sandbox.earlier_modules import IMPORT_TIMEOUT_S, EarlierModules
+from grader.sandbox.module_files import SubmissionError
 from grader.sandbox.protections import SandboxError
-from grader.sandbox.runner import Runner, SubmissionError
+from grader.sandbox.runner import Runner
 from grader.sandbox.session import lend_slot_during_long_calls
 from grader.settings import Settings
 

@@ -18,10 +18,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
+import distributed
 import pytest
 from distributed import Client, LocalCluster
+from distributed.security import Security
 
 from grader.bulk import grade
 from grader.cluster.address import ClusterAddress, parse_address
@@ -31,8 +35,8 @@ from grader.cluster.verdict import VerdictError, read_verdict
 from grader.exits import UsageError
 from grader.gradebook import grader_fingerprint
 from grader.intake.submission import from_folder
+from grader.sandbox.module_files import MAX_SUBMISSION_BYTES, SubmissionError, read_modules
 from grader.sandbox.protections import MissingProtection
-from grader.sandbox.runner import MAX_SUBMISSION_BYTES, SubmissionError, read_modules
 from grader.settings import Settings
 from tests.grading_helpers import REPO, SUBMISSIONS, namespaces_work, overlay, without_timings
 
@@ -128,6 +132,68 @@ def test_a_worker_killed_mid_run_and_the_grades_are_this_machines(klass, on_this
     on_cluster = json.loads((out / "results.json").read_text())
     assert without_timings(on_cluster) == without_timings(on_this_machine)
     assert "cluster: tcp://" in progress.text and "sandbox: syscall filter: active" in progress.text
+
+
+def _http_status(port: int, path: str) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as reply:
+            return reply.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@needs_sandbox
+def test_a_cluster_of_the_runs_own_grades_as_this_machine_behind_tls_and_quietened(
+    klass, on_this_machine, tmp_path, monkeypatch
+):
+    """``--dask local:N``: the driver starts the cluster on this machine's loopback, where any local user
+    can connect. Only a client holding this run's key gets in (Dask's tcp:// would run anyone's code as the
+    instructor); its HTTP servers answer /health and nothing else (not the workers' logs); Dask's
+    diagnostics are off (no profiler sampling every thread every 10 ms, no 20 ms ticks). A learner's row is
+    this machine's."""
+    seen: dict = {}
+
+    class Watched(distributed.LocalCluster):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            seen["address"] = self.scheduler_address
+            with pytest.raises(OSError, match="TLS certificate does not match"):
+                Client(self.scheduler_address, security=Security.temporary(), timeout=10)
+            seen["scheduler http"] = {
+                path: _http_status(self.scheduler.http_server.port, path)
+                for path in ("/health", "/info/main/workers.html", "/metrics")
+            }
+            with Client(self, security=self.security) as client:
+                (seen["worker"],) = client.run(
+                    lambda dask_worker: {
+                        "port": dask_worker.http_server.port,
+                        "timers": {
+                            name: callback.callback_time
+                            for name, callback in dask_worker.periodic_callbacks.items()
+                        },
+                    }
+                ).values()
+            seen["worker http"] = {
+                path: _http_status(seen["worker"]["port"], path) for path in ("/health", "/metrics")
+            }
+
+    monkeypatch.setattr(distributed, "LocalCluster", Watched)
+    one = tmp_path / "class"
+    shutil.copytree(klass / "alice_correct", one / "alice_correct")
+    progress = Recorder()
+    local = parse_address("local:1")
+    (result,) = grade(one, out=tmp_path / "out", settings=SETTINGS, progress_stream=progress, cluster=local)
+    assert seen["address"].startswith("tls://127.0.0.1:")
+    assert seen["scheduler http"] == {"/health": 200, "/info/main/workers.html": 404, "/metrics": 404}
+    assert seen["worker http"] == {"/health": 200, "/metrics": 404}
+    timers = seen["worker"]["timers"]
+    assert "profile" not in timers and "profile-cycle" not in timers, timers
+    assert min(timers["tick"], timers["monitor"], timers["memory_monitor"]) >= 1000, timers
+    (row,) = json.loads((tmp_path / "out" / "results.json").read_text())["submissions"]
+    (expected,) = [r for r in on_this_machine["submissions"] if r["submission"] == "alice_correct"]
+    assert result.total == 100
+    assert without_timings(row) == without_timings(expected)
+    assert "cluster: local:1: 1 worker(s) at tls://127.0.0.1:" in progress.text
 
 
 @needs_sandbox
@@ -227,19 +293,19 @@ def test_a_sandbox_that_lacks_a_protection_mid_run_stops_the_run(cluster, tmp_pa
     local, client = cluster
 
     def lose_landlock() -> None:  # on each worker: every later sandbox refuses, as open_session would
-        import grader.grading
+        import grader.cluster.one_submission as task
         from grader.sandbox.protections import MissingProtection
 
         def refuses(*args, **kwargs):
             raise MissingProtection({"landlock": "unavailable: the kernel lost it"})
 
-        grader.grading.real_grade_submission = grader.grading.grade_submission
-        grader.grading.grade_submission = refuses
+        task.real_grade_exercise_confined = task.grade_exercise_confined
+        task.grade_exercise_confined = refuses
 
     def mend() -> None:
-        import grader.grading
+        import grader.cluster.one_submission as task
 
-        grader.grading.grade_submission = grader.grading.real_grade_submission
+        task.grade_exercise_confined = task.real_grade_exercise_confined
 
     client.run(lose_landlock)
     try:
@@ -406,9 +472,16 @@ def test_a_wrong_dask_address_is_a_usage_error(text):
         parse_address(text)
 
 
-def test_without_dask_installed_the_flag_says_how_to_install_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(UsageError, match=r'pip install -e "\.\[cluster\]"'):
+@pytest.mark.parametrize(
+    "missing, says",
+    [
+        ("distributed", r'--dask needs Dask: pip install -e "\.\[cluster\]"'),
+        ("cryptography", r'--dask local:1 needs cryptography .*pip install -e "\.\[cluster\]"'),
+    ],
+)
+def test_without_the_cluster_extra_the_flag_says_how_to_install_it(monkeypatch, missing, says):
+    monkeypatch.setitem(sys.modules, missing, None)  # cryptography: the local cluster's TLS key
+    with pytest.raises(UsageError, match=says):
         grade_on_cluster(
             [],
             ClusterAddress(local_workers=1),
@@ -419,6 +492,75 @@ def test_without_dask_installed_the_flag_says_how_to_install_it(monkeypatch):
             announce=print,
             say=print,
         )
+
+
+HANGING_FORWARD = """
+
+def _endless(self, *args, **kwargs):
+    while True:
+        pass
+
+
+MultiHeadAttention.forward = _endless
+"""
+
+
+@needs_sandbox
+def test_a_task_grades_the_exercises_after_a_hang_while_the_hang_runs(tmp_path, warm_runner, monkeypatch):
+    """A cluster task is a whole submission. When a call runs long, the task lends its worker's slot (and
+    takes it back after), and the exercises not yet begun are graded meanwhile, not after the hang: a
+    class's last task costs its hang, not its hang and the rest. Its result keeps the lesson's order."""
+    from grader.cluster import one_submission
+    from grader.contract import EXERCISES
+    from grader.results import PASSED, SKIPPED, TIMEOUT
+    from grader.sandbox import session
+
+    monkeypatch.setattr(session, "DEMOTE_AFTER_S", 0.5)  # the 2 s calls below lend at 0.5 s
+    spans: dict[str, tuple[str, float, float]] = {}
+    grade_exercise = one_submission.grade_exercise_confined
+
+    def timed(submission, exercise, *args):
+        started = time.monotonic()
+        try:
+            return grade_exercise(submission, exercise, *args)
+        finally:
+            spans[exercise.module] = (threading.current_thread().name, started, time.monotonic())
+
+    monkeypatch.setattr(one_submission, "grade_exercise_confined", timed)
+    folder = tmp_path / "hangs_in_multi_head"
+    shutil.copytree(REPO / "solutions", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    with (folder / "multi_head.py").open("a") as module:
+        module.write(HANGING_FORWARD)
+    slot: list[str] = []
+    result = one_submission.grade_one_submission(
+        from_folder(folder),
+        warm_runner,
+        Settings(call_timeout_s=2),
+        [],
+        lend=lambda: slot.append("lent"),
+        take_back=lambda: slot.append("taken back"),
+    )
+    assert [e.module for e in result.exercises] == [e.module for e in EXERCISES]
+    statuses = {e.module: {c.status for c in e.checks} for e in result.exercises}
+    assert TIMEOUT in statuses["multi_head"], statuses
+    others = [statuses[e.module] for e in EXERCISES if e.module != "multi_head"]
+    assert all(status <= {PASSED, SKIPPED} for status in others), statuses
+    assert slot and slot == ["lent", "taken back"] * (len(slot) // 2), slot
+    _, hang_started, hang_ended = spans["multi_head"]
+    meanwhile = {module: span for module, span in spans.items() if span[0] == "grading-during-a-long-call"}
+    assert set(meanwhile) == {"encoder", "classifier"}, spans
+    assert hang_started < min(start for _, start, _ in meanwhile.values()) < hang_ended, spans
+
+
+def test_the_driver_starts_its_cluster_before_it_imports_pytorch():
+    """On a LocalCluster the driver's own import of PyTorch would hold up the workers' start on the same
+    cores: it waits for the first answer, whose checks need it."""
+    probe = (
+        "import sys, grader.cli, grader.bulk, grader.cluster.driver, grader.cluster.parcel, "
+        "grader.cluster.verdict; print('torch' in sys.modules)"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "False"
 
 
 def test_the_single_machine_path_never_imports_dask():

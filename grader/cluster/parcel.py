@@ -1,6 +1,6 @@
 """One submission as a cluster task carries it: plain data in, the same ``Submission`` out on a worker.
 
-The driver reads the module files exactly as a sandbox would be given them (``runner.read_modules``:
+The driver reads the module files exactly as a sandbox would be given them (``module_files.read_modules``:
 top-level ``.py`` regular files, links never followed, at most one byte past the size limit), so a
 worker grades the bytes the single-machine run would have graded, and refuses an oversized submission
 in the same words. Nothing else of the driver's disk travels: not the class folder's path, not the
@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.intake.submission import Submission
-from grader.sandbox.runner import read_modules
+from grader.sandbox.module_files import read_modules
 
 
 def pack(submission: Submission) -> dict:

@@ -8,7 +8,7 @@ the run, as a single-machine run stops. ``grade_task`` is the task: a parcel in,
 
 A task that waits out a long call (an endless loop, most often) secedes from the worker's thread pool
 until the call returns, so the worker starts another submission meanwhile, as a single-machine worker
-lends its slot.
+lends its slot; the task's later exercises are graded meanwhile (``one_submission``).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def _warm_runner(accepted_risks: tuple[str, ...]):
     """The worker process's runner for ``accepted_risks`` (and the protections turned off in its
     environment): the one a previous run started, or a new one (the old one closed)."""
     from grader.sandbox.forkserver import launch_in_new_workdir
-    from grader.sandbox.runner import WITHOUT_VARIABLE, Runner
+    from grader.sandbox.protections import WITHOUT_VARIABLE
 
     key = (tuple(sorted(accepted_risks)), os.environ.get(WITHOUT_VARIABLE, ""))
     if _WARM and _WARM[0][0] == key:
@@ -89,8 +89,11 @@ def _warm_runner(accepted_risks: tuple[str, ...]):
         _WARM.pop()[1].close()
     else:
         atexit.register(lambda: _WARM and _WARM.pop()[1].close())
+    # The fork server imports PyTorch while this process does (the runner's import), not after it.
     launched = launch_in_new_workdir()
     try:
+        from grader.sandbox.runner import Runner
+
         runner = Runner(launched=launched, accepted_risks=accepted_risks)
     except BaseException:
         launched.discard()
@@ -102,10 +105,9 @@ def _warm_runner(accepted_risks: tuple[str, ...]):
 def grade_task(parcel: dict, forbidden_paths: list[str]) -> str:
     """Grade one submission on this worker. Always JSON text: ``{"grader", "protections", "result"}``, or
     ``{"failure": {"kind": "refused" | "failed", "why": str, "missing": {protection: status}}}``."""
+    from grader.cluster.one_submission import grade_one_submission
     from grader.cluster.parcel import unpack
-    from grader.grading import grade_submission
     from grader.sandbox.protections import MissingProtection
-    from grader.sandbox.session import lend_slot_during_long_calls
 
     worker = get_worker()
     plugin = worker.plugins[PLUGIN_NAME]
@@ -114,17 +116,18 @@ def grade_task(parcel: dict, forbidden_paths: list[str]) -> str:
     runner, protections = plugin.ready()
     if runner is None:
         return _failure("refused", f"worker {worker.address}", missing=protections)
-    lend_slot_during_long_calls(secede, rejoin)
     folder = Path(tempfile.mkdtemp(prefix="grader-parcel-"))
     try:
         submission = unpack(parcel, folder)
-        result = grade_submission(submission, runner, plugin.settings, [*forbidden_paths, str(folder)])
+        forbidden = [*forbidden_paths, str(folder)]
+        result = grade_one_submission(
+            submission, runner, plugin.settings, forbidden, lend=secede, take_back=rejoin
+        )
     except MissingProtection as missing:  # a later sandbox lacked one (it ran no learner code): stop the run
         return _failure("refused", f"worker {worker.address}", missing=missing.missing)
     except Exception as error:  # noqa: BLE001 - the grader's own failure (its fork server died): told, not raised
         return _failure("failed", f"worker {worker.address}: {type(error).__name__}: {error}")
     finally:
-        lend_slot_during_long_calls(None, None)
         shutil.rmtree(folder, ignore_errors=True)
     document = {"grader": plugin.grader, "protections": protections, "result": result.to_json()}
     return json.dumps(document, ensure_ascii=True)

@@ -30,6 +30,8 @@ def risk_name(protection: str) -> str:
 
 
 RISKS = tuple(risk_name(protection) for protection in REQUIRED_PROTECTIONS)
+# Risk names, comma-separated, of protections a runner leaves out to stand for a weaker machine (tests).
+WITHOUT_VARIABLE = "KIT_SANDBOX_WITHOUT"
 
 
 def protections_named(risks) -> list[str]:

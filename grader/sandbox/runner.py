@@ -14,7 +14,6 @@ grader: it can only make its own calls fail.
 import os
 import shutil
 import socket
-import stat
 import tempfile
 import threading
 import time
@@ -25,8 +24,10 @@ from grader.sandbox.channels import ChannelClosed, Channels, ChannelTimeout, Fra
 from grader.sandbox.forkserver import HARNESS_DIR, Launched, launch, make_workdir
 from grader.sandbox.harness import wire
 from grader.sandbox.harness.confine import library_folders
+from grader.sandbox.module_files import read_modules
 from grader.sandbox.protections import (
     RISKS,
+    WITHOUT_VARIABLE,
     MissingProtection,
     SandboxError,
     is_active,
@@ -38,11 +39,8 @@ from grader.settings import Limits
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INSTRUCTOR_FOLDERS = ("grader", "solutions", "tests")
-SKIPPED_FILES = {"conftest.py", "sitecustomize.py", "usercustomize.py", "__init__.py"}
-MAX_SUBMISSION_BYTES = 5 * 2**20
 EDITABLE_INSTALL_PREFIXES = ("__editable__", "attention_kit")  # they name the repository's folder
 ZYGOTE_START_TIMEOUT_S = 120
-WITHOUT_VARIABLE = "KIT_SANDBOX_WITHOUT"
 # What the sandbox can leave out to stand for a weaker machine (the rest it always applies).
 CAN_BE_TURNED_OFF = (
     "pid-namespace",
@@ -54,10 +52,6 @@ CAN_BE_TURNED_OFF = (
     "landlock",
     "syscall-filter",
 )
-
-
-class SubmissionError(ValueError):
-    """The submission folder cannot be copied into a sandbox (too large, unreadable)."""
 
 
 class Runner:
@@ -288,37 +282,6 @@ def _copy_modules(source: Path, scratch: Path) -> None:
     for name, data in read_modules(source).items():
         (scratch / name).write_bytes(data)
         (scratch / name).chmod(0o644)  # readable by the sandbox uid whatever the grader's umask
-
-
-def read_modules(source: Path, *, refuse_too_large: bool = True) -> dict[str, bytes]:
-    """The top-level ``*.py`` regular files of ``source`` a sandbox gets, by name, never following a link.
-    Past ``MAX_SUBMISSION_BYTES`` in all (read one byte past it): raises ``SubmissionError``, or with
-    ``refuse_too_large=False`` returns what was read (a cluster's worker refuses it, in the same words)."""
-    modules, total = {}, 0
-    for entry in sorted(os.scandir(source), key=lambda e: e.name):
-        name = entry.name
-        if (
-            not name.endswith(".py")
-            or not name[:-3].isidentifier()
-            or name in SKIPPED_FILES
-            or name.startswith("test_")
-            or not entry.is_file(follow_symlinks=False)
-        ):
-            continue
-        fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        with os.fdopen(fd, "rb") as file:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                continue
-            data = file.read(MAX_SUBMISSION_BYTES + 1 - total)
-        total += len(data)
-        modules[name] = data
-        if total > MAX_SUBMISSION_BYTES:
-            if not refuse_too_large:
-                break
-            raise SubmissionError(  # no path: the learner reads this, and a cluster's copy lives elsewhere
-                f"its Python files hold more than {MAX_SUBMISSION_BYTES // 2**20} MB in all"
-            )
-    return modules
 
 
 def _from_environment(variable: str) -> tuple[str, ...]:
