@@ -6,8 +6,9 @@ holds up that exercise only. A cluster's task is one whole submission: graded in
 the class's last, both would be waited for in turn while every other worker is idle. So when a call runs
 long, the task lends its worker's slot (``lend``: Dask's ``secede``, so the worker starts another task)
 and the exercises not yet begun are graded meanwhile on a thread of their own; when the call returns,
-the task takes a slot back (``take_back``: ``rejoin``) and finishes its exercise. The result is the
-same as ``grade_submission``'s, exercise for exercise.
+the task takes a slot back (``take_back``: ``rejoin``), finishes its exercise and shares what is left
+with that thread (for those few seconds the worker runs one grading thread more than its slots). The
+result is the same as ``grade_submission``'s, exercise for exercise.
 """
 
 from __future__ import annotations
