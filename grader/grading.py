@@ -52,9 +52,12 @@ from grader.settings import Settings
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 STANDIN_FROM = 4  # SPEC/issue: exercises 4–7 are graded with the reference standing in for earlier ones
-AFTER_TIMEOUT_CALL_S = (
-    1.0  # once code has hung: the checks' inputs are small, a correct call takes well under 0.1 s
-)
+# Once an exercise's code has hung, each later call gets AFTER_TIMEOUT_CALL_S (the checks' inputs are small: a
+# correct call takes well under 0.1 s) and is lowered in priority after AFTER_TIMEOUT_DEMOTE_S, as a first
+# call is after 4 s: code that hangs again then spins through the rest of its second on CPU that other
+# submissions leave, instead of a core of its own.
+AFTER_TIMEOUT_CALL_S = 1.0
+AFTER_TIMEOUT_DEMOTE_S = 0.25
 # A hanging exercise costs ~12 s and a submission ~2 s of work: six per worker keep the others busy meanwhile.
 SUBMISSIONS_PER_WORKER = 6
 MAX_TIMEOUTS = 3  # an exercise that hangs this often has its remaining checks skipped
@@ -223,10 +226,12 @@ def grade_exercise(
 
     def open_session(gpu: bool = False):
         call_limits = settings.limits_for(exercise, gpu=True) if gpu else limits
-        if (
-            timeouts and not gpu
-        ):  # after a timeout, later calls get less time: a correct call takes well under a second
-            call_limits = replace(limits, call_timeout_s=min(limits.call_timeout_s, AFTER_TIMEOUT_CALL_S))
+        if timeouts and not gpu:
+            call_limits = replace(
+                limits,
+                call_timeout_s=min(limits.call_timeout_s, AFTER_TIMEOUT_CALL_S),
+                demote_after_s=AFTER_TIMEOUT_DEMOTE_S,
+            )
         return earlier.open_session(
             lambda standins_now: runner.open_session(
                 submission.folder, standins=standins_now, limits=call_limits, forbidden_paths=forbidden_paths

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 
 from grader.contract import exercise
-from grader.grading import grade_exercise
+from grader.grading import AFTER_TIMEOUT_CALL_S, AFTER_TIMEOUT_DEMOTE_S, grade_exercise
 from grader.intake.submission import from_folder
 from grader.results import PASSED, SKIPPED, TIMEOUT, shown
 from grader.sandbox.earlier_modules import IMPORT_TIMEOUT_S
-from grader.settings import Settings
+from grader.settings import Limits, Settings
 from tests.grading_helpers import SOLUTIONS, grade_exercises, overlay
 
 OBFUSCATED_OPERATOR = """
@@ -164,8 +164,28 @@ def module_folder(tmp_path: Path, name: str, files: dict[str, str]) -> Path:
     return overlay(fixture, tmp_path / name)
 
 
+class OpenedWith:
+    """The tests' runner, noting the limits each session is opened with, by the submission folder's name."""
+
+    def __init__(self, runner):
+        self._runner = runner
+        self.limits: list[tuple[str, Limits]] = []
+
+    def open_session(self, submission_dir, *args, **kwargs):
+        self.limits.append((Path(submission_dir).name, kwargs["limits"]))
+        return self._runner.open_session(submission_dir, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._runner, name)
+
+
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, warm_runner):
+def spied_runner(warm_runner):
+    return OpenedWith(warm_runner)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, spied_runner):
     tmp_path = tmp_path_factory.mktemp("rules")
     (tmp_path / "empty_fixture").mkdir()
     jobs = [
@@ -208,7 +228,7 @@ def graded(tmp_path_factory, warm_runner):
             ["self_attention"],
         ),
     ]
-    return grade_exercises(jobs, Settings(call_timeout_s=2.0, exercise_timeout_s=60.0), runner=warm_runner)
+    return grade_exercises(jobs, Settings(call_timeout_s=2.0, exercise_timeout_s=60.0), runner=spied_runner)
 
 
 class TestForbiddenBuiltins:
@@ -334,6 +354,17 @@ class TestRunaways:
             "did not finish in 2 s" in result.checks[0].message and "endless loop" in result.checks[0].message
         )
         assert result.elapsed_s < 30
+
+    def test_after_a_timeout_later_calls_are_short_and_lowered_in_priority_soon(self, graded, spied_runner):
+        # A correct call takes well under 0.1 s; code that hangs again spins on the CPU others leave.
+        assert [check.status for check in graded["hangs"]["softmax"].checks][:3] == [TIMEOUT] * 3
+        opened = [limits for folder, limits in spied_runner.limits if folder == "hangs"]
+        assert [(limits.call_timeout_s, limits.demote_after_s) for limits in opened] == [
+            (2.0, None),  # the sandbox's DEMOTE_AFTER_S, 4 s
+            (AFTER_TIMEOUT_CALL_S, AFTER_TIMEOUT_DEMOTE_S),
+            (AFTER_TIMEOUT_CALL_S, AFTER_TIMEOUT_DEMOTE_S),
+        ]
+        assert AFTER_TIMEOUT_DEMOTE_S < AFTER_TIMEOUT_CALL_S / 2
 
     def test_a_crashed_interpreter_costs_only_its_checks(self, graded):
         result = graded["segfaults"]["softmax"]

@@ -237,6 +237,18 @@ class TestTimeLimits:
         if os.geteuid() == 0:  # raising a priority back needs root; otherwise the session stays lowered
             assert call(session, "ops.niceness_after", 0.0).value["result"] == 0
 
+    def test_a_sessions_limits_can_lower_its_calls_sooner(self, open_submission):
+        # What the grader asks of the calls after an exercise's first timeout (AFTER_TIMEOUT_DEMOTE_S).
+        session = open_submission(
+            {
+                "ops": "import os, time\ndef niceness_after(seconds):\n    time.sleep(seconds)\n"
+                "    return os.getpriority(os.PRIO_PROCESS, 0)\n"
+            },
+            limits=Limits(call_timeout_s=5, session_timeout_s=20, demote_after_s=0.2),
+        )
+        assert call(session, "ops.niceness_after", 0.0).value["result"] == 0
+        assert call(session, "ops.niceness_after", 0.6).value["result"] == sandbox_session.DEMOTED_NICENESS
+
     def test_a_long_call_lends_its_workers_slot_until_it_ends(self, open_submission, monkeypatch):
         monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
         events = []

@@ -1,7 +1,8 @@
 """One confined process holding one submission, seen from the grader: its calls, limits and errors.
 
 A call is sent as a ``wire`` request and waited for with a deadline; a call that outlives
-``DEMOTE_AFTER_S`` is demoted to a lower priority and lends its worker's slot to another submission.
+``DEMOTE_AFTER_S`` (or its session's ``Limits.demote_after_s``) is demoted to a lower priority and lends
+its worker's slot to another submission.
 Whatever goes wrong inside (a timeout, memory, a crash, an exit) comes back as a ``ChildError`` with a
 message for the learner, never as an exception of the grader.
 """
@@ -177,7 +178,8 @@ class Session:
         call_deadline = started + call_limit_s
         deadline = min(call_deadline, self._deadline)
         limit_s = call_limit_s if deadline == call_deadline else self._limits.session_timeout_s
-        demote_at = min(started + DEMOTE_AFTER_S, deadline)
+        demote_after_s = self._limits.demote_after_s
+        demote_at = min(started + (DEMOTE_AFTER_S if demote_after_s is None else demote_after_s), deadline)
         demoted = lent = False
         try:
             self._channels.channel.send(request, deadline)
