@@ -49,6 +49,7 @@ from grader.sandbox.protections import SandboxError
 from grader.sandbox.runner import Runner
 from grader.sandbox.session import lend_slot_during_long_calls
 from grader.settings import Settings
+from grader.worker_slots import WorkerSlots
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 STANDIN_FROM = 4  # SPEC/issue: exercises 4–7 are graded with the reference standing in for earlier ones
@@ -126,13 +127,13 @@ def grade_submissions(
         )
     )
     # ``jobs`` workers run at once. One waiting out a long call (most often an endless loop) lends its
-    # slot to a spare thread until the call ends, so a hang does not leave a core idle. A worker takes
-    # the next task only once it holds a slot, so tasks start in queue order.
-    slots = threading.Semaphore(max(1, jobs))
+    # slot to a spare thread until the call ends, so a hang does not leave a core idle; it then gets the
+    # next slot free. A worker takes the next task only once it holds a slot, so tasks start in queue order.
+    slots = WorkerSlots(jobs)
     errors: list[BaseException] = []
 
     def work() -> None:
-        lend_slot_during_long_calls(slots.release, slots.acquire)
+        lend_slot_during_long_calls(slots.release, slots.take_back)
         while True:
             with slots:
                 with lock:

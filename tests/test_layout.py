@@ -40,7 +40,10 @@ HARNESS = "grader.sandbox.harness"
 LAYERS = [
     ("model", lambda m: m in MODEL or m == "grader"),
     ("parts", lambda m: m.startswith(("grader.intake", "grader.checks", "grader.sandbox", "grader.reports"))),
-    ("decisions", lambda m: m in {"grader.grading", "grader.forbidden", "grader.gradebook"}),
+    (
+        "decisions",
+        lambda m: m in {"grader.grading", "grader.worker_slots", "grader.forbidden", "grader.gradebook"},
+    ),
     (
         "run, kit, export and cluster",
         lambda m: m == "grader.bulk" or m.startswith(("grader.kit", "grader.export", "grader.cluster")),

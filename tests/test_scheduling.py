@@ -6,6 +6,7 @@ the work, not about the checks (the real grader runs in test_bulk, test_cli and 
 """
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,35 @@ def test_a_worker_waiting_out_a_long_call_lends_its_slot(fake_exercises):
         [submission("stuck"), submission("a"), submission("b")], runner=None, on_done=on_done, jobs=1
     )
     assert finished[-1] == "stuck"
+
+
+def test_a_worker_back_from_a_long_call_goes_on_before_any_task_not_yet_begun(fake_exercises):
+    # One slot: while the call is long, "a" runs on the lent slot; once the call ends, its worker waits
+    # for that slot and must get it next, not after the spare thread has taken every task left.
+    started = []
+    asked_back = threading.Event()
+
+    def behaviour(submission, exercise):
+        started.append((submission.name, exercise.module))
+        if submission.name == "stuck" and exercise.module == "softmax":
+            sandbox_session._lend_worker_slot()  # what Session does when a call is demoted
+            try:
+                assert lent_slot_used.wait(timeout=10), "nothing ran on the lent slot"
+            finally:
+                asked_back.set()
+                sandbox_session._take_back_worker_slot()
+            started.append(("stuck", "back"))
+        elif (submission.name, exercise.module) == ("a", "softmax"):
+            lent_slot_used.set()
+            assert asked_back.wait(timeout=10)
+            time.sleep(0.2)  # the stuck worker is waiting for the slot by now
+
+    lent_slot_used = threading.Event()
+    fake_exercises(behaviour)
+    grading.grade_submissions(
+        [submission(name) for name in ("stuck", "a", "b", "c")], runner=None, on_done=lambda r: None, jobs=1
+    )
+    assert started[:3] == [("stuck", "softmax"), ("a", "softmax"), ("stuck", "back")], started[:6]
 
 
 @pytest.mark.parametrize("how", ["a class", "one submission"])
