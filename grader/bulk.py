@@ -26,7 +26,7 @@ from grader.intake.submission import Submission
 from grader.reports import GRADESCOPE_DIR, write_reports
 from grader.reports.feedback import draw_pictures
 from grader.reports.pictures import preload
-from grader.reports.progress import Progress
+from grader.reports.progress import Progress, write_line
 from grader.results import SubmissionResult
 from grader.safe_text import SHOWN_NAME_LIMIT, bounded, for_terminal
 from grader.sandbox.forkserver import launch_in_new_workdir
@@ -192,7 +192,7 @@ def _grade_on_cluster(
     threading.Thread(target=preload, name="preload-matplotlib", daemon=True).start()
 
     def say(line: str) -> None:
-        print(for_terminal(line, USAGE_ERROR_LIMIT), file=progress_stream, flush=True)
+        write_line(progress_stream, for_terminal(line, USAGE_ERROR_LIMIT))
 
     progress = Progress(len(submissions), progress_stream)
     try:
@@ -214,7 +214,7 @@ def _announce_protections(protections: dict, stream) -> None:
     """One line per protection and its status (a cluster's come from its workers: bounded, made safe)."""
     for name, status in protections.items():
         shown = f"{for_terminal(name, PROTECTION_LIMIT)}: {for_terminal(status, PROTECTION_LIMIT)}"
-        print(f"sandbox: {shown}", file=stream, flush=True)
+        write_line(stream, f"sandbox: {shown}")  # from a grading thread, while others print progress
 
 
 def _recorder(gradebook, fingerprints, out, progress):

@@ -133,3 +133,38 @@ def test_progress_shows_count_eta_and_trouble(interactive):
     assert "alice: 0/10" in text and "1 check crashed" in text
     if interactive:
         assert "1/2" in text and "ETA" in text and "troubled: 1" in text
+
+
+def test_progress_and_protection_lines_from_two_threads_stay_whole_lines():
+    # The sandbox's protections are announced from the grading thread that opens the first session, while
+    # other threads print progress: a line written in two pieces could take another's in between.
+    import io
+    import threading
+
+    from grader.bulk import _announce_protections
+    from grader.reports.progress import Progress
+    from grader.results import SubmissionResult
+
+    class Switching(io.StringIO):
+        """A stream that lets other threads run after each write, as a real one may."""
+
+        def write(self, text):
+            written = super().write(text)
+            time.sleep(0.0005)
+            return written
+
+    stream = Switching()
+    progress = Progress(40, stream, interactive=False)
+    announce = threading.Thread(
+        target=lambda: [_announce_protections({f"protection {n}": "active"}, stream) for n in range(40)]
+    )
+    announce.start()
+    for n in range(40):
+        progress.done(SubmissionResult(f"learner{n}"))
+    announce.join()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 80
+    assert all(
+        line.startswith(("sandbox: protection ", "[")) and line.count(": ") in (1, 2) for line in lines
+    )
+    assert len([line for line in lines if line.startswith("[")]) == 40

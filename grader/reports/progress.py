@@ -18,6 +18,14 @@ from grader.safe_text import SHOWN_NAME_LIMIT, for_terminal
 BAR_WIDTH = 24
 
 
+def write_line(stream: TextIO, line: str) -> None:
+    """``line`` and its newline in one write: lines from several threads (progress, the sandbox's
+    protections) never interleave, as ``print``'s two writes did (a protection's line ran into a progress
+    line, which then no longer began the line)."""
+    stream.write(line + "\n")
+    stream.flush()
+
+
 class Progress:
     """Call ``done(result)`` as each submission finishes (from any thread); ``close()`` at the end."""
 
@@ -43,7 +51,7 @@ class Progress:
             if self.interactive:
                 self._draw(line)
             else:
-                print(line, file=self.stream, flush=True)
+                write_line(self.stream, line)
 
     def close(self) -> None:
         if self.interactive and self.total:
