@@ -524,6 +524,7 @@ def test_a_task_grades_the_exercises_after_a_hang_while_the_hang_runs(tmp_path, 
     from grader.sandbox import session
 
     monkeypatch.setattr(session, "DEMOTE_AFTER_S", 0.3)  # the 1.5 s calls below lend at 0.3 s
+    monkeypatch.setattr(session, "DEMOTE_AFTER_SHARE", 0.0)
     monkeypatch.setattr(grading, "MAX_TIMEOUTS", 1)  # one timeout skips the exercise's other checks
     spans: dict[str, tuple[str, float, float]] = {}
     grade_exercise = one_submission.grade_exercise_confined

@@ -33,6 +33,10 @@ from grader.settings import Limits
 from tests.grading_helpers import namespaces_work
 
 REPO = Path(runner.__file__).resolve().parents[2]
+AUTOGROUP = (
+    Path("/proc/sys/kernel/sched_autogroup_enabled").is_file()
+    and Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+)
 SMALL = Limits(call_timeout_s=5, session_timeout_s=20, memory_mb=512, max_processes=16)
 
 
@@ -224,6 +228,7 @@ class TestTimeLimits:
     def test_a_long_call_gets_a_lower_priority_until_it_returns(self, open_submission, monkeypatch):
         # Endless loops spin until their limit: meanwhile other submissions' sandboxes get the CPU.
         monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
         session = open_submission(
             {
                 "ops": (
@@ -249,8 +254,43 @@ class TestTimeLimits:
         assert call(session, "ops.niceness_after", 0.0).value["result"] == 0
         assert call(session, "ops.niceness_after", 0.6).value["result"] == sandbox_session.DEMOTED_NICENESS
 
+    @pytest.mark.skipif(not AUTOGROUP, reason="this kernel does not group sessions for the scheduler")
+    def test_a_long_call_lowers_its_sessions_scheduler_group_too(self, open_submission, monkeypatch):
+        # With autogroup a process's niceness counts only within its session (the sandbox's own, setsid): an
+        # endless loop lowered by setpriority alone kept a full core against two busy sandboxes.
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
+        session = open_submission({"ops": "import time\ndef nap(seconds):\n    time.sleep(seconds)\n"})
+
+        def group_niceness() -> str:
+            return Path(f"/proc/{session.pid}/autogroup").read_text().split()[-1]
+
+        seen = []
+        watcher = threading.Timer(0.8, lambda: seen.append(group_niceness()))
+        watcher.start()
+        assert call(session, "ops.nap", 1.3).ok
+        watcher.join()
+        assert seen == [str(sandbox_session.DEMOTED_NICENESS)]
+        assert group_niceness() == "0"  # raising a group back needs no privilege
+
+    def test_a_call_with_a_long_limit_is_lowered_after_a_quarter_of_it(self, open_submission, monkeypatch):
+        # On a busy core a lowered call gets ~1/10 of it: lowered at 4 s, a 120 s training that needs 27 s
+        # (one example at a time) would time out; lowered at 30 s it ends in time.
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
+        ops = (
+            "import os, time\ndef niceness_after(seconds):\n    time.sleep(seconds)\n"
+            "    return os.getpriority(os.PRIO_PROCESS, 0)\n"
+        )
+        long_limit = open_submission({"ops": ops}, limits=Limits(call_timeout_s=8, session_timeout_s=20))
+        assert call(long_limit, "ops.niceness_after", 1.0).value["result"] == 0  # lowered at 2 s
+        short_limit = open_submission({"ops": ops}, limits=Limits(call_timeout_s=2, session_timeout_s=20))
+        assert (
+            call(short_limit, "ops.niceness_after", 1.0).value["result"] == sandbox_session.DEMOTED_NICENESS
+        )
+
     def test_a_long_call_lends_its_workers_slot_until_it_ends(self, open_submission, monkeypatch):
         monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
         events = []
         sandbox_session.lend_slot_during_long_calls(
             lambda: events.append("lent"), lambda: events.append("taken back")

@@ -1,10 +1,8 @@
 """One confined process holding one submission, seen from the grader: its calls, limits and errors.
 
-A call is sent as a ``wire`` request and waited for with a deadline; a call that outlives
-``DEMOTE_AFTER_S`` (or its session's ``Limits.demote_after_s``) is demoted to a lower priority and lends
-its worker's slot to another submission.
-Whatever goes wrong inside (a timeout, memory, a crash, an exit) comes back as a ``ChildError`` with a
-message for the learner, never as an exception of the grader.
+A call is sent as a ``wire`` request and waited for with a deadline; a long call is demoted to a lower
+priority and lends its worker's slot to another submission. Whatever goes wrong inside (a timeout, memory,
+a crash, an exit) comes back as a ``ChildError`` with a message for the learner, never as an exception.
 """
 
 import os
@@ -19,6 +17,7 @@ from pathlib import Path
 from grader.sandbox.channels import ChannelClosed, Channels, ChannelTimeout
 from grader.sandbox.harness import wire
 from grader.sandbox.harness.confine import Protection
+from grader.sandbox.priority import set_session_niceness
 from grader.sandbox.protections import SandboxError
 from grader.settings import Limits
 
@@ -29,11 +28,13 @@ MESSAGE_CHARS = 2000
 # What a failed call's reply may say it reached of the forbidden built-ins: the learner's process writes it,
 # and it can only withhold the learner's own points, but it is shown, so it is bounded.
 MAX_FORBIDDEN, FORBIDDEN_NAME_CHARS = 20, 200
-# A call still running after DEMOTE_AFTER_S (the slowest correct call in this lesson takes ~3 s) is
-# lowered to DEMOTED_NICENESS until it returns or times out, and its worker lends its slot (see
-# lend_slot_during_long_calls): while it spins, other submissions get the CPU. It keeps its full
-# wall-clock limit.
+# A call still running after DEMOTE_AFTER_S, or DEMOTE_AFTER_SHARE of its limit if later, is lowered to
+# DEMOTED_NICENESS until it ends, and its worker lends its slot (lend_slot_during_long_calls). It keeps its
+# wall-clock limit and gets ~1/10 of a busy core: a call needing up to a third of its limit ends in time
+# (4.6 s of 10, where an entry-by-entry positional encoding takes 1.5 s; 39 s of the classifier's 120 s,
+# where training on one example at a time takes 27 s).
 DEMOTE_AFTER_S = 4.0
+DEMOTE_AFTER_SHARE = 0.25
 DEMOTED_NICENESS = 10
 
 
@@ -179,7 +180,9 @@ class Session:
         deadline = min(call_deadline, self._deadline)
         limit_s = call_limit_s if deadline == call_deadline else self._limits.session_timeout_s
         demote_after_s = self._limits.demote_after_s
-        demote_at = min(started + (DEMOTE_AFTER_S if demote_after_s is None else demote_after_s), deadline)
+        if demote_after_s is None:
+            demote_after_s = max(DEMOTE_AFTER_S, DEMOTE_AFTER_SHARE * call_limit_s)
+        demote_at = min(started + demote_after_s, deadline)
         demoted = lent = False
         try:
             self._channels.channel.send(request, deadline)
@@ -218,11 +221,7 @@ class Session:
 
     def _set_niceness(self, niceness: int) -> None:
         """Best effort: a call that runs long (most often an endless loop) gets only the CPU others leave."""
-        if self._process_group > 0:
-            try:
-                os.setpriority(os.PRIO_PGRP, self._process_group, niceness)
-            except OSError:
-                pass
+        set_session_niceness(self.pid or 0, self._process_group, self._pidfd, niceness)
 
     def _fail(self, error: ChildError) -> ChildError:
         self._failure = error
