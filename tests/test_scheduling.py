@@ -97,6 +97,16 @@ def test_the_class_is_taken_in_blocks_per_worker_exercise_by_exercise(fake_exerc
     assert started == [(name, e.number) for block in blocks for e in EXERCISES for name in block]
 
 
+def wait_out_a_long_call(until: threading.Event, what: str, before_taking_back=lambda: None) -> None:
+    """What Session does around a demoted call: lend the worker's slot, wait, take a slot back."""
+    sandbox_session._lend_worker_slot()
+    try:
+        assert until.wait(timeout=10), what
+    finally:
+        before_taking_back()
+        sandbox_session._take_back_worker_slot()
+
+
 def test_a_worker_waiting_out_a_long_call_lends_its_slot(fake_exercises):
     # One slot: the stuck exercise can finish only if the others run while it waits, on its lent slot.
     others_done = threading.Event()
@@ -104,11 +114,7 @@ def test_a_worker_waiting_out_a_long_call_lends_its_slot(fake_exercises):
 
     def behaviour(submission, exercise):
         if submission.name == "stuck" and exercise.module == "softmax":
-            sandbox_session._lend_worker_slot()  # what Session does when a call is demoted
-            try:
-                assert others_done.wait(timeout=10), "nothing else ran while the call was long"
-            finally:
-                sandbox_session._take_back_worker_slot()
+            wait_out_a_long_call(others_done, "nothing else ran while the call was long")
 
     def on_done(result):
         finished.append(result.submission)
@@ -131,12 +137,9 @@ def test_a_worker_back_from_a_long_call_goes_on_before_any_task_not_yet_begun(fa
     def behaviour(submission, exercise):
         started.append((submission.name, exercise.module))
         if submission.name == "stuck" and exercise.module == "softmax":
-            sandbox_session._lend_worker_slot()  # what Session does when a call is demoted
-            try:
-                assert lent_slot_used.wait(timeout=10), "nothing ran on the lent slot"
-            finally:
-                asked_back.set()
-                sandbox_session._take_back_worker_slot()
+            wait_out_a_long_call(
+                lent_slot_used, "nothing ran on the lent slot", before_taking_back=asked_back.set
+            )
             started.append(("stuck", "back"))
         elif (submission.name, exercise.module) == ("a", "softmax"):
             lent_slot_used.set()
