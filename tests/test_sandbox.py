@@ -23,7 +23,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from grader.sandbox import runner, uid_blocks
+from grader.sandbox import priority, runner, uid_blocks
 from grader.sandbox import session as sandbox_session
 from grader.sandbox.channels import ChannelClosed, Channels, ChannelTimeout, FrameSocket
 from grader.sandbox.harness import confine, landlock, wire
@@ -308,6 +308,84 @@ class TestTimeLimits:
             assert events == ["lent", "taken back"] * 2
         finally:
             sandbox_session._WORKER.hooks = None
+
+    # A lowered call on a busy machine is stopped for 90 ms of every 100 ms: niceness alone left an endless
+    # loop 0.4 of a core in the bench's class, each waking grading process waiting out its time slice.
+    SPIN = (
+        "import time\ndef spin(cpu_seconds):\n    start = time.process_time()\n"
+        "    while time.process_time() - start < cpu_seconds:\n        pass\n    return 42\n"
+    )
+
+    def test_a_long_call_on_a_busy_machine_is_stopped_most_of_the_time_and_still_answers(
+        self, open_submission, monkeypatch
+    ):
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
+        monkeypatch.setattr(priority, "_spare_cpus", lambda before, after: 0.0)  # no core to spare
+        session = open_submission({"ops": self.SPIN}, limits=Limits(call_timeout_s=8, session_timeout_s=20))
+        with _StateWatcher(session.pid) as states:
+            result = call(session, "ops.spin", 0.5)  # 0.3 s running, then 0.2 s of CPU at a tenth: ~2.3 s
+        assert result.value == {"result": 42}
+        assert result.elapsed_s > 1.2
+        assert states.share("T") > 0.6, states.seen
+        assert _state(session.pid) != "T"  # running again once the call ended
+
+    def test_a_long_call_runs_on_while_a_core_stands_idle(self, open_submission, monkeypatch):
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
+        monkeypatch.setattr(priority, "_spare_cpus", lambda before, after: 1.0)
+        session = open_submission({"ops": self.SPIN}, limits=Limits(call_timeout_s=8, session_timeout_s=20))
+        with _StateWatcher(session.pid) as states:
+            result = call(session, "ops.spin", 1.0)
+        assert result.value == {"result": 42}
+        assert states.share("T") < 0.3, states.seen  # a tenth of each period, to see whether it still is
+
+    def test_a_call_stopped_when_its_limit_comes_times_out_and_its_session_ends_at_once(
+        self, open_submission, monkeypatch
+    ):
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
+        monkeypatch.setattr(priority, "_spare_cpus", lambda before, after: 0.0)
+        session = open_submission(
+            {"ops": "def spin():\n    while True:\n        pass\n"}, limits=Limits(call_timeout_s=1.5)
+        )
+        result = call(session, "ops.spin")
+        assert result.error.describe() == "did not finish in 1.5 s — an endless loop?"
+        started = time.monotonic()
+        session.close()  # a supervisor left stopped would keep it waiting KILL_TIMEOUT_S
+        assert time.monotonic() - started < 2
+        assert not Path(f"/proc/{session.pid}").exists()
+
+
+class _StateWatcher:
+    """The scheduler state (R, S, T...) of a process, sampled every 5 ms while the block runs."""
+
+    def __init__(self, pid: int):
+        self.pid, self.seen, self._done = pid, [], threading.Event()
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._watch)
+
+    def __enter__(self) -> "_StateWatcher":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.005):
+            self.seen.append((round(time.monotonic() - self._started, 3), _state(self.pid)))
+
+    def share(self, state: str) -> float:
+        """The share of the samples after the first 0.4 s (the call is lowered at 0.3 s) in ``state``."""
+        later = [seen for at, seen in self.seen if at > 0.4]
+        return later.count(state) / max(1, len(later))
+
+
+def _state(pid: int) -> str:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
 
 
 @needs_linux

@@ -17,7 +17,7 @@ from pathlib import Path
 from grader.sandbox.channels import ChannelClosed, Channels, ChannelTimeout
 from grader.sandbox.harness import wire
 from grader.sandbox.harness.confine import Protection
-from grader.sandbox.priority import set_session_niceness
+from grader.sandbox.priority import LoweredCall
 from grader.sandbox.protections import SandboxError
 from grader.settings import Limits
 
@@ -28,12 +28,13 @@ MESSAGE_CHARS = 2000
 # What a failed call's reply may say it reached of the forbidden built-ins: the learner's process writes it,
 # and it can only withhold the learner's own points, but it is shown, so it is bounded.
 MAX_FORBIDDEN, FORBIDDEN_NAME_CHARS = 20, 200
-# A call still running after DEMOTE_AFTER_S, or DEMOTE_AFTER_SHARE of its limit if later, is lowered to
-# DEMOTED_NICENESS until it ends, and its worker lends its slot (lend_slot_during_long_calls). It keeps its
-# wall-clock limit and gets ~1/10 of a busy core: a call needing up to a third of its limit ends in time
-# (4.6 s of 10, where an entry-by-entry positional encoding takes 1.5 s; 39 s of the classifier's 120 s,
-# where training on one example at a time takes 27 s).
-DEMOTE_AFTER_S = 4.0
+# A call still running after a quarter of its limit (DEMOTE_AFTER_SHARE; DEMOTE_AFTER_S at least) is lowered
+# to DEMOTED_NICENESS and, while the machine is busy, held to a tenth of each 100 ms (priority.LoweredCall)
+# until it ends; its worker lends its slot meanwhile (lend_slot_during_long_calls). It keeps its wall-clock
+# limit, so a call needing up to a third of its limit ends in time on a busy machine: 3.25 s of 10, where an
+# entry-by-entry positional encoding takes 1.5 s; 39 s of the classifier's 120 s, where training on one
+# example at a time takes 27 s.
+DEMOTE_AFTER_S = 0.25
 DEMOTE_AFTER_SHARE = 0.25
 DEMOTED_NICENESS = 10
 
@@ -183,22 +184,31 @@ class Session:
         if demote_after_s is None:
             demote_after_s = max(DEMOTE_AFTER_S, DEMOTE_AFTER_SHARE * call_limit_s)
         demote_at = min(started + demote_after_s, deadline)
-        demoted = lent = False
+        lowered: LoweredCall | None = None
+        lent = False
         try:
             self._channels.channel.send(request, deadline)
-            while True:
-                try:
-                    tag, body = self._channels.channel.receive(
-                        {wire.TAG_VALUE, wire.TAG_FAIL}, deadline if demoted else demote_at
-                    )
-                except ChannelTimeout:
-                    if demoted or demote_at >= deadline:
-                        raise
-                    self._set_niceness(DEMOTED_NICENESS)
-                    demoted, lent = True, _lend_worker_slot()
-                    continue
-                if type(body) is dict and body.pop(wire.CALL_ID, None) == call_id:
-                    break
+            try:
+                while True:
+                    wake = demote_at if lowered is None else lowered.next_switch(deadline)
+                    try:
+                        tag, body = self._channels.channel.receive({wire.TAG_VALUE, wire.TAG_FAIL}, wake)
+                    except ChannelTimeout:
+                        if wake >= deadline:
+                            raise
+                        if lowered is None:
+                            lowered = LoweredCall(
+                                self.pid or 0, self._process_group, self._pidfd, DEMOTED_NICENESS
+                            )
+                            lent = _lend_worker_slot()
+                        else:
+                            lowered.switch()
+                        continue
+                    if type(body) is dict and body.pop(wire.CALL_ID, None) == call_id:
+                        break
+            finally:
+                if lowered is not None:
+                    lowered.end()  # running again before its reply is read, or its session killed
         except ChannelTimeout:
             return None, self._fail(
                 ChildError("timeout", f"did not finish in {_seconds(limit_s)} s — an endless loop?")
@@ -213,15 +223,9 @@ class Session:
         finally:
             if lent:
                 _take_back_worker_slot()
-        if demoted:
-            self._set_niceness(0)
         if tag == wire.TAG_VALUE:
             return body, None
         return None, _error_from_record(body, self._limits)
-
-    def _set_niceness(self, niceness: int) -> None:
-        """Best effort: a call that runs long (most often an endless loop) gets only the CPU others leave."""
-        set_session_niceness(self.pid or 0, self._process_group, self._pidfd, niceness)
 
     def _fail(self, error: ChildError) -> ChildError:
         self._failure = error
