@@ -59,8 +59,9 @@ STANDIN_FROM = 4  # SPEC/issue: exercises 4–7 are graded with the reference st
 # submissions leave, instead of a core of its own.
 AFTER_TIMEOUT_CALL_S = 1.0
 AFTER_TIMEOUT_DEMOTE_S = 0.25
-# A hanging exercise costs ~12 s and a submission ~2 s of work: six per worker keep the others busy meanwhile.
-SUBMISSIONS_PER_WORKER = 6
+# A hanging exercise costs ~12 s and a submission ~1.7 s of a worker's time (the bench's class, 2026-11-30):
+# eight per worker keep the others busy meanwhile (six left its last hang running ~4 s alone at the end).
+SUBMISSIONS_PER_WORKER = 8
 MAX_TIMEOUTS = 3  # an exercise that hangs this often has its remaining checks skipped
 WARNED = {"numpy": "NumPy warned", "torch": "PyTorch warned", "code": "Your code warned"}  # by origin
 
