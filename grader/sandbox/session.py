@@ -28,12 +28,11 @@ MESSAGE_CHARS = 2000
 # What a failed call's reply may say it reached of the forbidden built-ins: the learner's process writes it,
 # and it can only withhold the learner's own points, but it is shown, so it is bounded.
 MAX_FORBIDDEN, FORBIDDEN_NAME_CHARS = 20, 200
-# A call still running after a quarter of its limit (DEMOTE_AFTER_SHARE; DEMOTE_AFTER_S at least) is lowered
-# to DEMOTED_NICENESS and, while the machine is busy, held to a tenth of each 100 ms (priority.LoweredCall)
-# until it ends; its worker lends its slot meanwhile (lend_slot_during_long_calls). It keeps its wall-clock
-# limit, so a call needing up to a third of its limit ends in time on a busy machine: 3.25 s of 10, where an
-# entry-by-entry positional encoding takes 1.5 s; 39 s of the classifier's 120 s, where training on one
-# example at a time takes 27 s.
+# A call still running after a quarter of its limit (DEMOTE_AFTER_S at least) is lowered to DEMOTED_NICENESS
+# and, on a busy machine, run a tenth of each 100 ms (priority.LoweredCall) until it ends; its worker lends
+# its slot meanwhile (lend_slot_during_long_calls). So a call needing up to a third of its limit ends in time
+# on a busy machine: 3.25 s of 10, where an entry-by-entry positional encoding takes 1.5 s; 39 s of the
+# classifier's 120 s, where training on one example at a time takes 27 s.
 DEMOTE_AFTER_S = 0.25
 DEMOTE_AFTER_SHARE = 0.25
 DEMOTED_NICENESS = 10
