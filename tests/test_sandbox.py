@@ -323,11 +323,13 @@ class TestTimeLimits:
         monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
         monkeypatch.setattr(priority, "_spare_cpus", lambda before, after: 0.0)  # no core to spare
         session = open_submission({"ops": self.SPIN}, limits=Limits(call_timeout_s=8, session_timeout_s=20))
-        with _StateWatcher(session.pid) as states:
+        supervisor = os.getpgid(session.pid)  # the group's leader, which reaps the init when it is killed
+        with _StateWatcher(session.pid) as states, _StateWatcher(supervisor) as supervisor_states:
             result = call(session, "ops.spin", 0.5)  # 0.3 s running, then 0.2 s of CPU at a tenth: ~2.3 s
         assert result.value == {"result": 42}
         assert result.elapsed_s > 1.2
         assert states.share("T") > 0.6, states.seen
+        assert supervisor_states.share("T") == 0, supervisor_states.seen
         assert _state(session.pid) != "T"  # running again once the call ended
 
     def test_a_long_call_runs_on_while_a_core_stands_idle(self, open_submission, monkeypatch):
@@ -355,6 +357,30 @@ class TestTimeLimits:
         session.close()  # a supervisor left stopped would keep it waiting KILL_TIMEOUT_S
         assert time.monotonic() - started < 2
         assert not Path(f"/proc/{session.pid}").exists()
+
+    def test_a_session_closed_while_its_call_is_stopped_ends_at_once_and_leaves_nothing(
+        self, open_submission, monkeypatch
+    ):
+        # What Ctrl-C does: the runner closes every session while grading threads wait in their calls.
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
+        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
+        monkeypatch.setattr(priority, "_spare_cpus", lambda before, after: 0.0)
+        session = open_submission(
+            {"ops": "def spin():\n    while True:\n        pass\n"},
+            limits=Limits(call_timeout_s=8, session_timeout_s=20),
+        )
+        supervisor = os.getpgid(session.pid)
+        results = []
+        caller = threading.Thread(target=lambda: results.append(call(session, "ops.spin")))
+        caller.start()
+        time.sleep(1.0)  # lowered at 0.3 s, stopped 90 ms of every 100 since
+        started = time.monotonic()
+        session.close()
+        caller.join(timeout=10)
+        assert time.monotonic() - started < 3
+        assert results and not results[0].ok
+        for pid in (session.pid, supervisor):
+            assert not Path(f"/proc/{pid}").exists() or _state(pid) == "Z"
 
 
 class _StateWatcher:

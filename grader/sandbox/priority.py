@@ -55,7 +55,9 @@ class LoweredCall:
     cycle: the caller waits for its reply until ``next_switch(deadline)``, then calls ``switch()``.
 
     Best effort, as the niceness is: the signals go to the session's process group (the sandbox denies
-    ``setpgid`` and ``setsid``), and nothing is sent once its init has ended (its ``pidfd`` says so).
+    ``setpgid`` and ``setsid``), and nothing is sent once its init has ended (its ``pidfd`` says so). The
+    group's leader, the session's supervisor, runs on: it must reap the init whenever the init is killed,
+    or closing the session would wait for it.
     """
 
     def __init__(self, pid: int, process_group: int, pidfd: int | None, niceness: int):
@@ -102,6 +104,8 @@ class LoweredCall:
             return False
         try:
             os.killpg(self._group, number)
+            if number == signal.SIGSTOP:
+                os.kill(self._group, signal.SIGCONT)  # the supervisor: the group's leader
         except OSError:
             return False
         return True
