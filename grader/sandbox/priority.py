@@ -8,14 +8,13 @@ own session. On such a kernel ``setpriority`` alone changed nothing: a demoted e
 full share against two busy sandboxes (0.99 of a core, measured), so the session's group is reniced too
 (0.2 of a core). Raising either back to 0 needs privileges for a process but not for a group.
 
-Niceness weighs CPU time between processes that all want it; grading does not. A grading worker
-alternates between the grader's process and its sandbox, each waiting for the other, so a lowered
-endless loop still ran whenever either waited, and each of them, woken, waited in turn for the loop's
-time slice. In the bench's class of 48 (``--jobs 2``), a lowered endless loop took 0.4 of a core, and
-each cost the class ~2.5 s of wall time. So while the machine's other work wants the CPU, a lowered
-call runs ``BUSY_RUN_SHARE`` of every ``DUTY_PERIOD_S`` and is stopped (SIGSTOP, then SIGCONT) the rest;
-while a core stands idle (the stopped part of each period measures it, from ``/proc/stat``), it runs
-``SPARE_RUN_SHARE``, so a long call never waits for nothing.
+Niceness weighs CPU time between processes that all want it; grading leaves gaps. A grading worker
+alternates between the grader's process and its sandbox, each waiting for the other, and a lowered
+endless loop ran in every gap: 0.4 of a core in the bench's class of 48 (``--jobs 2``), whose four
+endless loops cost it ~8 s of wall time against the same class without them. So while the machine's
+other work wants the CPU, a lowered call runs ``BUSY_RUN_SHARE`` of every ``DUTY_PERIOD_S`` and is
+stopped (SIGSTOP, then SIGCONT) the rest; while a core stands idle (the stopped part of each period
+measures it, from ``/proc/stat``), it runs ``SPARE_RUN_SHARE``, so a long call never waits for nothing.
 """
 
 from __future__ import annotations
