@@ -24,9 +24,8 @@ import signal
 import time
 
 DUTY_PERIOD_S = 0.1
-BUSY_RUN_SHARE = (
-    0.1  # of each period while the machine is busy: ~1/10 of a core, as nice 10 was meant to give
-)
+# Of each period while the machine is busy: ~1/10 of a core, what nice 10 was meant to give.
+BUSY_RUN_SHARE = 0.1
 SPARE_RUN_SHARE = 0.9  # while a core is spare; the stopped tenth measures whether it still is
 SPARE_CPUS = 0.5  # idle CPUs, on average over a stopped part, for the machine to count as having one spare
 
@@ -90,10 +89,6 @@ class LoweredCall:
             self._signal(signal.SIGCONT)
             self._stopped = False
         set_session_niceness(self._pid, self._group, self._pidfd, 0)
-
-    @property
-    def stopped(self) -> bool:
-        return self._stopped
 
     def _run_share(self) -> float:
         return BUSY_RUN_SHARE if self._busy else SPARE_RUN_SHARE
