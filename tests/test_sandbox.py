@@ -309,8 +309,8 @@ class TestTimeLimits:
         finally:
             sandbox_session._WORKER.hooks = None
 
-    # A lowered call on a busy machine is stopped for 90 ms of every 100 ms: niceness alone left an endless
-    # loop 0.4 of a core in the bench's class, each waking grading process waiting out its time slice.
+    # A lowered call on a busy machine is stopped for 90 ms of every 100 ms: at nice 10 alone an endless loop
+    # ran in every gap the grading left, 0.4 of a core in the bench's class.
     SPIN = (
         "import time\ndef spin(cpu_seconds):\n    start = time.process_time()\n"
         "    while time.process_time() - start < cpu_seconds:\n        pass\n    return 42\n"
@@ -401,7 +401,11 @@ class _StateWatcher:
 
     def _watch(self) -> None:
         while not self._done.wait(0.005):
-            self.seen.append((round(time.monotonic() - self._started, 3), _state(self.pid)))
+            try:
+                state = _state(self.pid)
+            except OSError:
+                state = "gone"
+            self.seen.append((round(time.monotonic() - self._started, 3), state))
 
     def share(self, state: str) -> float:
         """The share of the samples after the first 0.4 s (the call is lowered at 0.3 s) in ``state``."""
