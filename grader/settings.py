@@ -30,9 +30,9 @@ class Limits:
     scratch_mb, scratch_files: what the scratch folder may hold in all (a tmpfs of that size and
         number of files; the submission's own modules count).
     reply_mb: the largest reply the grader reads; a larger one is refused from its header, unread.
-    demote_after_s: how long a call runs before it is lowered in priority (``None``: the sandbox's
-        ``DEMOTE_AFTER_S`` or a quarter of the call's limit, whichever is later); it keeps its whole
-        ``call_timeout_s`` either way.
+    demote_after_s: how long a call runs before it is lowered in priority and, on a busy machine, held to
+        a tenth of a core (``None``: the sandbox's ``DEMOTE_AFTER_S`` or a quarter of the call's limit,
+        whichever is later); it keeps its whole ``call_timeout_s`` either way.
     gpu: the session may use NVIDIA GPUs (their device files and driver); ``memory_mb`` then bounds
         private writable memory (RLIMIT_DATA), since CUDA reserves more address space than it uses.
         GPU memory itself is not bounded: the session's end frees it.
