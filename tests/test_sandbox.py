@@ -315,13 +315,12 @@ class TestTimeLimits:
         "import time\ndef spin(cpu_seconds):\n    start = time.process_time()\n"
         "    while time.process_time() - start < cpu_seconds:\n        pass\n    return 42\n"
     )
+    ENDLESS = "def spin():\n    while True:\n        pass\n"
 
     def test_a_long_call_on_a_busy_machine_is_stopped_most_of_the_time_and_still_answers(
         self, open_submission, monkeypatch
     ):
-        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
-        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
-        monkeypatch.setattr(priority, "_spare_cpus", lambda before, after: 0.0)  # no core to spare
+        _lowered_at_0_3_s(monkeypatch, spare_cpus=0.0)  # no core to spare
         session = open_submission({"ops": self.SPIN}, limits=Limits(call_timeout_s=8, session_timeout_s=20))
         supervisor = os.getpgid(session.pid)  # the group's leader, which reaps the init when it is killed
         with _StateWatcher(session.pid) as states, _StateWatcher(supervisor) as supervisor_states:
@@ -333,9 +332,7 @@ class TestTimeLimits:
         assert _state(session.pid) != "T"  # running again once the call ended
 
     def test_a_long_call_runs_on_while_a_core_stands_idle(self, open_submission, monkeypatch):
-        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
-        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
-        monkeypatch.setattr(priority, "_spare_cpus", lambda before, after: 1.0)
+        _lowered_at_0_3_s(monkeypatch, spare_cpus=1.0)
         session = open_submission({"ops": self.SPIN}, limits=Limits(call_timeout_s=8, session_timeout_s=20))
         with _StateWatcher(session.pid) as states:
             result = call(session, "ops.spin", 1.0)
@@ -345,12 +342,8 @@ class TestTimeLimits:
     def test_a_call_stopped_when_its_limit_comes_times_out_and_its_session_ends_at_once(
         self, open_submission, monkeypatch
     ):
-        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
-        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
-        monkeypatch.setattr(priority, "_spare_cpus", lambda before, after: 0.0)
-        session = open_submission(
-            {"ops": "def spin():\n    while True:\n        pass\n"}, limits=Limits(call_timeout_s=1.5)
-        )
+        _lowered_at_0_3_s(monkeypatch, spare_cpus=0.0)
+        session = open_submission({"ops": self.ENDLESS}, limits=Limits(call_timeout_s=1.5))
         result = call(session, "ops.spin")
         assert result.error.describe() == "did not finish in 1.5 s — an endless loop?"
         started = time.monotonic()
@@ -362,12 +355,9 @@ class TestTimeLimits:
         self, open_submission, monkeypatch
     ):
         # What Ctrl-C does: the runner closes every session while grading threads wait in their calls.
-        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
-        monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
-        monkeypatch.setattr(priority, "_spare_cpus", lambda before, after: 0.0)
+        _lowered_at_0_3_s(monkeypatch, spare_cpus=0.0)
         session = open_submission(
-            {"ops": "def spin():\n    while True:\n        pass\n"},
-            limits=Limits(call_timeout_s=8, session_timeout_s=20),
+            {"ops": self.ENDLESS}, limits=Limits(call_timeout_s=8, session_timeout_s=20)
         )
         supervisor = os.getpgid(session.pid)
         results = []
@@ -381,6 +371,13 @@ class TestTimeLimits:
         assert results and not results[0].ok
         for pid in (session.pid, supervisor):
             assert not Path(f"/proc/{pid}").exists() or _state(pid) == "Z"
+
+
+def _lowered_at_0_3_s(monkeypatch, *, spare_cpus: float) -> None:
+    """Calls are lowered (and held to the duty cycle) after 0.3 s; each stopped part sees ``spare_cpus``."""
+    monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_S", 0.3)
+    monkeypatch.setattr(sandbox_session, "DEMOTE_AFTER_SHARE", 0.0)
+    monkeypatch.setattr(priority, "_spare_cpus", lambda before, after: spare_cpus)
 
 
 class _StateWatcher:
