@@ -54,9 +54,9 @@ from grader.worker_slots import WorkerSlots
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 STANDIN_FROM = 4  # SPEC/issue: exercises 4–7 are graded with the reference standing in for earlier ones
 # Once an exercise's code has hung, each later call gets AFTER_TIMEOUT_CALL_S (the checks' inputs are small: a
-# correct call takes well under 0.1 s) and is lowered in priority after AFTER_TIMEOUT_DEMOTE_S, as a first
-# call is after 4 s: code that hangs again then spins through the rest of its second on CPU that other
-# submissions leave, instead of a core of its own.
+# correct call takes well under 0.1 s) and is lowered in priority after AFTER_TIMEOUT_DEMOTE_S, a quarter of
+# it, as any call is after a quarter of its limit: code that hangs again then spins through the rest of its
+# second on CPU that other submissions leave, instead of a core of its own.
 AFTER_TIMEOUT_CALL_S = 1.0
 AFTER_TIMEOUT_DEMOTE_S = 0.25
 # A hanging exercise costs ~12 s and a submission ~1.7 s of a worker's time (the bench's class, 2026-11-30):
