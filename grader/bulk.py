@@ -187,6 +187,10 @@ def _grade_on_cluster(
     submissions, fingerprints, gradebook, out, cluster, settings, forbidden_paths, progress_stream
 ) -> dict:
     """``_grade_all`` on a Dask cluster: the same records, progress and pictures, as each answer arrives."""
+    if cluster.local_workers:  # first: its workers' imports run on one core while this process imports Dask
+        from grader.cluster.local import start_fork_server
+
+        start_fork_server()
     from grader.cluster.driver import grade_on_cluster
 
     threading.Thread(target=preload, name="preload-matplotlib", daemon=True).start()

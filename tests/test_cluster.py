@@ -562,12 +562,70 @@ def test_a_task_grades_the_exercises_after_a_hang_while_the_hang_runs(tmp_path, 
     assert hang_started < meanwhile["encoder"][1] < hang_ended, spans  # begun during the hang, not after
 
 
+@needs_sandbox
+def test_a_run_on_a_cluster_of_its_own_leaves_no_sandbox_behind(tmp_path):
+    """Its workers are forked from multiprocessing's fork server and end with ``os._exit``, which runs no
+    ``atexit`` handler: each worker's fork server and scratch folder must go all the same."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    command = [sys.executable, "-m", "grader", "grade", str(REPO / "examples" / "class" / "alice_correct")]
+    command += ["--out", str(tmp_path / "out"), "--dask", "local:1", "--call-timeout", "5"]
+    run = subprocess.run(
+        command,
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "alice_correct: 100/100" in run.stderr, run.stderr[-3000:]
+    left = [path.name for path in scratch.iterdir() if path.name.startswith("grader-sandbox-")]
+    assert left == []
+    alive = subprocess.run(["pgrep", "-f", str(scratch)], capture_output=True, text=True)
+    assert alive.stdout == "", "a fork server of the run outlived it"
+
+
+def test_a_local_cluster_forks_its_workers_only_from_a_server_with_this_processs_environment(monkeypatch):
+    """The fork server keeps the environment it started with; a worker reads its own (where the sandbox's
+    scratch folders go, which protections a test turned off). Once this process's has changed, a new
+    cluster's workers start as fresh interpreters instead."""
+    from grader.cluster import local
+
+    monkeypatch.setattr(local, "_SERVER_ENVIRONMENT", [])
+    local.start_fork_server()
+    assert local._start_method() == "forkserver"
+    monkeypatch.setenv("KIT_SANDBOX_WITHOUT", "syscall-filter")
+    assert local._start_method() == "spawn"
+
+
+@needs_sandbox
+def test_the_fork_server_a_worker_starts_as_it_starts_is_the_one_its_plugin_adopts(monkeypatch):
+    from grader.cluster import worker
+    from grader.sandbox import forkserver
+
+    monkeypatch.setattr(worker, "_STARTED", [])
+    monkeypatch.setattr(worker, "_WARM", [])
+    worker.dask_setup(None)
+    (started,) = worker._STARTED
+    launches = []
+    monkeypatch.setattr(forkserver, "launch_in_new_workdir", lambda: launches.append(1))
+    runner = worker._warm_runner(())
+    try:
+        assert worker._STARTED == [] and launches == []
+        assert runner.isolation_report()  # the adopted fork server answers
+        assert worker._warm_runner(()) is runner  # and is kept for the next run
+    finally:
+        runner.close()
+    assert not started.folder.path.exists()
+
+
 def test_the_driver_starts_its_cluster_before_it_imports_pytorch():
     """On a LocalCluster the driver's own import of PyTorch would hold up the workers' start on the same
     cores: it waits for the first answer, whose checks need it."""
     probe = (
-        "import sys, grader.cli, grader.bulk, grader.cluster.driver, grader.cluster.parcel, "
-        "grader.cluster.verdict; print('torch' in sys.modules)"
+        "import sys, grader.cli, grader.bulk, grader.cluster.driver, grader.cluster.local, "
+        "grader.cluster.parcel, grader.cluster.verdict; print('torch' in sys.modules)"
     )
     run = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "False"

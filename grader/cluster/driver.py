@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import logging
 import secrets
 import time
 from collections.abc import Callable
 
 from grader.cluster.address import ClusterAddress
+from grader.cluster.local import start_local_cluster
 from grader.cluster.parcel import pack
 from grader.cluster.verdict import VerdictError, read_verdict
 from grader.cluster.worker import GradingPlugin, grade_task
@@ -38,24 +38,6 @@ MESSAGE_CHARS = 2000
 IN_FLIGHT_PER_THREAD = 4
 MIN_IN_FLIGHT = 8
 RECOUNT_S = 5.0
-# A LocalCluster of the run's own (``--dask local``) listens on this machine's loopback, which every local
-# user can reach, and Dask's tcp:// has no authentication: whoever connects runs code as the instructor. So
-# its scheduler, nannies and workers speak TLS with a key made for this run alone (cryptography makes it),
-# and their HTTP servers, on ports of the system's choosing, answer /health only (Dask's pages show
-# the workers' logs and call stacks).
-LOCAL_HTTP_ADDRESS = "127.0.0.1:0"
-LOCAL_CLUSTER_CONFIG = {
-    "distributed.scheduler.http.routes": ["distributed.http.health"],
-    "distributed.worker.http.routes": ["distributed.http.health"],
-    # Quietened: it has no dashboard to feed, and its diagnostics run on the cores it grades on. Its workers'
-    # statistical profiler (every thread's stack, under the GIL, every 10 ms), the event loops' 20 ms ticks
-    # and the 100 ms and 500 ms monitors: idle, 3.8 CPU-s in 30 s (0.5 quietened); grading the bench's class
-    # of 48 on 2 workers, 143 CPU-s in all against 124.
-    "distributed.worker.profile.enabled": False,
-    "distributed.admin.tick.interval": "1s",
-    "distributed.admin.system-monitor.interval": "5s",
-    "distributed.worker.memory.monitor-interval": "1s",
-}
 
 
 def grade_on_cluster(
@@ -76,8 +58,7 @@ def grade_on_cluster(
     cluster cannot be reached or Dask is not installed.
     """
     try:
-        import dask
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, as_completed
     except ImportError:
         raise UsageError(
             '--dask needs Dask: pip install -e ".[cluster]" (or: pip install distributed)'
@@ -85,26 +66,7 @@ def grade_on_cluster(
 
     with contextlib.ExitStack() as stack:
         if address.local_workers:
-            try:
-                from distributed.security import Security
-
-                security = Security.temporary()
-            except ImportError:
-                raise UsageError(
-                    f'--dask {address} needs cryptography for its TLS key: pip install -e ".[cluster]"'
-                ) from None
-            stack.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG))  # its nannies hand it to their workers
-            cluster = stack.enter_context(
-                LocalCluster(
-                    n_workers=address.local_workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    security=security,
-                    dashboard_address=LOCAL_HTTP_ADDRESS,
-                    silence_logs=logging.ERROR,
-                )
-            )
-            client = stack.enter_context(Client(cluster, security=security))
+            client = start_local_cluster(address.local_workers, stack)
         else:
             try:
                 client = stack.enter_context(Client(address.scheduler, timeout=CONNECT_TIMEOUT_S))

@@ -1,7 +1,8 @@
 """A Dask worker that grades: one fork server per worker, and no grading unless its node is safe.
 
-``GradingPlugin`` starts the worker's fork server when it is registered (the zygote imports PyTorch
-while the worker waits for work; the next run's plugin finds it warm) and, before the first task runs
+``GradingPlugin`` starts the worker's fork server when it is registered, or adopts the one ``dask_setup``
+(a Dask preload) started with the worker (the zygote imports PyTorch while the worker waits for work;
+the next run's plugin finds it warm) and, before the first task runs
 any learner code, opens one probe sandbox: if a protection the sandbox needs is missing on this node,
 and its risk was not accepted, every task it is given answers that it refuses, and the driver stops
 the run, as a single-machine run stops. ``grade_task`` is the task: a parcel in, JSON text out.
@@ -13,8 +14,8 @@ lends its slot; the task's later exercises are graded meanwhile (``one_submissio
 
 from __future__ import annotations
 
-import atexit
 import json
+import multiprocessing.util
 import os
 import shutil
 import tempfile
@@ -74,6 +75,22 @@ class GradingPlugin(WorkerPlugin):
 
 
 _WARM: list = []  # this worker process's (key, Runner): one fork server, kept from run to run
+_STARTED: list = []  # a fork server started with this worker process (dask_setup), for the first plugin
+
+
+def dask_setup(worker) -> None:
+    """Dask's preload hook (``--dask local`` sets it; ``dask worker ... --preload grader.cluster.worker``):
+    start this worker's fork server as the worker starts, so that it imports PyTorch while the worker
+    joins its scheduler, not after a run's plugin arrives."""
+    from grader.sandbox.forkserver import launch_in_new_workdir
+
+    if _STARTED or _WARM:
+        return
+    try:
+        _STARTED.append(launch_in_new_workdir())
+    except Exception:  # noqa: BLE001 - the plugin starts one again, and reports why it cannot
+        return
+    _when_this_process_ends(lambda: _STARTED and _STARTED.pop().discard())
 
 
 def _warm_runner(accepted_risks: tuple[str, ...]):
@@ -88,9 +105,9 @@ def _warm_runner(accepted_risks: tuple[str, ...]):
     if _WARM:
         _WARM.pop()[1].close()
     else:
-        atexit.register(lambda: _WARM and _WARM.pop()[1].close())
+        _when_this_process_ends(lambda: _WARM and _WARM.pop()[1].close())
     # The fork server imports PyTorch while this process does (the runner's import), not after it.
-    launched = launch_in_new_workdir()
+    launched = _STARTED.pop() if _STARTED else launch_in_new_workdir()
     try:
         from grader.sandbox.runner import Runner
 
@@ -100,6 +117,13 @@ def _warm_runner(accepted_risks: tuple[str, ...]):
         raise
     _WARM.append((key, runner))
     return runner
+
+
+def _when_this_process_ends(callback) -> None:
+    """Run ``callback`` as this process ends, whatever started it. Not ``atexit``: a worker that a nanny
+    forked from multiprocessing's fork server (``--dask local``) ends with ``os._exit``, after
+    multiprocessing's own finalizers (which ``atexit`` runs in any other process)."""
+    multiprocessing.util.Finalize(None, callback, exitpriority=0)
 
 
 def grade_task(parcel: dict, forbidden_paths: list[str]) -> str:
