@@ -10,6 +10,7 @@ recording failed) gets a row that says so rather than none.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import shutil
 import sys
@@ -75,34 +76,37 @@ def grade(
     stream = progress_stream or sys.stderr
     gradebook = Gradebook(out)
     protections = None
-    with LockedFolder("grader-unpacked-") as unpacked:
-        intake = take_in(Path(path), unpacked, forced=layout)
-        _announce(intake, stream)
-        submissions = intake.submissions
-        names, by_lms_id = (
-            {s.name for s in submissions},
-            {s.identity.id: s.name for s in submissions if s.identity.id},
-        )
-        regrade = tuple(name if name in names else by_lms_id.get(name, name) for name in regrade)
-        unknown = set(regrade) - {s.name for s in submissions}
-        if unknown:
-            raise UsageError(_no_such_submission(unknown, [s.name for s in submissions], path))
-        fingerprints = {s.name: submission_fingerprint(s) for s in submissions}
-        todo = [
-            s for s in submissions if s.name in regrade or not gradebook.is_current(s, fingerprints[s.name])
-        ]
-        if todo:
-            forbidden = [Path(path).resolve(), out.resolve()]
-            if cluster is None:
-                protections = _grade_all(
-                    todo, fingerprints, gradebook, out, jobs, settings, forbidden, stream
-                )
-            else:
-                protections = _grade_on_cluster(
-                    todo, fingerprints, gradebook, out, cluster, settings, forbidden, stream
-                )
-    results = [_as_found(gradebook.load(s.name) or _unrecorded(s), s) for s in submissions]
-    write_reports(results, out, protections=protections, intake=intake)
+    with contextlib.ExitStack() as closing:  # a cluster of its own closes while the reports are written
+        with LockedFolder("grader-unpacked-") as unpacked:
+            intake = take_in(Path(path), unpacked, forced=layout)
+            _announce(intake, stream)
+            submissions = intake.submissions
+            names, by_lms_id = (
+                {s.name for s in submissions},
+                {s.identity.id: s.name for s in submissions if s.identity.id},
+            )
+            regrade = tuple(name if name in names else by_lms_id.get(name, name) for name in regrade)
+            unknown = set(regrade) - {s.name for s in submissions}
+            if unknown:
+                raise UsageError(_no_such_submission(unknown, [s.name for s in submissions], path))
+            fingerprints = {s.name: submission_fingerprint(s) for s in submissions}
+            todo = [
+                s
+                for s in submissions
+                if s.name in regrade or not gradebook.is_current(s, fingerprints[s.name])
+            ]
+            if todo:
+                forbidden = [Path(path).resolve(), out.resolve()]
+                if cluster is None:
+                    protections = _grade_all(
+                        todo, fingerprints, gradebook, out, jobs, settings, forbidden, stream
+                    )
+                else:
+                    protections = _grade_on_cluster(
+                        todo, fingerprints, gradebook, out, cluster, settings, forbidden, stream, closing
+                    )
+        results = [_as_found(gradebook.load(s.name) or _unrecorded(s), s) for s in submissions]
+        write_reports(results, out, protections=protections, intake=intake)
     return RunResults(results, graded_now=len(todo))
 
 
@@ -184,7 +188,7 @@ def _grade_all(
 
 
 def _grade_on_cluster(
-    submissions, fingerprints, gradebook, out, cluster, settings, forbidden_paths, progress_stream
+    submissions, fingerprints, gradebook, out, cluster, settings, forbidden_paths, progress_stream, closing
 ) -> dict:
     """``_grade_all`` on a Dask cluster: the same records, progress and pictures, as each answer arrives."""
     if cluster.local_workers:  # first: its workers' imports run on one core while this process imports Dask
@@ -209,6 +213,7 @@ def _grade_on_cluster(
             record=_recorder(gradebook, fingerprints, out, progress),
             announce=lambda protections: _announce_protections(protections, progress_stream),
             say=say,
+            closing=closing,
         )
     finally:
         progress.close()

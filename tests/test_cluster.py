@@ -150,7 +150,7 @@ def test_a_cluster_of_the_runs_own_grades_as_this_machine_behind_tls_and_quieten
     can connect. Only a client holding this run's key gets in (Dask's tcp:// would run anyone's code as the
     instructor); its HTTP servers answer /health and nothing else (not the workers' logs); Dask's
     diagnostics are off (no profiler sampling every thread every 10 ms, no 20 ms ticks). A learner's row is
-    this machine's."""
+    this machine's, and the cluster is gone when the run returns."""
     seen: dict = {}
 
     class Watched(distributed.LocalCluster):
@@ -163,7 +163,7 @@ def test_a_cluster_of_the_runs_own_grades_as_this_machine_behind_tls_and_quieten
                 raise
 
         def _look(self):
-            seen["address"] = self.scheduler_address
+            seen["address"], seen["cluster"] = self.scheduler_address, self
             with pytest.raises(OSError, match="TLS certificate does not match"):
                 Client(self.scheduler_address, security=Security.temporary(), timeout=10)
             seen["scheduler http"] = {
@@ -190,6 +190,9 @@ def test_a_cluster_of_the_runs_own_grades_as_this_machine_behind_tls_and_quieten
     progress = Recorder()
     local = parse_address("local:1")
     (result,) = grade(one, out=tmp_path / "out", settings=SETTINGS, progress_stream=progress, cluster=local)
+    assert (
+        seen["cluster"].status.name == "closed"
+    )  # closed while the reports were written, before grade returns
     assert seen["address"].startswith("tls://127.0.0.1:")
     assert seen["scheduler http"] == {"/health": 200, "/info/main/workers.html": 404, "/metrics": 404}
     assert seen["worker http"] == {"/health": 200, "/metrics": 404}

@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable
 
@@ -50,12 +51,16 @@ def grade_on_cluster(
     record: Callable[[SubmissionResult], None],
     announce: Callable[[dict[str, str]], None],
     say: Callable[[str], None],
+    closing: contextlib.ExitStack | None = None,
 ) -> dict[str, str]:
     """Grade ``submissions`` on the cluster at ``address``; ``record(result)`` as each answer arrives.
 
     Returns the sandbox's protections as the workers reported them (``announce``d with the first
     answer). Raises ``MissingProtection`` when a worker's node lacks one, ``UsageError`` when the
-    cluster cannot be reached or Dask is not installed.
+    cluster cannot be reached or Dask is not installed. With ``closing``, a run that got every answer
+    closes its client (and its own cluster: a few tenths of a second) on a thread of its own, which
+    ``closing`` waits for: the driver writes its reports meanwhile. (So the client is nobody's default:
+    a default client is a context variable, which only the thread that set it may reset.)
     """
     try:
         from distributed import Client, as_completed
@@ -69,7 +74,9 @@ def grade_on_cluster(
             client = start_local_cluster(address.local_workers, stack)
         else:
             try:
-                client = stack.enter_context(Client(address.scheduler, timeout=CONNECT_TIMEOUT_S))
+                client = stack.enter_context(
+                    Client(address.scheduler, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+                )
             except (OSError, TimeoutError) as error:
                 raise UsageError(f"--dask {address}: cannot reach the scheduler ({error})") from None
             try:
@@ -85,7 +92,7 @@ def grade_on_cluster(
         tries: dict[str, int] = {}
         pending: dict[str, Submission] = {}
         waiting = iter(submissions)
-        futures = as_completed()
+        futures = as_completed(loop=client.loop)
 
         def submit(submission: Submission) -> None:
             try:
@@ -133,6 +140,10 @@ def grade_on_cluster(
         finally:
             for future in list(futures.futures):
                 future.cancel()
+        if closing is not None:
+            ending = threading.Thread(target=stack.pop_all().close, name="closing-the-cluster")
+            ending.start()
+            closing.callback(ending.join)
     return protections or {}
 
 

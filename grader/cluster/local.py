@@ -83,7 +83,7 @@ def start_local_cluster(workers: int, stack: contextlib.ExitStack):
             preload=[WORKER_PRELOAD],
         )
     )
-    return stack.enter_context(Client(cluster, security=security))
+    return stack.enter_context(Client(cluster, security=security, set_as_default=False))
 
 
 _SERVER_ENVIRONMENT: list[dict[str, str]] = []  # this process's environment when it started the server
