@@ -602,6 +602,22 @@ def test_a_local_cluster_forks_its_workers_only_from_a_server_with_this_processs
     assert local._start_method() == "spawn"
 
 
+def test_no_fork_server_where_any_local_user_could_connect_to_it(monkeypatch):
+    """Before Python 3.10.9 multiprocessing's fork server listened on a Linux abstract socket, open to every
+    local user, and unpickled what they sent (CVE-2022-42919). There the workers start as fresh
+    interpreters."""
+    from multiprocessing import connection, forkserver
+
+    from grader.cluster import local
+
+    monkeypatch.setattr(local, "_SERVER_ENVIRONMENT", [])
+    monkeypatch.setattr(connection, "arbitrary_address", lambda family: "\0listener-1-1")
+    started = []
+    monkeypatch.setattr(forkserver, "ensure_running", lambda: started.append(1))
+    local.start_fork_server()
+    assert started == [] and local._start_method() == "spawn"
+
+
 @needs_sandbox
 def test_the_fork_server_a_worker_starts_as_it_starts_is_the_one_its_plugin_adopts(monkeypatch):
     from grader.cluster import worker

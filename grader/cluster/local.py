@@ -21,7 +21,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
-from multiprocessing import forkserver
+from multiprocessing import connection, forkserver
 
 from grader.contract import EXERCISES
 from grader.exits import UsageError
@@ -96,12 +96,21 @@ def start_fork_server() -> None:
     when its server is not yet running. The server is a fresh interpreter (not a fork of the driver) that
     listens in a folder only this user can open; it ends with the driver.
     """
-    if _SERVER_ENVIRONMENT:
+    if _SERVER_ENVIRONMENT or not _fork_server_is_private():
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(worker_modules())
     forkserver.ensure_running()
     _SERVER_ENVIRONMENT.append(dict(os.environ))
+
+
+def _fork_server_is_private() -> bool:
+    """Whether the fork server would listen where only this user can connect: a socket file in a folder of
+    this user's. Before Python 3.10.9 it was a Linux abstract socket, which any local user can connect to,
+    to have the server unpickle what they send (CVE-2022-42919); there, workers start as fresh
+    interpreters."""
+    address = connection.arbitrary_address("AF_UNIX")
+    return isinstance(address, str) and not address.startswith("\0")
 
 
 def _start_method() -> str:
