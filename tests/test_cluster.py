@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -566,27 +567,70 @@ def test_a_task_grades_the_exercises_after_a_hang_while_the_hang_runs(tmp_path, 
 
 
 @needs_sandbox
-def test_a_run_on_a_cluster_of_its_own_leaves_no_sandbox_behind(tmp_path):
+def test_a_run_on_a_cluster_of_its_own_leaves_no_sandbox_behind():
     """Its workers are forked from multiprocessing's fork server and end with ``os._exit``, which runs no
     ``atexit`` handler: each worker's fork server and scratch folder must go all the same."""
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
-    command = [sys.executable, "-m", "grader", "grade", str(REPO / "examples" / "class" / "alice_correct")]
-    command += ["--out", str(tmp_path / "out"), "--dask", "local:1", "--call-timeout", "5"]
-    run = subprocess.run(
-        command,
-        cwd=REPO,
-        env={**os.environ, "TMPDIR": str(scratch)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "alice_correct: 100/100" in run.stderr, run.stderr[-3000:]
-    left = [path.name for path in scratch.iterdir() if path.name.startswith("grader-sandbox-")]
-    assert left == []
-    alive = subprocess.run(["pgrep", "-f", str(scratch)], capture_output=True, text=True)
-    assert alive.stdout == "", "a fork server of the run outlived it"
+    scratch = Path(tempfile.mkdtemp())  # short: the fork server's socket lies under it
+    try:
+        command = [
+            sys.executable,
+            "-m",
+            "grader",
+            "grade",
+            str(REPO / "examples" / "class" / "alice_correct"),
+        ]
+        command += ["--out", str(scratch / "out"), "--dask", "local:1", "--call-timeout", "5"]
+        driver = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**os.environ, "TMPDIR": str(scratch)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        fork_server = False
+        while not fork_server and driver.poll() is None:
+            fork_server = any("multiprocessing.forkserver" in command for command in _children(driver.pid))
+            time.sleep(0.05)
+        _, progress = driver.communicate(timeout=300)
+        assert driver.returncode == 0, progress[-3000:]
+        assert fork_server, "the run's workers were not forked from a fork server"
+        assert "alice_correct: 100/100" in progress, progress[-3000:]
+        left = [path.name for path in scratch.iterdir() if path.name.startswith("grader-sandbox-")]
+        assert left == []
+        alive = subprocess.run(["pgrep", "-f", str(scratch)], capture_output=True, text=True)
+        assert alive.stdout == "", "a fork server of the run outlived it"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _children(pid: int) -> list[str]:
+    """The command lines of ``pid``'s child processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            if entry.name.isdigit() and int(stat[stat.rfind(")") + 2 :].split()[1]) == pid:
+                found.append((entry / "cmdline").read_text().replace("\0", " "))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def test_where_the_fork_server_cannot_start_the_workers_start_as_fresh_interpreters(monkeypatch):
+    """A TMPDIR deep enough makes the fork server's socket path too long for the kernel."""
+    from multiprocessing import forkserver
+
+    from grader.cluster import local
+
+    monkeypatch.setattr(local, "_SERVER_ENVIRONMENT", [])
+
+    def too_long():
+        raise OSError("AF_UNIX path too long")
+
+    monkeypatch.setattr(forkserver, "ensure_running", too_long)
+    local.start_fork_server()
+    assert local._start_method() == "spawn"
 
 
 def test_a_local_cluster_forks_its_workers_only_from_a_server_with_this_processs_environment(monkeypatch):

@@ -94,13 +94,17 @@ def start_fork_server() -> None:
 
     Before Dask asks for it: Dask's own preload list (Dask and the optional packages it finds) is set only
     when its server is not yet running. The server is a fresh interpreter (not a fork of the driver) that
-    listens in a folder only this user can open; it ends with the driver.
+    listens in a folder only this user can open; it ends with the driver. Where it cannot start, the
+    workers start as fresh interpreters (``_start_method``).
     """
     if _SERVER_ENVIRONMENT or not _fork_server_is_private():
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(worker_modules())
-    forkserver.ensure_running()
+    try:
+        forkserver.ensure_running()
+    except OSError:  # its socket's path is too long (a deep TMPDIR), or no process: workers are spawned
+        return
     _SERVER_ENVIRONMENT.append(dict(os.environ))
 
 
