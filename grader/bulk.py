@@ -25,7 +25,7 @@ from grader.intake import confined
 from grader.intake.layout import ONE_SUBMISSION, Intake, take_in
 from grader.intake.submission import Submission
 from grader.reports import GRADESCOPE_DIR, write_reports
-from grader.reports.feedback import draw_pictures
+from grader.reports.meanwhile import PicturesMeanwhile
 from grader.reports.pictures import preload
 from grader.reports.progress import Progress, write_line
 from grader.results import SubmissionResult
@@ -172,11 +172,11 @@ def _grade_all(
         launched.discard()
         raise
 
-    with runner:
+    with runner, PicturesMeanwhile(out) as pictures:
         # The reports draw with matplotlib: import it while the fork server is still importing PyTorch.
         threading.Thread(target=preload, name="preload-matplotlib", daemon=True).start()
         progress = Progress(len(submissions), progress_stream)
-        record = _recorder(gradebook, fingerprints, out, progress)
+        record = _recorder(gradebook, fingerprints, progress, pictures)
         # A session that lacks a protection raises MissingProtection before its learner code runs, and stops
         # the run.
         grade_submissions(
@@ -204,17 +204,18 @@ def _grade_on_cluster(
 
     progress = Progress(len(submissions), progress_stream)
     try:
-        return grade_on_cluster(
-            submissions,
-            cluster,
-            settings=settings,
-            grader=gradebook.grader,
-            forbidden_paths=[str(path) for path in forbidden_paths],
-            record=_recorder(gradebook, fingerprints, out, progress),
-            announce=lambda protections: _announce_protections(protections, progress_stream),
-            say=say,
-            closing=closing,
-        )
+        with PicturesMeanwhile(out) as pictures:
+            return grade_on_cluster(
+                submissions,
+                cluster,
+                settings=settings,
+                grader=gradebook.grader,
+                forbidden_paths=[str(path) for path in forbidden_paths],
+                record=_recorder(gradebook, fingerprints, progress, pictures),
+                announce=lambda protections: _announce_protections(protections, progress_stream),
+                say=say,
+                closing=closing,
+            )
     finally:
         progress.close()
 
@@ -226,16 +227,14 @@ def _announce_protections(protections: dict, stream) -> None:
         write_line(stream, f"sandbox: {shown}")  # from a grading thread, while others print progress
 
 
-def _recorder(gradebook, fingerprints, out, progress):
-    """What happens as each submission's result arrives: its record, its progress line, its pictures."""
+def _recorder(gradebook, fingerprints, progress, pictures: PicturesMeanwhile):
+    """What happens as each submission's result arrives: its record, its progress line, its pictures
+    (drawn meanwhile, not all at the end)."""
 
     def record(result: SubmissionResult) -> None:
         gradebook.save(result, fingerprints[result.submission])
         progress.done(result)
-        try:
-            draw_pictures(result, out)  # while other submissions are graded, not all at the end
-        except Exception:  # noqa: BLE001 - a picture is never worth a grade; the reports try once more at the end
-            pass
+        pictures.add(result)
 
     return record
 

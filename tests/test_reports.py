@@ -2,10 +2,13 @@
 source?"""
 
 import base64
+import io
 import json
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from html import escape
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import pytest
 
 from grader.kit.stubs import find_regions
 from learner.mistakes import FINITE_FILL_HINT
+from tests.grading_helpers import namespaces_work
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = REPO / "grader" / "schemas"
@@ -191,3 +195,37 @@ def test_writing_the_reports_of_recorded_results_never_imports_pytorch(tmp_path)
     )
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert (tmp_path / "out" / "summary.md").is_file()
+
+
+@pytest.mark.skipif(not namespaces_work(), reason="needs namespaces for the sandbox")
+def test_pictures_are_drawn_on_a_thread_of_their_own_as_submissions_finish_and_all_before_the_reports(
+    tmp_path, monkeypatch
+):
+    """A picture takes matplotlib tens of milliseconds: drawn by the grading worker that recorded the
+    submission, it held that worker (with ``--jobs 1``, the whole run) while the other core idled."""
+    from grader import bulk
+    from grader.reports import meanwhile
+    from grader.settings import Settings
+
+    drawn, reported = [], []
+    real_draw, real_reports = meanwhile.draw_pictures, bulk.write_reports
+
+    def slow_draw(result, out):
+        time.sleep(0.5)  # the reports must wait for it
+        real_draw(result, out)
+        drawn.append((result.submission, threading.current_thread().name))
+
+    def reports(results, out, **kwargs):
+        reported.append(list(drawn))
+        real_reports(results, out, **kwargs)
+
+    monkeypatch.setattr(meanwhile, "draw_pictures", slow_draw)
+    monkeypatch.setattr(bulk, "write_reports", reports)
+    klass = tmp_path / "class"
+    klass.mkdir()
+    shutil.copy(EXAMPLES / "bob_partly_wrong.zip", klass)
+    shutil.copytree(EXAMPLES / "alice_correct", klass / "alice_correct")
+    bulk.grade(klass, out=tmp_path / "out", jobs=1, settings=Settings(), progress_stream=io.StringIO())
+    assert sorted(drawn) == [("alice_correct", "drawing-pictures"), ("bob_partly_wrong", "drawing-pictures")]
+    assert reported == [drawn]
+    assert list((tmp_path / "out" / ".pictures").glob("masking-*.png"))
