@@ -191,9 +191,8 @@ def test_a_cluster_of_the_runs_own_grades_as_this_machine_behind_tls_and_quieten
     progress = Recorder()
     local = parse_address("local:1")
     (result,) = grade(one, out=tmp_path / "out", settings=SETTINGS, progress_stream=progress, cluster=local)
-    assert (
-        seen["cluster"].status.name == "closed"
-    )  # closed while the reports were written, before grade returns
+    # Closed while the reports were written, before grade returned.
+    assert seen["cluster"].status.name == "closed"
     assert seen["address"].startswith("tls://127.0.0.1:")
     assert seen["scheduler http"] == {"/health": 200, "/info/main/workers.html": 404, "/metrics": 404}
     assert seen["worker http"] == {"/health": 200, "/metrics": 404}
@@ -590,7 +589,7 @@ def test_a_run_on_a_cluster_of_its_own_leaves_no_sandbox_behind():
         )
         fork_server = False
         while not fork_server and driver.poll() is None:
-            fork_server = any("multiprocessing.forkserver" in command for command in _children(driver.pid))
+            fork_server = any("multiprocessing.forkserver" in child for child in _children(driver.pid))
             time.sleep(0.05)
         _, progress = driver.communicate(timeout=300)
         assert driver.returncode == 0, progress[-3000:]
